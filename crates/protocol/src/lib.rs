@@ -1,0 +1,22 @@
+//! Wire types and framing codecs of gamebridge.
+//!
+//! This crate is pure: no sockets, no files, no runtime. It turns bytes into
+//! messages and messages into bytes, and every malformed input becomes an
+//! `Err`, never a panic. That makes it fuzzable, and lets a Rust game or agent
+//! speak the bridge protocol by depending on this crate alone.
+//!
+//! - [`codec`]: framing — multi-byte delimiter (Vox Deorum's `!@#$%^!`),
+//!   u16/u32 big-endian length prefix, JSON lines.
+//! - [`message`]: every message of the pipe protocol, in both directions.
+//! - [`error`]: the error codes and error body of the Vox Deorum envelope.
+//! - [`json`]: repair of raw control characters some games put in strings.
+
+pub mod codec;
+pub mod error;
+pub mod json;
+pub mod message;
+
+pub use codec::{FrameCodec, FrameError, Framing};
+pub use error::{CallResult, ErrorBody, ErrorCode};
+pub use message::{BridgeMessage, GameEvent, GameMessage, ParseError, Response, WireId};
+pub use serde_json::value::RawValue;
