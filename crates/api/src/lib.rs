@@ -1,1 +1,64 @@
+//! The agent-side HTTP API: Vox Deorum-compatible REST over the hub.
+//!
+//! Paths, envelope (`{success, result}` / `{success:false, error:{code,
+//! message}}`) and error codes follow the Vox Deorum bridge service, so its
+//! agents work unchanged; handled failures answer HTTP 200 as the original
+//! does. Every game route also exists under `/games/{name}/…`; unprefixed
+//! routes address the first game configured.
 
+mod envelope;
+mod extract;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use gamebridge_hub::Hub;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use envelope::ApiError;
+
+/// Request bodies larger than this are refused (the original's limit).
+pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub hub: Arc<Hub>,
+    /// Cancelled by `POST /shutdown`; the whole bridge stops with it.
+    pub shutdown: CancellationToken,
+    /// Default deadline of a call when the request sets none.
+    pub default_timeout: std::time::Duration,
+}
+
+impl ApiState {
+    pub fn new(hub: Arc<Hub>, shutdown: CancellationToken) -> Self {
+        Self {
+            hub,
+            shutdown,
+            default_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// The complete router.
+pub fn router(state: ApiState) -> Router {
+    routes::router().with_state(state)
+}
+
+/// Serves the API on `listener` until `state.shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, state: ApiState) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
+}

@@ -1,0 +1,150 @@
+//! `/lua/*`: calls from agents to the game.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
+use bytes::Bytes;
+use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode, RawValue};
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{self, Envelope};
+use crate::extract::{TargetGame, TimeoutHeader, parse_body, validate_timeout};
+use crate::{ApiError, ApiState};
+
+#[derive(Deserialize)]
+pub struct CallRequest {
+    function: Option<String>,
+    args: Option<Box<RawValue>>,
+    timeout_ms: Option<u64>,
+}
+
+impl CallRequest {
+    /// The function name and arguments; absent arguments are `{}`, as the
+    /// original bridge sends them.
+    fn into_call(self) -> Result<(String, Box<RawValue>), ErrorBody> {
+        let function = self
+            .function
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| ErrorBody::new(ErrorCode::INVALID_ARGUMENTS, "Missing function name"))?;
+        Ok((function, self.args.unwrap_or_else(empty_object)))
+    }
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).expect("{} is JSON")
+}
+
+/// The deadline of a request: body field, then header, then the default.
+fn deadline(state: &ApiState, body: Option<u64>, header: TimeoutHeader) -> Result<Duration, ApiError> {
+    let from_body = validate_timeout(body, "timeout_ms")?;
+    Ok(from_body.or(header.0).unwrap_or(state.default_timeout))
+}
+
+pub async fn call(
+    State(state): State<ApiState>,
+    TargetGame(game): TargetGame,
+    header: TimeoutHeader,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: CallRequest = parse_body(body)?;
+    let timeout = deadline(&state, request.timeout_ms, header)?;
+    let (function, args) = request.into_call()?;
+    Ok(envelope::outcome(&game.call(function, args, timeout).await))
+}
+
+#[derive(Deserialize)]
+pub struct ExecuteRequest {
+    script: Option<String>,
+    timeout_ms: Option<u64>,
+}
+
+pub async fn execute(
+    State(state): State<ApiState>,
+    TargetGame(game): TargetGame,
+    header: TimeoutHeader,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: ExecuteRequest = parse_body(body)?;
+    let timeout = deadline(&state, request.timeout_ms, header)?;
+    let script = request
+        .script
+        .filter(|script| !script.trim().is_empty())
+        .ok_or_else(|| ApiError::handled(ErrorCode::INVALID_SCRIPT, "Missing Lua script"))?;
+    Ok(envelope::outcome(&game.execute(script, timeout).await))
+}
+
+/// `POST /lua/batch` takes the original's bare array of calls, or
+/// `{calls: [...], timeout_ms}` to set a deadline in the body.
+#[derive(Deserialize)]
+pub struct BatchWithOptions {
+    calls: Vec<CallRequest>,
+    timeout_ms: Option<u64>,
+}
+
+/// Chooses the batch form by the body's first byte: serde's untagged enums
+/// buffer values and cannot carry the raw arguments through.
+fn parse_batch(body: Result<Bytes, BytesRejection>) -> Result<(Vec<CallRequest>, Option<u64>), ApiError> {
+    let is_array = body
+        .as_ref()
+        .is_ok_and(|bytes| bytes.trim_ascii_start().first() == Some(&b'['));
+    if is_array {
+        Ok((parse_body(body)?, None))
+    } else {
+        let BatchWithOptions { calls, timeout_ms } = parse_body(body)?;
+        Ok((calls, timeout_ms))
+    }
+}
+
+#[derive(Serialize)]
+struct BatchResults<'a> {
+    results: Vec<Envelope<'a, &'a RawValue>>,
+}
+
+pub async fn batch(
+    State(state): State<ApiState>,
+    TargetGame(game): TargetGame,
+    header: TimeoutHeader,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (calls, timeout_ms) = parse_batch(body)?;
+    if calls.is_empty() {
+        return Err(ApiError::invalid_arguments(
+            "Request body must be a non-empty array of function calls",
+        ));
+    }
+    let timeout = deadline(&state, timeout_ms, header)?;
+
+    // An item without a function name fails alone; the others go to the game.
+    let mut outcomes: Vec<Option<CallResult>> = Vec::with_capacity(calls.len());
+    let mut valid = Vec::with_capacity(calls.len());
+    for call in calls {
+        match call.into_call() {
+            Ok(call) => {
+                valid.push(call);
+                outcomes.push(None);
+            }
+            Err(error) => outcomes.push(Some(Err(error))),
+        }
+    }
+    let mut answered = game.batch(valid, timeout).await.into_iter();
+    let outcomes: Vec<CallResult> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or_else(|| answered.next().expect("one answer per valid call")))
+        .collect();
+    Ok(envelope::success(BatchResults {
+        results: outcomes.iter().map(Envelope::of).collect(),
+    }))
+}
+
+#[derive(Serialize)]
+struct Functions {
+    functions: Vec<String>,
+}
+
+pub async fn functions(TargetGame(game): TargetGame) -> Response {
+    envelope::success(Functions {
+        functions: game.functions().names(),
+    })
+}

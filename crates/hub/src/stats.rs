@@ -1,0 +1,83 @@
+//! Per-game counters for `/stats`, updated with relaxed atomics.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use gamebridge_protocol::{CallResult, ErrorCode};
+use serde::Serialize;
+
+#[derive(Default)]
+pub struct GameStats {
+    calls: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    events: AtomicU64,
+    bad_frames: AtomicU64,
+    connects: AtomicU64,
+    /// Failures by code; only touched on the failure path.
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StatsSnapshot {
+    pub calls: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub events: u64,
+    pub bad_frames: u64,
+    pub connects: u64,
+}
+
+impl GameStats {
+    pub fn record_outcomes<'a>(&self, outcomes: impl IntoIterator<Item = &'a CallResult>) {
+        for outcome in outcomes {
+            self.calls.fetch_add(1, Relaxed);
+            match outcome {
+                Ok(_) => {
+                    self.succeeded.fetch_add(1, Relaxed);
+                }
+                Err(error) => self.record_failure(&error.code),
+            }
+        }
+    }
+
+    fn record_failure(&self, code: &ErrorCode) {
+        self.failed.fetch_add(1, Relaxed);
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *errors.entry(code.as_str().to_owned()).or_default() += 1;
+    }
+
+    pub fn record_event(&self) {
+        self.events.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_bad_frame(&self) {
+        self.bad_frames.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_connect(&self) {
+        self.connects.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            calls: self.calls.load(Relaxed),
+            succeeded: self.succeeded.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            errors: self
+                .errors
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone(),
+            events: self.events.load(Relaxed),
+            bad_frames: self.bad_frames.load(Relaxed),
+            connects: self.connects.load(Relaxed),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! One connection to a game: frames in, frames out, until either side stops.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use futures::StreamExt;
+use gamebridge_hub::{Game, Outbound, SessionGuard};
+use gamebridge_protocol::{FrameCodec, GameMessage};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::GameStream;
+use crate::StreamOptions;
+
+/// Messages waiting to be written; a full queue makes callers wait (each
+/// within its own deadline) instead of dropping messages.
+const OUTBOUND_QUEUE: usize = 1024;
+/// Writes are coalesced up to this many bytes.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub enum Ended {
+    ClosedByGame,
+    ReadFailed(std::io::Error),
+    WriteFailed(std::io::Error),
+    Shutdown,
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::ClosedByGame => f.write_str("closed by the game"),
+            Ended::ReadFailed(error) => write!(f, "read failed: {error}"),
+            Ended::WriteFailed(error) => write!(f, "write failed: {error}"),
+            Ended::Shutdown => f.write_str("bridge shutting down"),
+        }
+    }
+}
+
+/// Serves one connected stream until it ends. While it runs the game is
+/// attached to the hub; when it returns, every call still pending on it has
+/// already failed with `DLL_DISCONNECTED`.
+pub async fn serve_connection(
+    game: &Arc<Game>,
+    stream: Box<dyn GameStream>,
+    options: &StreamOptions,
+    shutdown: &CancellationToken,
+) -> Ended {
+    let (reader, writer) = tokio::io::split(stream);
+    let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
+    let session = game.attach(outbound);
+    let codec = FrameCodec::new(&options.framing, options.max_frame);
+    let write_codec = FrameCodec::new(&options.framing, options.max_frame);
+    let ended = tokio::select! {
+        ended = read_frames(reader, codec, &session) => ended,
+        ended = write_frames(writer, write_codec, queue, game.name()) => ended,
+        () = shutdown.cancelled() => Ended::Shutdown,
+    };
+    drop(session);
+    ended
+}
+
+async fn read_frames(
+    reader: ReadHalf<Box<dyn GameStream>>,
+    codec: FrameCodec,
+    session: &SessionGuard,
+) -> Ended {
+    let mut frames = FramedRead::with_capacity(reader, codec, 64 * 1024);
+    let mut warnings = WarningLimiter::default();
+    let game = session.game().name();
+    while let Some(item) = frames.next().await {
+        match item {
+            Ok(Ok(frame)) => match GameMessage::parse(&frame) {
+                Ok(message) => session.receive(message),
+                Err(error) => {
+                    session.record_bad_frame();
+                    warnings.warn(|| {
+                        let preview = String::from_utf8_lossy(&frame[..frame.len().min(120)]).into_owned();
+                        tracing::warn!(game, %error, preview, "dropped a frame that is not a valid message");
+                    });
+                }
+            },
+            Ok(Err(error)) => {
+                session.record_bad_frame();
+                warnings.warn(|| tracing::warn!(game, %error, "dropped a frame"));
+            }
+            Err(error) => return Ended::ReadFailed(error),
+        }
+    }
+    Ended::ClosedByGame
+}
+
+async fn write_frames(
+    mut writer: WriteHalf<Box<dyn GameStream>>,
+    codec: FrameCodec,
+    mut queue: mpsc::Receiver<Outbound>,
+    game: &str,
+) -> Ended {
+    let mut buffer = BytesMut::with_capacity(64 * 1024);
+    let mut json = Vec::with_capacity(1024);
+    while let Some(first) = queue.recv().await {
+        let mut next = Some(first);
+        while let Some(outbound) = next.take() {
+            for message in outbound.messages() {
+                json.clear();
+                serde_json::to_writer(&mut json, message).expect("bridge messages always serialize");
+                if let Err(error) = codec.encode(&json, &mut buffer) {
+                    tracing::error!(game, %error, "could not frame a message for the game; it was not sent");
+                }
+            }
+            if buffer.len() < WRITE_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        if let Err(error) = writer.write_all(&buffer).await {
+            return Ended::WriteFailed(error);
+        }
+        if let Err(error) = writer.flush().await {
+            return Ended::WriteFailed(error);
+        }
+        buffer.clear();
+    }
+    Ended::Shutdown
+}
+
+/// Logs at most one warning per second, so a game spewing garbage cannot
+/// flood the log; the count of suppressed warnings is in `/stats`.
+#[derive(Default)]
+struct WarningLimiter {
+    last: Option<Instant>,
+}
+
+impl WarningLimiter {
+    fn warn(&mut self, log: impl FnOnce()) {
+        if self
+            .last
+            .is_none_or(|last| last.elapsed() >= Duration::from_secs(1))
+        {
+            self.last = Some(Instant::now());
+            log();
+        }
+    }
+}

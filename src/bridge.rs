@@ -1,0 +1,114 @@
+//! A running bridge: the hub, one link per game, and the HTTP API, all
+//! stopped by one cancellation token.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use gamebridge_api::ApiState;
+use gamebridge_hub::Hub;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::BridgeConfig;
+
+pub struct RunningBridge {
+    /// Where the HTTP API listens (useful with port 0).
+    pub addr: SocketAddr,
+    pub hub: Arc<Hub>,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    links: Vec<JoinHandle<()>>,
+}
+
+impl RunningBridge {
+    pub async fn start(config: BridgeConfig) -> anyhow::Result<Self> {
+        if !config.listen.ip().is_loopback() {
+            bail!(
+                "refusing to listen on {}: the API can run code in the game, so it only listens on loopback \
+                 addresses (127.0.0.1, ::1)",
+                config.listen
+            );
+        }
+        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!(
+                "could not listen on {} (another bridge running? choose another with --listen)",
+                config.listen
+            )
+        })?;
+        let addr = listener.local_addr()?;
+        let hub = Hub::new();
+        let shutdown = CancellationToken::new();
+        let mut links = Vec::new();
+        for game in &config.games {
+            let handle = hub.add_game(&game.name, &game.spec_text)?;
+            tracing::info!(game = game.name, link = %game.spec, "serving game");
+            links.push(gamebridge_links::spawn(
+                handle,
+                game.spec.clone(),
+                shutdown.clone(),
+            ));
+        }
+        let mut state = ApiState::new(hub.clone(), shutdown.clone());
+        state.default_timeout = config.default_timeout;
+        let server = tokio::spawn(gamebridge_api::serve(listener, state));
+        tracing::info!("agent API listening on http://{addr}");
+        Ok(Self {
+            addr,
+            hub,
+            shutdown,
+            server,
+            links,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A token that stops the bridge when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the bridge stops (shutdown token, `POST /shutdown`).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let served = self.server.await.context("the HTTP server task failed")?;
+        self.shutdown.cancel();
+        for link in self.links {
+            let _ = link.await;
+        }
+        served.context("the HTTP server failed")
+    }
+
+    /// Stops the bridge and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = interrupt => tracing::info!("interrupted; shutting down"),
+            () = terminate => tracing::info!("terminated; shutting down"),
+            () = token.cancelled() => return,
+        }
+        token.cancel();
+    });
+}

@@ -1,0 +1,135 @@
+//! The command line: `serve`, `demo`, `call`, `status`, `bench`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::bridge::{RunningBridge, cancel_on_signals};
+use crate::config::{BridgeConfig, ConfigFile};
+
+const AFTER_HELP: &str = "\
+Link specs (SPEC in --game NAME=SPEC):
+  pipe:ID            the game's named pipe: /tmp/app.ID (Windows: \\\\.\\pipe\\tmp-app.ID)
+  unix:PATH          a Unix socket the game listens on
+  tcp:HOST:PORT      a TCP port the game listens on
+  options: ?framing=delimiter|delimiter:TEXT|lines|u16be|u32be&max_frame=BYTES
+Profiles:
+  vox-deorum         pipe:vox-deorum-bridge (or $VOX_DEORUM_PIPE_NAME): Civilization V
+Examples:
+  gamebridge demo
+  gamebridge serve --game civ5=vox-deorum
+  gamebridge call GetGameTurn
+  gamebridge call MoveUnit '[5, 10, 12]' --game civ5";
+
+/// gamebridge: one fast, reliable bridge between running games and AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "gamebridge", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bridge: connect to games and serve the agent API.
+    Serve {
+        /// Address of the agent API (loopback only).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// A game to serve, as NAME=SPEC or a profile name; repeat for several games.
+        /// Without any, serves the vox-deorum profile.
+        #[arg(long = "game", value_name = "NAME=SPEC")]
+        games: Vec<String>,
+        /// A TOML file with `listen`, `games` and `timeout_ms`; flags add to or override it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Default deadline of a call in milliseconds.
+        #[arg(long, value_name = "MS")]
+        timeout_ms: Option<u64>,
+    },
+    /// Run a bridge with a simulated turn-based game, to try the API without a real game.
+    Demo {
+        #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_LISTEN)]
+        listen: String,
+    },
+    /// Call a game function through a running bridge and print the result.
+    Call {
+        /// The function, as the game registered it.
+        function: String,
+        /// Arguments as JSON (an array is passed positionally).
+        args: Option<String>,
+        #[arg(long, default_value = crate::client::DEFAULT_URL)]
+        url: String,
+        /// Which game, when the bridge serves several.
+        #[arg(long)]
+        game: Option<String>,
+        /// Deadline in milliseconds.
+        #[arg(long, value_name = "MS")]
+        timeout_ms: Option<u64>,
+    },
+    /// Show the games of a running bridge and their state.
+    Status {
+        #[arg(long, default_value = crate::client::DEFAULT_URL)]
+        url: String,
+    },
+    /// Measure the bridge against the raw transports it sits on.
+    Bench {
+        #[command(subcommand)]
+        scenario: crate::bench::Scenario,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve {
+            listen,
+            games,
+            config,
+            timeout_ms,
+        } => {
+            let file = config.as_deref().map(ConfigFile::load).transpose()?;
+            let config = BridgeConfig::build(file, listen.as_deref(), &games, timeout_ms)?;
+            runtime.block_on(serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { listen } => {
+            runtime.block_on(crate::demo::run(&listen))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Call {
+            function,
+            args,
+            url,
+            game,
+            timeout_ms,
+        } => runtime.block_on(crate::client::call(
+            &url,
+            game.as_deref(),
+            &function,
+            args.as_deref(),
+            timeout_ms,
+        )),
+        Command::Status { url } => runtime.block_on(crate::client::status(&url)),
+        Command::Bench { scenario } => {
+            drop(runtime);
+            crate::bench::run(scenario)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: BridgeConfig) -> anyhow::Result<()> {
+    let bridge = RunningBridge::start(config).await?;
+    cancel_on_signals(bridge.shutdown_token());
+    bridge.wait().await?;
+    tracing::info!("bridge stopped");
+    Ok(())
+}

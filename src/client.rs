@@ -1,0 +1,103 @@
+//! `gamebridge call` and `gamebridge status`: small clients of a running
+//! bridge's REST API.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::Value;
+
+pub const DEFAULT_URL: &str = "http://127.0.0.1:5000";
+
+fn game_prefix(url: &str, game: Option<&str>) -> String {
+    let base = url.trim_end_matches('/');
+    match game {
+        Some(game) => format!("{base}/games/{game}"),
+        None => base.to_owned(),
+    }
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("could not reach the bridge at {url}"))?;
+    response
+        .json()
+        .await
+        .with_context(|| format!("{url} did not answer JSON"))
+}
+
+pub async fn call(
+    url: &str,
+    game: Option<&str>,
+    function: &str,
+    args: Option<&str>,
+    timeout_ms: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let args: Option<Value> = args
+        .map(|text| serde_json::from_str(text).with_context(|| format!("ARGS must be JSON, got {text:?}")))
+        .transpose()?;
+    let mut body = serde_json::json!({ "function": function });
+    if let Some(args) = args {
+        body["args"] = args;
+    }
+    if let Some(timeout_ms) = timeout_ms {
+        body["timeout_ms"] = timeout_ms.into();
+    }
+    let endpoint = format!("{}/lua/call", game_prefix(url, game));
+    let client = reqwest::Client::new();
+    let response = client
+        .post(&endpoint)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("could not reach the bridge at {endpoint}"))?;
+    let envelope: Value = response.json().await.context("the bridge did not answer JSON")?;
+    if envelope["success"] == true {
+        println!("{}", serde_json::to_string_pretty(&envelope["result"])?);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let error = &envelope["error"];
+        eprintln!(
+            "{}: {}",
+            error["code"].as_str().unwrap_or("ERROR"),
+            error["message"].as_str().unwrap_or("")
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+pub async fn status(url: &str) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::new();
+    let base = url.trim_end_matches('/');
+    let games = get(&client, &format!("{base}/games")).await?;
+    let health = get(&client, &format!("{base}/health")).await?;
+    println!(
+        "bridge {base}: up {} s, version {}",
+        health["result"]["uptime"], health["result"]["version"]
+    );
+    println!(
+        "{:<16} {:<12} {:>9} {:>8}  link",
+        "GAME", "STATE", "FUNCTIONS", "PENDING"
+    );
+    let empty = Vec::new();
+    for game in games["result"]["games"].as_array().unwrap_or(&empty) {
+        println!(
+            "{:<16} {:<12} {:>9} {:>8}  {}",
+            game["name"].as_str().unwrap_or("?"),
+            game["state"].as_str().unwrap_or("?"),
+            game["functions"].to_string(),
+            game["pending_calls"].to_string(),
+            game["link"].as_str().unwrap_or("?"),
+        );
+    }
+    let all_connected = games["result"]["games"]
+        .as_array()
+        .is_some_and(|games| games.iter().all(|game| game["connected"] == true));
+    Ok(if all_connected {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
