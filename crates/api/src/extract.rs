@@ -62,7 +62,8 @@ impl<S: Send + Sync> FromRequestParts<S> for TimeoutHeader {
             .to_str()
             .ok()
             .and_then(|text| text.trim().parse::<u64>().ok());
-        validate_timeout(millis, "X-Timeout-Ms header").map(TimeoutHeader)
+        // An unreadable value is refused rather than ignored: the caller meant a deadline.
+        validate_timeout(Some(millis.unwrap_or(0)), "X-Timeout-Ms header").map(TimeoutHeader)
     }
 }
 

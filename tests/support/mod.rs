@@ -1,0 +1,282 @@
+//! Test doubles for the *other* side of a link: a fake game that is the
+//! socket server (as the Civ V DLL is), and a harness that starts a real
+//! bridge on an ephemeral port with real HTTP in front of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::StreamExt;
+use gamebridge::bridge::RunningBridge;
+use gamebridge::config::{BridgeConfig, GameConfig};
+use gamebridge_hub::{Hub, HubEventKind};
+use gamebridge_protocol::{BridgeMessage, FrameCodec, Framing, GameMessage, RawValue, Response, WireId};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::UnixListener;
+use tokio_util::codec::FramedRead;
+
+/// Longest any single step of a test may wait before it is declared hung.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, failing the test if it takes longer than [`STEP`].
+pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// A game listening on a Unix socket, waiting for the bridge to connect.
+pub struct FakeGame {
+    pub path: PathBuf,
+    listener: UnixListener,
+}
+
+impl FakeGame {
+    pub fn bind(path: &Path) -> Self {
+        let _ = std::fs::remove_file(path);
+        Self {
+            path: path.to_owned(),
+            listener: UnixListener::bind(path).expect("bind fake game socket"),
+        }
+    }
+
+    pub async fn accept(&self) -> GameConnection {
+        let (stream, _) = within("the bridge to connect", self.listener.accept())
+            .await
+            .expect("accept");
+        GameConnection::new(stream)
+    }
+}
+
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+/// The game's end of one connection from the bridge.
+pub struct GameConnection {
+    frames: FramedRead<ReadHalf<Box<dyn Stream>>, FrameCodec>,
+    writer: WriteHalf<Box<dyn Stream>>,
+    framing: Framing,
+}
+
+impl GameConnection {
+    pub fn new(stream: impl Stream) -> Self {
+        Self::with_framing(stream, Framing::default())
+    }
+
+    pub fn with_framing(stream: impl Stream, framing: Framing) -> Self {
+        let (reader, writer) = tokio::io::split(Box::new(stream) as Box<dyn Stream>);
+        let frames = FramedRead::new(reader, FrameCodec::new(&framing, 1 << 24));
+        Self {
+            frames,
+            writer,
+            framing,
+        }
+    }
+
+    /// The next message the bridge sent.
+    pub async fn recv(&mut self) -> BridgeMessage {
+        let frame = within("a message from the bridge", self.frames.next())
+            .await
+            .expect("the bridge closed the connection")
+            .expect("read")
+            .expect("a whole frame");
+        BridgeMessage::parse(&frame).expect("the bridge sends valid messages")
+    }
+
+    /// The raw bytes of the next read, however many frames they hold.
+    pub async fn read_raw(&mut self) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut buffer = vec![0; 64 * 1024];
+        let read = within("bytes from the bridge", self.frames.get_mut().read(&mut buffer))
+            .await
+            .expect("read");
+        buffer.truncate(read);
+        buffer
+    }
+
+    pub async fn send(&mut self, message: &GameMessage) {
+        let mut out = BytesMut::new();
+        FrameCodec::new(&self.framing, 1 << 24)
+            .encode(&message.to_json(), &mut out)
+            .unwrap();
+        self.send_raw(&out).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.expect("write to the bridge");
+    }
+
+    pub async fn register(&mut self, function: &str) {
+        self.send(&GameMessage::LuaRegister {
+            function: function.into(),
+            description: Some(format!("{function} doc")),
+        })
+        .await;
+    }
+
+    /// Receives one `lua_call` and returns its id, function and args.
+    pub async fn expect_call(&mut self) -> (WireId, String, Value) {
+        match self.recv().await {
+            BridgeMessage::LuaCall { id, function, args } => {
+                (id, function, serde_json::from_str(args.get()).unwrap())
+            }
+            other => panic!("expected lua_call, got {other:?}"),
+        }
+    }
+
+    pub async fn answer(&mut self, id: WireId, result: Value) {
+        self.send(&response(id, result)).await;
+    }
+
+    /// Answers every call with `{function, args}` until the bridge hangs up.
+    pub fn echo_forever(mut self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while let Some(Ok(Ok(frame))) = self.frames.next().await {
+                if let Ok(BridgeMessage::LuaCall { id, function, args }) = BridgeMessage::parse(&frame) {
+                    let args: Value = serde_json::from_str(args.get()).unwrap();
+                    self.answer(id, serde_json::json!({ "function": function, "args": args }))
+                        .await;
+                }
+            }
+        })
+    }
+}
+
+/// A successful `lua_response`.
+pub fn response(id: WireId, result: Value) -> GameMessage {
+    let raw = RawValue::from_string(result.to_string()).unwrap();
+    GameMessage::LuaResponse(Response::from_result(id, Ok(raw)))
+}
+
+/// A bridge on an ephemeral loopback port with one game per fake game.
+pub struct Harness {
+    pub bridge: RunningBridge,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts a bridge serving `games` (name, link spec).
+    pub async fn start(games: &[(&str, String)]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), games).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, games: &[(&str, String)]) -> Self {
+        let config = BridgeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            games: games
+                .iter()
+                .map(|(name, spec)| format!("{name}={spec}").parse::<GameConfig>().unwrap())
+                .collect(),
+            ..BridgeConfig::default()
+        };
+        let bridge = RunningBridge::start(config).await.expect("bridge starts");
+        Self {
+            bridge,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    /// One game on a fresh fake game socket; returns the harness and the
+    /// game's connection once the bridge is attached.
+    pub async fn with_one_game() -> (Self, FakeGame, GameConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let game = FakeGame::bind(&dir.path().join("game.sock"));
+        let spec = format!("unix:{}", game.path.display());
+        let harness = Self::start_in(dir, &[("civ5", spec)]).await;
+        let connection = game.accept().await;
+        harness.wait_connected("civ5").await;
+        (harness, game, connection)
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.bridge.hub
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.bridge.url())
+    }
+
+    /// Waits until the bridge has attached a session for `game`.
+    pub async fn wait_connected(&self, game: &str) {
+        self.wait_link(game, true).await;
+    }
+
+    pub async fn wait_disconnected(&self, game: &str) {
+        self.wait_link(game, false).await;
+    }
+
+    async fn wait_link(&self, name: &str, connected: bool) {
+        let mut events = self.hub().events().subscribe();
+        let game = self.hub().game(name).expect("game exists");
+        within("the link state to change", async {
+            while game.is_connected() != connected {
+                match events.recv().await {
+                    Ok(event) if &*event.game == name => {
+                        if matches!(event.kind, HubEventKind::LinkStatus { connected: now } if now == connected) {
+                            break;
+                        }
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(error) => panic!("event bus closed: {error}"),
+                }
+            }
+        })
+        .await;
+    }
+
+    /// A call the game answers at once: once it returns, every message the
+    /// game sent before it has been processed by the bridge.
+    pub async fn sync(&self, connection: &mut GameConnection) {
+        let call = self.post("/lua/call", serde_json::json!({"function": "Sync"}));
+        let answer = async {
+            let (id, function, _) = connection.expect_call().await;
+            assert_eq!(function, "Sync");
+            connection.answer(id, Value::Null).await;
+        };
+        let (envelope, ()) = tokio::join!(call, answer);
+        assert_eq!(envelope["success"], true, "sync call failed: {envelope}");
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        response.json().await.expect("JSON answer")
+    }
+
+    pub async fn post_status(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST");
+        (
+            response.status().as_u16(),
+            response.json().await.expect("JSON answer"),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        (
+            response.status().as_u16(),
+            response.json().await.expect("JSON answer"),
+        )
+    }
+}
+
+/// The error code of a failed envelope.
+pub fn error_code(envelope: &Value) -> &str {
+    assert_eq!(envelope["success"], false, "expected a failure: {envelope}");
+    envelope["error"]["code"].as_str().expect("error code")
+}
