@@ -1,6 +1,8 @@
 //! Log setup: `info` for gamebridge by default, `-v` debug, `-vv` trace,
 //! `-q` warnings only; `RUST_LOG` overrides all of it.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init(verbose: u8, quiet: bool) {
@@ -17,5 +19,6 @@ pub fn init(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -2,6 +2,7 @@
 //! on, in the same run, reported as ratios.
 
 mod call;
+mod report;
 
 use clap::Subcommand;
 

@@ -89,15 +89,18 @@ impl fmt::Display for Framing {
 /// A codec for any [`Framing`].
 #[derive(Debug)]
 pub enum FrameCodec {
-    Delimited(DelimitedCodec),
+    /// Boxed: the delimiter searcher is large, and there is one codec per connection.
+    Delimited(Box<DelimitedCodec>),
     LengthPrefixed(LengthPrefixedCodec),
 }
 
 impl FrameCodec {
     pub fn new(framing: &Framing, max_frame: usize) -> Self {
         match framing {
-            Framing::Delimiter(delimiter) => FrameCodec::Delimited(DelimitedCodec::new(delimiter, max_frame)),
-            Framing::Lines => FrameCodec::Delimited(DelimitedCodec::lines(max_frame)),
+            Framing::Delimiter(delimiter) => {
+                FrameCodec::Delimited(Box::new(DelimitedCodec::new(delimiter, max_frame)))
+            }
+            Framing::Lines => FrameCodec::Delimited(Box::new(DelimitedCodec::lines(max_frame))),
             Framing::LengthPrefixed(width) => {
                 FrameCodec::LengthPrefixed(LengthPrefixedCodec::new(*width, max_frame))
             }
