@@ -167,6 +167,29 @@ async fn an_oversized_frame_is_skipped_and_the_stream_goes_on() {
 }
 
 #[tokio::test]
+async fn a_call_too_large_for_the_links_framing_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let game = FakeGame::bind(&dir.path().join("game.sock"));
+    let spec = format!("unix:{}?max_frame=1024", game.path.display());
+    let harness = Harness::start_in(dir, &[("civ5", spec)]).await;
+    let mut connection = game.accept().await;
+    harness.wait_connected("civ5").await;
+    let big = harness.post(
+        "/lua/call",
+        json!({"function": "F", "args": ["x".repeat(4096)], "timeout_ms": 600_000}),
+    );
+    let envelope = within("the oversized call to fail", big).await;
+    assert_eq!(error_code(&envelope), "SERIALIZATION_ERROR");
+    assert!(
+        envelope["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the maximum")
+    );
+    harness.sync(&mut connection).await;
+}
+
+#[tokio::test]
 async fn raw_control_characters_in_game_strings_are_repaired() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;
     let call = harness.post("/lua/call", json!({"function": "F"}));

@@ -85,6 +85,10 @@ impl PendingCalls {
         }
     }
 
+    pub fn contains(&self, id: u64) -> bool {
+        self.calls.contains_key(&id)
+    }
+
     pub fn forget(&self, id: u64) {
         self.calls.remove(&id);
     }

@@ -62,10 +62,11 @@ impl SessionGuard {
         let game = &self.game;
         match message {
             GameMessage::LuaResponse(response) => {
-                let answered = CallIds::from_wire(&response.id)
-                    .is_some_and(|id| self.session.pending.complete(id, response.clone().into_result()));
+                let id = CallIds::from_wire(&response.id);
+                let wire_id = response.id.clone();
+                let answered = id.is_some_and(|id| self.session.pending.complete(id, response.into_result()));
                 if !answered {
-                    tracing::debug!(game = game.name(), id = %response.id, "answer for no waiting call (late or unknown id)");
+                    tracing::debug!(game = game.name(), id = %wire_id, "answer for no waiting call (late or unknown id)");
                 }
             }
             GameMessage::LuaRegister {
@@ -93,6 +94,31 @@ impl SessionGuard {
                 game.stats().record_event();
                 game.publish(HubEventKind::Game(event));
             }
+        }
+    }
+
+    /// Whether `message` is still worth writing: a call whose caller has
+    /// given up (deadline passed, agent hung up) is withdrawn before it
+    /// reaches the game, so it can never run after its caller was told it failed.
+    pub fn still_wanted(&self, message: &BridgeMessage) -> bool {
+        match message {
+            BridgeMessage::LuaCall { id, .. } | BridgeMessage::LuaExecute { id, .. } => {
+                CallIds::from_wire(id).is_some_and(|id| self.session.pending.contains(id))
+            }
+            _ => true,
+        }
+    }
+
+    /// Fails the call `message` started, for a message the link could not
+    /// write (too large for its framing, say): the caller learns at once
+    /// instead of waiting out its deadline.
+    pub fn fail_unsent(&self, message: &BridgeMessage, error: ErrorBody) {
+        let id = match message {
+            BridgeMessage::LuaCall { id, .. } | BridgeMessage::LuaExecute { id, .. } => id,
+            _ => return,
+        };
+        if let Some(id) = CallIds::from_wire(id) {
+            self.session.pending.complete(id, Err(error));
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use futures::StreamExt;
 use gamebridge_hub::{Game, Outbound, SessionGuard};
-use gamebridge_protocol::{FrameCodec, GameMessage};
+use gamebridge_protocol::{ErrorBody, ErrorCode, FrameCodec, GameMessage};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
@@ -58,7 +58,7 @@ pub async fn serve_connection(
     let write_codec = FrameCodec::new(&options.framing, options.max_frame);
     let ended = tokio::select! {
         ended = read_frames(reader, codec, &session) => ended,
-        ended = write_frames(writer, write_codec, queue, game.name()) => ended,
+        ended = write_frames(writer, write_codec, queue, &session) => ended,
         () = shutdown.cancelled() => Ended::Shutdown,
     };
     drop(session);
@@ -99,18 +99,24 @@ async fn write_frames(
     mut writer: WriteHalf<Box<dyn GameStream>>,
     codec: FrameCodec,
     mut queue: mpsc::Receiver<Outbound>,
-    game: &str,
+    session: &SessionGuard,
 ) -> Ended {
     let mut buffer = BytesMut::with_capacity(64 * 1024);
     let mut json = Vec::with_capacity(1024);
     while let Some(first) = queue.recv().await {
         let mut next = Some(first);
         while let Some(outbound) = next.take() {
-            for message in outbound.messages() {
+            for message in outbound
+                .messages()
+                .iter()
+                .filter(|message| session.still_wanted(message))
+            {
                 json.clear();
                 serde_json::to_writer(&mut json, message).expect("bridge messages always serialize");
                 if let Err(error) = codec.encode(&json, &mut buffer) {
-                    tracing::error!(game, %error, "could not frame a message for the game; it was not sent");
+                    tracing::warn!(game = session.game().name(), %error, "a message could not be framed; not sent");
+                    let reason = format!("the message could not be sent to the game: {error}");
+                    session.fail_unsent(message, ErrorBody::new(ErrorCode::SERIALIZATION_ERROR, reason));
                 }
             }
             if buffer.len() < WRITE_BATCH {
