@@ -42,8 +42,8 @@ impl RunningBridge {
         let shutdown = CancellationToken::new();
         let mut links = Vec::new();
         for game in &config.games {
-            let handle = hub.add_game(&game.name, &game.spec_text)?;
-            tracing::info!(game = game.name, link = %game.spec, "serving game");
+            let handle = hub.add_game(&game.name, &game.link_label())?;
+            tracing::info!(game = game.name, link = game.link_label(), "serving game");
             links.push(gamebridge_links::spawn(
                 handle,
                 game.spec.clone(),

@@ -27,6 +27,19 @@ pub struct GameConfig {
     pub spec_text: String,
 }
 
+impl GameConfig {
+    /// The spec as written, plus where it resolves to when that differs
+    /// (a profile, a pipe id): `vox-deorum (unix:/tmp/app.vox-deorum-bridge)`.
+    pub fn link_label(&self) -> String {
+        let resolved = self.spec.to_string();
+        if resolved == self.spec_text {
+            resolved
+        } else {
+            format!("{} ({resolved})", self.spec_text)
+        }
+    }
+}
+
 impl std::str::FromStr for GameConfig {
     type Err = anyhow::Error;
 

@@ -28,8 +28,13 @@ struct Running {
 
 impl Running {
     fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, &[])
+    }
+
+    fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = gamebridge()
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -209,4 +214,25 @@ fn the_demo_serves_a_simulated_game_until_shutdown() {
         http.post(format!("{url}/shutdown")).send().await.unwrap();
     });
     assert!(demo.wait_exit().success());
+}
+
+#[test]
+fn the_vox_deorum_profile_honours_the_pipe_name_variable() {
+    let mut bridge = Running::spawn_with_env(
+        &["serve", "--listen", "127.0.0.1:0", "--game", "civ5=vox-deorum"],
+        &[("VOX_DEORUM_PIPE_NAME", "my-civ-pipe")],
+    );
+    let url = bridge.wait_for("agent API listening on ");
+    let games: serde_json::Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{url}/games"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        games["result"]["games"][0]["link"],
+        "vox-deorum (unix:/tmp/app.my-civ-pipe)"
+    );
 }

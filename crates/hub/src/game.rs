@@ -194,7 +194,7 @@ impl Game {
     pub fn attach(self: &Arc<Self>, outbound: mpsc::Sender<Outbound>) -> SessionGuard {
         let guard = SessionGuard::new(self.clone(), outbound);
         if let Some(previous) = self.session.swap(Some(guard.session().clone())) {
-            previous.pending.close(&self.lost_connection());
+            previous.pending.close(&lost_connection(&self.name));
         }
         self.stats.record_connect();
         self.set_state(LinkState::Connected, None);
@@ -203,7 +203,7 @@ impl Game {
     }
 
     pub(crate) fn detach(&self, session: &Arc<Session>) {
-        let failed = session.pending.close(&self.lost_connection());
+        let failed = session.pending.close(&lost_connection(&self.name));
         let previous = self.session.compare_and_swap(session, None::<Arc<Session>>);
         let was_current = previous
             .as_ref()
@@ -215,16 +215,6 @@ impl Game {
             self.set_state(LinkState::Disconnected, None);
             self.publish(HubEventKind::LinkStatus { connected: false });
         }
-    }
-
-    fn lost_connection(&self) -> ErrorBody {
-        ErrorBody::new(
-            ErrorCode::DLL_DISCONNECTED,
-            format!(
-                "lost connection to game '{}' while waiting for a response",
-                self.name
-            ),
-        )
     }
 
     /// Records what the link is doing, for `/games` and `/health`.
@@ -300,10 +290,7 @@ impl PendingCall {
         let answer = self.answer.take().expect("a pending call is awaited once");
         match timeout_at(deadline, answer).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(_dropped)) => Err(ErrorBody::new(
-                ErrorCode::DLL_DISCONNECTED,
-                format!("lost connection to game '{game}' while waiting for a response"),
-            )),
+            Ok(Err(_dropped)) => Err(lost_connection(game)),
             Err(_elapsed) => Err(call_timeout("the game did not answer in time")),
         }
     }
@@ -313,6 +300,13 @@ impl Drop for PendingCall {
     fn drop(&mut self) {
         self.session.pending.forget(self.id);
     }
+}
+
+fn lost_connection(game: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::DLL_DISCONNECTED,
+        format!("lost connection to game '{game}' while waiting for a response"),
+    )
 }
 
 fn call_timeout(why: &str) -> ErrorBody {

@@ -101,11 +101,9 @@ impl SessionGuard {
     /// given up (deadline passed, agent hung up) is withdrawn before it
     /// reaches the game, so it can never run after its caller was told it failed.
     pub fn still_wanted(&self, message: &BridgeMessage) -> bool {
-        match message {
-            BridgeMessage::LuaCall { id, .. } | BridgeMessage::LuaExecute { id, .. } => {
-                CallIds::from_wire(id).is_some_and(|id| self.session.pending.contains(id))
-            }
-            _ => true,
+        match message.call_id() {
+            Some(id) => CallIds::from_wire(id).is_some_and(|id| self.session.pending.contains(id)),
+            None => true,
         }
     }
 
@@ -113,11 +111,7 @@ impl SessionGuard {
     /// write (too large for its framing, say): the caller learns at once
     /// instead of waiting out its deadline.
     pub fn fail_unsent(&self, message: &BridgeMessage, error: ErrorBody) {
-        let id = match message {
-            BridgeMessage::LuaCall { id, .. } | BridgeMessage::LuaExecute { id, .. } => id,
-            _ => return,
-        };
-        if let Some(id) = CallIds::from_wire(id) {
+        if let Some(id) = message.call_id().and_then(CallIds::from_wire) {
             self.session.pending.complete(id, Err(error));
         }
     }

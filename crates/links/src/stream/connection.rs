@@ -135,7 +135,7 @@ async fn write_frames(
 }
 
 /// Logs at most one warning per second, so a game spewing garbage cannot
-/// flood the log; the count of suppressed warnings is in `/stats`.
+/// flood the log; every dropped frame is still counted in `/stats`.
 #[derive(Default)]
 struct WarningLimiter {
     last: Option<Instant>,

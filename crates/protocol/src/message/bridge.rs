@@ -47,6 +47,14 @@ pub enum BridgeMessage {
 }
 
 impl BridgeMessage {
+    /// The id of the call this message starts (`lua_call`, `lua_execute`).
+    pub fn call_id(&self) -> Option<&WireId> {
+        match self {
+            BridgeMessage::LuaCall { id, .. } | BridgeMessage::LuaExecute { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
     /// Compact JSON, as the game expects it.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("bridge messages always serialize")
