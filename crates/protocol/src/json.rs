@@ -4,17 +4,20 @@
 //! 0x00–0x1F, which strict parsers reject. Rather than drop such frames, the
 //! bridge escapes those bytes inside strings (`\u00XX`) and removes them
 //! outside strings (where only whitespace is legal, and a stray NUL
-//! terminator is the usual culprit). Frames without control bytes — nearly
-//! all of them — are returned untouched without a copy.
+//! terminator is the usual culprit). Frames that need no repair — nearly all
+//! of them — are returned as they are, without a copy.
 
 use std::borrow::Cow;
 
 /// Returns `frame` with control characters made legal JSON.
 pub fn escape_control_chars(frame: &[u8]) -> Cow<'_, [u8]> {
-    if !frame.iter().any(|&b| b < 0x20 && !is_json_whitespace(b)) {
+    // Tab, CR and LF are legal between tokens but not raw inside strings, so
+    // any control byte sends the frame through the repair pass.
+    if !frame.iter().any(|&b| b < 0x20) {
         return Cow::Borrowed(frame);
     }
     let mut out = Vec::with_capacity(frame.len() + 16);
+    let mut changed = false;
     let mut in_string = false;
     let mut escaped = false;
     for &byte in frame {
@@ -30,16 +33,22 @@ pub fn escape_control_chars(frame: &[u8]) -> Cow<'_, [u8]> {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[usize::from(byte >> 4)]);
                 out.push(HEX[usize::from(byte & 0xf)]);
+                changed = true;
                 continue;
             }
         } else if byte == b'"' {
             in_string = true;
         } else if byte < 0x20 && !is_json_whitespace(byte) {
+            changed = true;
             continue;
         }
         out.push(byte);
     }
-    Cow::Owned(out)
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(frame)
+    }
 }
 
 fn is_json_whitespace(byte: u8) -> bool {
@@ -64,6 +73,12 @@ mod tests {
     fn control_bytes_inside_strings_are_escaped() {
         let value = repaired(b"{\"name\":\"Rome\x01\x1f\ttab\nline\"}");
         assert_eq!(value["name"], "Rome\u{1}\u{1f}\ttab\nline");
+    }
+
+    #[test]
+    fn raw_whitespace_inside_strings_is_escaped_and_kept_between_tokens() {
+        let value = repaired(b"{\n\t\"text\":\"line\nbreak\ttab\"\r\n}");
+        assert_eq!(value["text"], "line\nbreak\ttab");
     }
 
     #[test]

@@ -161,10 +161,20 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_text_in_events_survives_control_char_repair(text in any::<String>()) {
-        // Write the string into JSON without escaping control characters, as the DLL does.
-        let escaped = serde_json::to_string(&text).unwrap();
-        let raw_text = escaped.replace("\\u0000", "\u{0}").replace("\\n", "\n").replace("\\t", "\t");
+    fn arbitrary_text_in_events_survives_control_char_repair(
+        text in prop_oneof![any::<String>(), "[\\x00-\\x1f\"\\\\nu a-z]{0,40}"],
+    ) {
+        // Write the string into JSON as the DLL does: quotes and backslashes
+        // escaped, control characters left raw.
+        let mut raw_text = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => raw_text.push_str("\\\""),
+                '\\' => raw_text.push_str("\\\\"),
+                c => raw_text.push(c),
+            }
+        }
+        raw_text.push('"');
         let frame = format!(r#"{{"type":"game_event","event":"e","payload":{raw_text}}}"#);
         if let Ok(GameMessage::GameEvent(event)) = GameMessage::parse(frame.as_bytes()) {
             let decoded: String = serde_json::from_str(event.payload.get()).unwrap();
