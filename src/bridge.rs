@@ -44,23 +44,13 @@ impl RunningBridge {
         for game in &config.games {
             let handle = hub.add_game(&game.name, &game.link_label())?;
             tracing::info!(game = game.name, link = game.link_label(), "serving game");
-            links.push(gamebridge_links::spawn(
-                handle,
-                game.spec.clone(),
-                shutdown.clone(),
-            ));
+            links.push(gamebridge_links::spawn(handle, game.spec.clone(), shutdown.clone()));
         }
         let mut state = ApiState::new(hub.clone(), shutdown.clone());
         state.default_timeout = config.default_timeout;
         let server = tokio::spawn(gamebridge_api::serve(listener, state));
         tracing::info!("agent API listening on http://{addr}");
-        Ok(Self {
-            addr,
-            hub,
-            shutdown,
-            server,
-            links,
-        })
+        Ok(Self { addr, hub, shutdown, server, links })
     }
 
     pub fn url(&self) -> String {

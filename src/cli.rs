@@ -89,12 +89,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve {
-            listen,
-            games,
-            config,
-            timeout_ms,
-        } => {
+        Command::Serve { listen, games, config, timeout_ms } => {
             let file = config.as_deref().map(ConfigFile::load).transpose()?;
             let config = BridgeConfig::build(file, listen.as_deref(), &games, timeout_ms)?;
             runtime.block_on(serve(config))?;
@@ -104,13 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(crate::demo::run(&listen))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Call {
-            function,
-            args,
-            url,
-            game,
-            timeout_ms,
-        } => runtime.block_on(crate::client::call(
+        Command::Call { function, args, url, game, timeout_ms } => runtime.block_on(crate::client::call(
             &url,
             game.as_deref(),
             &function,

@@ -17,15 +17,9 @@ fn game_prefix(url: &str, game: Option<&str>) -> String {
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("could not reach the bridge at {url}"))?;
-    response
-        .json()
-        .await
-        .with_context(|| format!("{url} did not answer JSON"))
+    let response =
+        client.get(url).send().await.with_context(|| format!("could not reach the bridge at {url}"))?;
+    response.json().await.with_context(|| format!("{url} did not answer JSON"))
 }
 
 pub async fn call(
@@ -73,14 +67,8 @@ pub async fn status(url: &str) -> anyhow::Result<ExitCode> {
     let base = url.trim_end_matches('/');
     let games = get(&client, &format!("{base}/games")).await?;
     let health = get(&client, &format!("{base}/health")).await?;
-    println!(
-        "bridge {base}: up {} s, version {}",
-        health["result"]["uptime"], health["result"]["version"]
-    );
-    println!(
-        "{:<16} {:<12} {:>9} {:>8}  link",
-        "GAME", "STATE", "FUNCTIONS", "PENDING"
-    );
+    println!("bridge {base}: up {} s, version {}", health["result"]["uptime"], health["result"]["version"]);
+    println!("{:<16} {:<12} {:>9} {:>8}  link", "GAME", "STATE", "FUNCTIONS", "PENDING");
     let empty = Vec::new();
     for game in games["result"]["games"].as_array().unwrap_or(&empty) {
         println!(
@@ -95,9 +83,5 @@ pub async fn status(url: &str) -> anyhow::Result<ExitCode> {
     let all_connected = games["result"]["games"]
         .as_array()
         .is_some_and(|games| games.iter().all(|game| game["connected"] == true));
-    Ok(if all_connected {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(if all_connected { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -32,11 +32,7 @@ impl GameConfig {
     /// (a profile, a pipe id): `vox-deorum (unix:/tmp/app.vox-deorum-bridge)`.
     pub fn link_label(&self) -> String {
         let resolved = self.spec.to_string();
-        if resolved == self.spec_text {
-            resolved
-        } else {
-            format!("{} ({resolved})", self.spec_text)
-        }
+        if resolved == self.spec_text { resolved } else { format!("{} ({resolved})", self.spec_text) }
     }
 }
 
@@ -53,18 +49,12 @@ impl std::str::FromStr for GameConfig {
             ),
         };
         let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         if !valid_name {
             bail!("game name {name:?} must be non-empty and use only letters, digits, '-', '_' and '.'");
         }
         let spec = spec_text.parse::<LinkSpec>()?;
-        Ok(GameConfig {
-            name: name.to_owned(),
-            spec,
-            spec_text: spec_text.to_owned(),
-        })
+        Ok(GameConfig { name: name.to_owned(), spec, spec_text: spec_text.to_owned() })
     }
 }
 
@@ -114,20 +104,15 @@ impl BridgeConfig {
         timeout_ms: Option<u64>,
     ) -> anyhow::Result<Self> {
         let file = file.unwrap_or_default();
-        let listen_text = listen
-            .map(str::to_owned)
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen_text =
+            listen.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().with_context(|| {
             format!("listen address {listen_text:?} is not IP:PORT (for example 127.0.0.1:5000)")
         })?;
         let mut configs = Vec::new();
         for text in file.games.iter().chain(games) {
             let game: GameConfig = text.parse()?;
-            if configs
-                .iter()
-                .any(|existing: &GameConfig| existing.name == game.name)
-            {
+            if configs.iter().any(|existing: &GameConfig| existing.name == game.name) {
                 bail!("two games are named {:?}; names must be unique", game.name);
             }
             configs.push(game);
@@ -140,11 +125,7 @@ impl BridgeConfig {
             Some(millis) => Duration::from_millis(millis),
             None => DEFAULT_TIMEOUT,
         };
-        Ok(Self {
-            listen,
-            games: configs,
-            default_timeout,
-        })
+        Ok(Self { listen, games: configs, default_timeout })
     }
 }
 
@@ -158,27 +139,9 @@ mod tests {
         assert_eq!(game.name, "civ5");
         let bare: GameConfig = "vox-deorum".parse().unwrap();
         assert_eq!(bare.name, "vox-deorum");
-        assert!(
-            "tcp:127.0.0.1:1"
-                .parse::<GameConfig>()
-                .unwrap_err()
-                .to_string()
-                .contains("NAME=SPEC")
-        );
-        assert!(
-            "a/b=pipe:x"
-                .parse::<GameConfig>()
-                .unwrap_err()
-                .to_string()
-                .contains("letters, digits")
-        );
-        assert!(
-            "x=warp:1"
-                .parse::<GameConfig>()
-                .unwrap_err()
-                .to_string()
-                .contains("unknown link scheme")
-        );
+        assert!("tcp:127.0.0.1:1".parse::<GameConfig>().unwrap_err().to_string().contains("NAME=SPEC"));
+        assert!("a/b=pipe:x".parse::<GameConfig>().unwrap_err().to_string().contains("letters, digits"));
+        assert!("x=warp:1".parse::<GameConfig>().unwrap_err().to_string().contains("unknown link scheme"));
     }
 
     #[test]
@@ -188,14 +151,7 @@ mod tests {
         let config =
             BridgeConfig::build(Some(file), Some("127.0.0.1:7000"), &["b=pipe:b".into()], None).unwrap();
         assert_eq!(config.listen.port(), 7000);
-        assert_eq!(
-            config
-                .games
-                .iter()
-                .map(|game| game.name.as_str())
-                .collect::<Vec<_>>(),
-            ["a", "b"]
-        );
+        assert_eq!(config.games.iter().map(|game| game.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(config.default_timeout, Duration::from_secs(5));
     }
 

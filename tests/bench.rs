@@ -7,46 +7,17 @@ use std::process::Command;
 #[test]
 fn bench_call_reports_results_floors_and_the_ratio_as_json() {
     let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-        .args([
-            "-q",
-            "bench",
-            "call",
-            "--calls",
-            "40",
-            "--concurrency",
-            "1,4",
-            "--json",
-        ])
+        .args(["-q", "bench", "call", "--calls", "40", "--concurrency", "1,4", "--json"])
         .output()
         .expect("run gamebridge bench");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     let labels = |key: &str| -> Vec<String> {
-        report[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| row["label"].as_str().unwrap().to_owned())
-            .collect()
+        report[key].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(
-        labels("floors"),
-        ["raw socket ping-pong", "empty HTTP round trip"]
-    );
-    assert_eq!(
-        labels("results"),
-        ["bridge /lua/call c=1", "bridge /lua/call c=4"]
-    );
-    for row in report["floors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(report["results"].as_array().unwrap())
-    {
+    assert_eq!(labels("floors"), ["raw socket ping-pong", "empty HTTP round trip"]);
+    assert_eq!(labels("results"), ["bridge /lua/call c=1", "bridge /lua/call c=4"]);
+    for row in report["floors"].as_array().unwrap().iter().chain(report["results"].as_array().unwrap()) {
         assert!(
             row["p50_us"].as_f64().unwrap() > 0.0
                 && row["p99_us"].as_f64().unwrap() >= row["p50_us"].as_f64().unwrap()

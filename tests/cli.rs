@@ -51,11 +51,7 @@ impl Running {
                 }
             });
         }
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+        Self { child, lines, seen: Vec::new() }
     }
 
     /// Waits for an output line containing `marker` (printed so far or
@@ -72,11 +68,7 @@ impl Running {
             }
             let line = &self.seen[next];
             if let Some(at) = line.find(marker) {
-                return line[at + marker.len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
+                return line[at + marker.len()..].split_whitespace().next().unwrap_or("").to_owned();
             }
             next += 1;
         }
@@ -105,15 +97,7 @@ impl Drop for Running {
 fn help_explains_link_specs_and_profiles() {
     let output = run(&["--help"]);
     let help = String::from_utf8(output.stdout).unwrap();
-    for expected in [
-        "serve",
-        "demo",
-        "call",
-        "status",
-        "pipe:ID",
-        "tcp:HOST:PORT",
-        "vox-deorum",
-    ] {
+    for expected in ["serve", "demo", "call", "status", "pipe:ID", "tcp:HOST:PORT", "vox-deorum"] {
         assert!(help.contains(expected), "--help mentions {expected}");
     }
 }
@@ -124,10 +108,7 @@ fn bad_arguments_are_clear_errors_not_panics() {
         (&["serve", "--game", "civ5=warp:9"][..], "unknown link scheme"),
         (&["serve", "--game", "tcp:localhost:1"][..], "NAME=SPEC"),
         (&["serve", "--listen", "0.0.0.0:5000"][..], "loopback"),
-        (
-            &["serve", "--config", "/nonexistent/gamebridge.toml"][..],
-            "could not read",
-        ),
+        (&["serve", "--config", "/nonexistent/gamebridge.toml"][..], "could not read"),
         (&["call", "F", "{not json"][..], "ARGS must be JSON"),
     ] {
         let output = run(args);
@@ -159,11 +140,7 @@ fn call_and_status_against_a_running_bridge_then_sigterm() {
     bridge.wait_for("game connected");
 
     let output = run(&["call", "MoveUnit", "[5, 10, 12]", "--url", &url]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result, json!({"function": "MoveUnit", "args": [5, 10, 12]}));
 
@@ -176,10 +153,7 @@ fn call_and_status_against_a_running_bridge_then_sigterm() {
     let table = String::from_utf8(output.stdout).unwrap();
     assert!(table.contains("civ5") && table.contains("connected"), "{table}");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &bridge.child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &bridge.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert!(bridge.wait_exit().success(), "SIGTERM is a graceful shutdown");
 }
@@ -202,14 +176,8 @@ fn the_demo_serves_a_simulated_game_until_shutdown() {
         assert_eq!(again["error"]["code"], "LUA_EXECUTION_ERROR");
         let turn = post(json!({"function": "EndTurn"})).await;
         assert_eq!(turn["result"]["turn"], 2);
-        let functions: serde_json::Value = http
-            .get(format!("{url}/lua/functions"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let functions: serde_json::Value =
+            http.get(format!("{url}/lua/functions")).send().await.unwrap().json().await.unwrap();
         assert!(functions["result"]["functions"].as_array().unwrap().len() >= 4);
         http.post(format!("{url}/shutdown")).send().await.unwrap();
     });
@@ -223,16 +191,8 @@ fn the_vox_deorum_profile_honours_the_pipe_name_variable() {
         &[("VOX_DEORUM_PIPE_NAME", "my-civ-pipe")],
     );
     let url = bridge.wait_for("agent API listening on ");
-    let games: serde_json::Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(format!("{url}/games"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    assert_eq!(
-        games["result"]["games"][0]["link"],
-        "vox-deorum (unix:/tmp/app.my-civ-pipe)"
-    );
+    let games: serde_json::Value = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async { reqwest::get(format!("{url}/games")).await.unwrap().json().await.unwrap() });
+    assert_eq!(games["result"]["games"][0]["link"], "vox-deorum (unix:/tmp/app.my-civ-pipe)");
 }

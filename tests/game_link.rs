@@ -29,10 +29,8 @@ async fn a_game_that_dies_mid_call_fails_the_call_at_once_with_dll_disconnected(
 #[tokio::test]
 async fn every_item_of_a_batch_fails_when_the_game_dies() {
     let (harness, game, mut connection) = Harness::with_one_game().await;
-    let batch = harness.post(
-        "/lua/batch",
-        json!({"calls": [{"function": "A"}, {"function": "B"}], "timeout_ms": 600_000}),
-    );
+    let batch = harness
+        .post("/lua/batch", json!({"calls": [{"function": "A"}, {"function": "B"}], "timeout_ms": 600_000}));
     let kill = async {
         connection.read_raw().await;
         drop(connection);
@@ -56,9 +54,7 @@ async fn a_restarted_game_is_reconnected_and_served() {
     let connection = restarted.accept().await;
     harness.wait_connected("civ5").await;
     connection.echo_forever();
-    let envelope = harness
-        .post("/lua/call", json!({"function": "Back", "args": [1]}))
-        .await;
+    let envelope = harness.post("/lua/call", json!({"function": "Back", "args": [1]})).await;
     assert_eq!(envelope["result"], json!({"function": "Back", "args": [1]}));
     let (_, stats) = harness.get("/stats").await;
     assert_eq!(stats["result"]["games"][0]["calls"]["connects"], 2);
@@ -71,13 +67,9 @@ async fn garbage_frames_are_dropped_without_poisoning_the_next() {
     let game_side = async {
         let (id, ..) = connection.expect_call().await;
         let mut bytes = Vec::new();
-        for garbage in [
-            "not json",
-            "{\"type\":\"lua_response\"",
-            "{\"type\":\"warp\"}",
-            "\u{0}\u{1}\u{2}",
-            "[1,2]",
-        ] {
+        for garbage in
+            ["not json", "{\"type\":\"lua_response\"", "{\"type\":\"warp\"}", "\u{0}\u{1}\u{2}", "[1,2]"]
+        {
             bytes.extend_from_slice(garbage.as_bytes());
             bytes.extend_from_slice(DELIMITER.as_bytes());
         }
@@ -174,18 +166,11 @@ async fn a_call_too_large_for_the_links_framing_fails_at_once() {
     let harness = Harness::start_in(dir, &[("civ5", spec)]).await;
     let mut connection = game.accept().await;
     harness.wait_connected("civ5").await;
-    let big = harness.post(
-        "/lua/call",
-        json!({"function": "F", "args": ["x".repeat(4096)], "timeout_ms": 600_000}),
-    );
+    let big = harness
+        .post("/lua/call", json!({"function": "F", "args": ["x".repeat(4096)], "timeout_ms": 600_000}));
     let envelope = within("the oversized call to fail", big).await;
     assert_eq!(error_code(&envelope), "SERIALIZATION_ERROR");
-    assert!(
-        envelope["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("exceeds the maximum")
-    );
+    assert!(envelope["error"]["message"].as_str().unwrap().contains("exceeds the maximum"));
     harness.sync(&mut connection).await;
 }
 
@@ -207,9 +192,7 @@ async fn raw_control_characters_in_game_strings_are_repaired() {
 #[tokio::test]
 async fn answers_for_unknown_ids_are_ignored() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;
-    connection
-        .send(&response(WireId::Text("no-such-call".into()), json!(1)))
-        .await;
+    connection.send(&response(WireId::Text("no-such-call".into()), json!(1))).await;
     connection.send(&response(WireId::Number(12345), json!(1))).await;
     harness.sync(&mut connection).await;
 }
@@ -234,10 +217,8 @@ async fn two_games_at_once_under_their_own_routes() {
     let dir = tempfile::tempdir().unwrap();
     let civ = FakeGame::bind(&dir.path().join("civ.sock"));
     let lab = FakeGame::bind(&dir.path().join("lab.sock"));
-    let specs = [
-        ("civ5", format!("unix:{}", civ.path.display())),
-        ("lab", format!("unix:{}", lab.path.display())),
-    ];
+    let specs =
+        [("civ5", format!("unix:{}", civ.path.display())), ("lab", format!("unix:{}", lab.path.display()))];
     let harness = Harness::start_in(dir, &specs).await;
     let (mut civ_connection, mut lab_connection) = tokio::join!(civ.accept(), lab.accept());
     harness.wait_connected("civ5").await;
@@ -249,20 +230,16 @@ async fn two_games_at_once_under_their_own_routes() {
         let (id, ..) = lab_connection.expect_call().await;
         lab_connection.answer(id, json!("lab")).await;
     };
-    let (lab_envelope, ()) = tokio::join!(
-        harness.post("/games/lab/lua/call", json!({"function": "Sync"})),
-        game_side
-    );
+    let (lab_envelope, ()) =
+        tokio::join!(harness.post("/games/lab/lua/call", json!({"function": "Sync"})), game_side);
     assert_eq!(lab_envelope["result"], "lab");
 
     let civ_side = async {
         let (id, ..) = civ_connection.expect_call().await;
         civ_connection.answer(id, json!("civ")).await;
     };
-    let (civ_envelope, ()) = tokio::join!(
-        harness.post("/games/civ5/lua/call", json!({"function": "F"})),
-        civ_side
-    );
+    let (civ_envelope, ()) =
+        tokio::join!(harness.post("/games/civ5/lua/call", json!({"function": "F"})), civ_side);
     assert_eq!(civ_envelope["result"], "civ");
 
     let (_, functions) = harness.get("/games/lab/lua/functions").await;
@@ -276,22 +253,15 @@ async fn two_games_at_once_under_their_own_routes() {
     let (_, health) = harness.get("/games/lab/health").await;
     assert_eq!(health["result"]["game"], "lab");
     let (_, games) = harness.get("/games").await;
-    let names: Vec<&str> = games["result"]["games"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        games["result"]["games"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["civ5", "lab"]);
 
     drop(lab_connection);
     drop(lab);
     harness.wait_disconnected("lab").await;
     let (_, games) = harness.get("/games").await;
-    assert_eq!(
-        games["result"]["games"][0]["connected"], true,
-        "one game leaving does not affect the other"
-    );
+    assert_eq!(games["result"]["games"][0]["connected"], true, "one game leaving does not affect the other");
     assert_eq!(games["result"]["games"][1]["connected"], false);
 }
 
@@ -313,9 +283,7 @@ async fn tcp_games_with_json_lines() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let harness = Harness::start(&[("lab", format!("tcp:127.0.0.1:{port}?framing=lines"))]).await;
-    let (stream, _) = within("the bridge to connect over TCP", listener.accept())
-        .await
-        .unwrap();
+    let (stream, _) = within("the bridge to connect over TCP", listener.accept()).await.unwrap();
     let mut connection = GameConnection::with_framing(stream, Framing::Lines);
     harness.wait_connected("lab").await;
     let call = harness.post("/lua/call", json!({"function": "Step", "args": {"dt": 0.5}}));
@@ -323,9 +291,7 @@ async fn tcp_games_with_json_lines() {
         let raw = connection.read_raw().await;
         assert!(raw.ends_with(b"\n"), "one JSON object per line");
         let message = BridgeMessage::parse(&raw[..raw.len() - 1]).unwrap();
-        let BridgeMessage::LuaCall { id, .. } = message else {
-            panic!("not a call")
-        };
+        let BridgeMessage::LuaCall { id, .. } = message else { panic!("not a call") };
         connection.answer(id, json!("stepped")).await;
     };
     let (envelope, ()) = tokio::join!(call, game_side);

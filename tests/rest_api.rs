@@ -40,13 +40,9 @@ async fn the_games_error_reaches_the_agent_unchanged() {
     let request = harness.post("/lua/call", json!({"function": "Broken"}));
     let game_side = async {
         let (id, ..) = connection.expect_call().await;
-        let error = ErrorBody::new(
-            gamebridge_protocol::ErrorCode::LUA_EXECUTION_ERROR,
-            "attempt to index nil",
-        );
-        connection
-            .send(&GameMessage::LuaResponse(Response::from_result(id, Err(error))))
-            .await;
+        let error =
+            ErrorBody::new(gamebridge_protocol::ErrorCode::LUA_EXECUTION_ERROR, "attempt to index nil");
+        connection.send(&GameMessage::LuaResponse(Response::from_result(id, Err(error)))).await;
     };
     let (envelope, ()) = tokio::join!(request, game_side);
     assert_eq!(error_code(&envelope), "LUA_EXECUTION_ERROR");
@@ -56,10 +52,7 @@ async fn the_games_error_reaches_the_agent_unchanged() {
 #[tokio::test]
 async fn execute_sends_the_script() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;
-    let request = harness.post(
-        "/lua/execute",
-        json!({"script": "return Game.GetGameTurn() * 2 + 1"}),
-    );
+    let request = harness.post("/lua/execute", json!({"script": "return Game.GetGameTurn() * 2 + 1"}));
     let game_side = async {
         let BridgeMessage::LuaExecute { id, script } = connection.recv().await else {
             panic!("not lua_execute")
@@ -78,16 +71,8 @@ async fn invalid_requests_get_their_error_codes() {
         ("/lua/call", "{}", "INVALID_ARGUMENTS"),
         ("/lua/call", r#"{"function": ""}"#, "INVALID_ARGUMENTS"),
         ("/lua/call", "not json", "INVALID_ARGUMENTS"),
-        (
-            "/lua/call",
-            r#"{"function": "F", "timeout_ms": 0}"#,
-            "INVALID_ARGUMENTS",
-        ),
-        (
-            "/lua/call",
-            r#"{"function": "F", "timeout_ms": "soon"}"#,
-            "INVALID_ARGUMENTS",
-        ),
+        ("/lua/call", r#"{"function": "F", "timeout_ms": 0}"#, "INVALID_ARGUMENTS"),
+        ("/lua/call", r#"{"function": "F", "timeout_ms": "soon"}"#, "INVALID_ARGUMENTS"),
         ("/lua/execute", "{}", "INVALID_SCRIPT"),
         ("/lua/execute", r#"{"script": "  "}"#, "INVALID_SCRIPT"),
         ("/lua/batch", "[]", "INVALID_ARGUMENTS"),
@@ -117,10 +102,7 @@ async fn bad_timeout_header_is_invalid_arguments() {
 #[tokio::test]
 async fn body_over_ten_megabytes_is_refused() {
     let (harness, _game, _connection) = Harness::with_one_game().await;
-    let body = format!(
-        r#"{{"function": "F", "args": "{}"}}"#,
-        "x".repeat(10 * 1024 * 1024 + 1)
-    );
+    let body = format!(r#"{{"function": "F", "args": "{}"}}"#, "x".repeat(10 * 1024 * 1024 + 1));
     let (status, envelope) = harness.post_status("/lua/call", &body).await;
     assert_eq!(status, 413);
     assert_eq!(error_code(&envelope), "INVALID_ARGUMENTS");
@@ -140,10 +122,7 @@ async fn a_call_the_game_never_answers_times_out_by_body_field_or_header() {
         .body(r#"{"function": "Slow"}"#)
         .send();
     let (response, _) = tokio::join!(by_header, connection.expect_call());
-    assert_eq!(
-        error_code(&response.unwrap().json().await.unwrap()),
-        "CALL_TIMEOUT"
-    );
+    assert_eq!(error_code(&response.unwrap().json().await.unwrap()), "CALL_TIMEOUT");
 
     // The late answer to a timed-out call is dropped, and the pending map is empty.
     let game = harness.hub().game("civ5").unwrap();
@@ -168,9 +147,7 @@ async fn batch_sends_every_item_in_one_write_and_each_succeeds_or_fails_alone() 
         assert_eq!(calls.len(), 3, "all valid items arrive in one write: {text}");
         let mut replies = Vec::new();
         for call in calls {
-            let BridgeMessage::LuaCall { id, function, .. } = call else {
-                panic!("not a call")
-            };
+            let BridgeMessage::LuaCall { id, function, .. } = call else { panic!("not a call") };
             replies.push(if function == "Fails" {
                 let error = ErrorBody::new(gamebridge_protocol::ErrorCode::LUA_EXECUTION_ERROR, "no");
                 GameMessage::LuaResponse(Response::from_result(id, Err(error)))
@@ -199,10 +176,7 @@ async fn fifty_concurrent_calls_each_get_their_own_answer() {
     let calls = (0..50).map(|n| harness.post("/lua/call", json!({"function": format!("F{n}"), "args": [n]})));
     let envelopes = within("50 calls", futures::future::join_all(calls)).await;
     for (n, envelope) in envelopes.iter().enumerate() {
-        assert_eq!(
-            envelope["result"],
-            json!({"function": format!("F{n}"), "args": [n]})
-        );
+        assert_eq!(envelope["result"], json!({"function": format!("F{n}"), "args": [n]}));
     }
 }
 
@@ -211,18 +185,11 @@ async fn functions_mirror_the_games_registry() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;
     connection.register("GetCity").await;
     connection.register("GetUnit").await;
-    connection
-        .send(&GameMessage::LuaUnregister {
-            function: "GetCity".into(),
-        })
-        .await;
+    connection.send(&GameMessage::LuaUnregister { function: "GetCity".into() }).await;
     connection.register("EndTurn").await;
     harness.sync(&mut connection).await;
     let (_, envelope) = harness.get("/lua/functions").await;
-    assert_eq!(
-        envelope,
-        json!({"success": true, "result": {"functions": ["EndTurn", "GetUnit"]}})
-    );
+    assert_eq!(envelope, json!({"success": true, "result": {"functions": ["EndTurn", "GetUnit"]}}));
 
     connection.send(&GameMessage::LuaClear {}).await;
     harness.sync(&mut connection).await;
@@ -247,20 +214,11 @@ async fn health_stats_games_and_discovery() {
 
     let (_, games) = harness.get("/games").await;
     assert_eq!(games["result"]["games"][0]["state"], "connected");
-    assert!(
-        games["result"]["games"][0]["link"]
-            .as_str()
-            .unwrap()
-            .starts_with("unix:")
-    );
+    assert!(games["result"]["games"][0]["link"].as_str().unwrap().starts_with("unix:"));
 
     let (_, discovery) = harness.get("/").await;
     assert_eq!(
-        discovery["result"]["endpoints"]["lua"]["call"]
-            .as_str()
-            .unwrap()
-            .split(' ')
-            .next(),
+        discovery["result"]["endpoints"]["lua"]["call"].as_str().unwrap().split(' ').next(),
         Some("POST")
     );
     assert_eq!(discovery["result"]["games"], json!(["civ5"]));
@@ -273,10 +231,7 @@ async fn unknown_routes_and_games_are_not_found() {
     assert_eq!((status, error_code(&envelope)), (404, "NOT_FOUND"));
     let (status, envelope) = harness.get("/games/tf2/health").await;
     assert_eq!((status, error_code(&envelope)), (404, "NOT_FOUND"));
-    assert!(
-        envelope["error"]["message"].as_str().unwrap().contains("civ5"),
-        "lists the known games"
-    );
+    assert!(envelope["error"]["message"].as_str().unwrap().contains("civ5"), "lists the known games");
 }
 
 #[tokio::test]
@@ -286,9 +241,7 @@ async fn calls_without_a_game_connection_fail_at_once() {
     let harness = Harness::start_in(dir, &[("civ5", spec)]).await;
     let envelope = harness.post("/lua/call", json!({"function": "F"})).await;
     assert_eq!(error_code(&envelope), "DLL_DISCONNECTED");
-    let batch = harness
-        .post("/lua/batch", json!([{"function": "A"}, {"function": "B"}]))
-        .await;
+    let batch = harness.post("/lua/batch", json!([{"function": "A"}, {"function": "B"}])).await;
     for result in batch["result"]["results"].as_array().unwrap() {
         assert_eq!(error_code(result), "DLL_DISCONNECTED");
     }

@@ -46,9 +46,7 @@ pub fn run(options: CallBench) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
 
     // The game on its own thread and runtime, as a real game is its own process.
-    let game_runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let game_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let game_path = socket.clone();
     let game_stop = stop.clone();
     let (ready, started) = std::sync::mpsc::channel();
@@ -61,16 +59,12 @@ pub fn run(options: CallBench) -> anyhow::Result<()> {
     started.recv().context("the simulated game thread died")??;
 
     // The bridge (and the empty HTTP handler) on a multi-threaded runtime.
-    let bridge_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let bridge_runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let (bridge, empty_url) = bridge_runtime.block_on(start_bridge(&socket))?;
 
     // The client on its own runtime.
-    let client_runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let client_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let report = client_runtime.block_on(measure(&options, &socket, &bridge.url(), &empty_url))?;
 
     bridge_runtime.block_on(bridge.stop())?;
@@ -99,17 +93,12 @@ async fn start_bridge(socket: &Path) -> anyhow::Result<(RunningBridge, String)> 
     let empty = axum::Router::new().route(
         "/empty",
         axum::routing::post(|_body: bytes::Bytes| async {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                r#"{"success":true,"result":[1]}"#,
-            )
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"success":true,"result":[1]}"#)
         }),
     );
     let shutdown = bridge.shutdown_token();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, empty)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let _ = axum::serve(listener, empty).with_graceful_shutdown(shutdown.cancelled_owned()).await;
     });
     Ok((bridge, empty_url))
 }
@@ -119,10 +108,8 @@ async fn measure(options: &CallBench, socket: &Path, bridge: &str, empty: &str) 
     let warmup = (calls / 10).max(10);
     let http = reqwest::Client::new();
     let call_url = format!("{bridge}/lua/call");
-    let mut report = Report::new(
-        "call",
-        "POST /lua/call (Echo) through the bridge to a game on a Unix socket",
-    );
+    let mut report =
+        Report::new("call", "POST /lua/call (Echo) through the bridge to a game on a Unix socket");
 
     let mut raw = RawGame::connect(socket).await?;
     for _ in 0..warmup {
@@ -158,13 +145,7 @@ async fn measure_raw(raw: &mut RawGame, calls: usize) -> anyhow::Result<Measurem
         raw.round_trip().await?;
         histogram.record(begun.elapsed().as_nanos() as u64)?;
     }
-    Ok(Measurement::from_histogram(
-        "raw socket ping-pong",
-        1,
-        calls,
-        started.elapsed(),
-        &histogram,
-    ))
+    Ok(Measurement::from_histogram("raw socket ping-pong", 1, calls, started.elapsed(), &histogram))
 }
 
 async fn measure_http(
@@ -203,13 +184,7 @@ async fn measure_http(
     for histogram in futures::future::join_all(workers).await {
         total.add(histogram?)?;
     }
-    Ok(Measurement::from_histogram(
-        label,
-        concurrency,
-        per_worker * concurrency,
-        started.elapsed(),
-        &total,
-    ))
+    Ok(Measurement::from_histogram(label, concurrency, per_worker * concurrency, started.elapsed(), &total))
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -230,12 +205,7 @@ impl RawGame {
         let stream: LocalStream = ConnectOptions::new().name(name).connect_tokio().await?;
         let (reader, writer) = tokio::io::split(stream);
         let frames = FramedRead::new(reader, FrameCodec::new(&Framing::default(), 1 << 24));
-        Ok(Self {
-            frames,
-            writer,
-            request: BytesMut::new(),
-            next_id: 0,
-        })
+        Ok(Self { frames, writer, request: BytesMut::new(), next_id: 0 })
     }
 
     /// One `lua_call` of `Echo` and its `lua_response`, framed and parsed as
@@ -251,11 +221,7 @@ impl RawGame {
         FrameCodec::new(&Framing::default(), 1 << 24).encode(&call.to_json(), &mut self.request)?;
         self.writer.write_all(&self.request).await?;
         loop {
-            let frame = self
-                .frames
-                .next()
-                .await
-                .context("the game closed the connection")???;
+            let frame = self.frames.next().await.context("the game closed the connection")???;
             if let GameMessage::LuaResponse(response) = GameMessage::parse(&frame)? {
                 anyhow::ensure!(response.success, "the game failed the call");
                 return Ok(());

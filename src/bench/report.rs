@@ -66,12 +66,7 @@ impl Report {
     }
 
     pub fn ratio(&mut self, label: &str, value: f64, target: f64) {
-        self.ratios.push(Ratio {
-            label: label.to_owned(),
-            value,
-            target,
-            met: value <= target,
-        });
+        self.ratios.push(Ratio { label: label.to_owned(), value, target, met: value <= target });
     }
 
     pub fn print(&self, json: bool) -> anyhow::Result<()> {
@@ -99,10 +94,7 @@ impl Report {
         }
         for ratio in &self.ratios {
             let verdict = if ratio.met { "met" } else { "NOT met" };
-            println!(
-                "ratio: {} = {:.2} (target ≤ {:.1}: {verdict})",
-                ratio.label, ratio.value, ratio.target
-            );
+            println!("ratio: {} = {:.2} (target ≤ {:.1}: {verdict})", ratio.label, ratio.value, ratio.target);
         }
         Ok(())
     }

@@ -13,9 +13,7 @@ use crate::config::{BridgeConfig, GameConfig};
 pub async fn run(listen: &str) -> anyhow::Result<()> {
     let socket = std::env::temp_dir().join(format!("gamebridge-demo-{}.sock", std::process::id()));
     let config = BridgeConfig {
-        listen: listen
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--listen {listen:?} is not IP:PORT"))?,
+        listen: listen.parse().map_err(|_| anyhow::anyhow!("--listen {listen:?} is not IP:PORT"))?,
         games: vec![format!("demo=unix:{}", socket.display()).parse::<GameConfig>()?],
         ..BridgeConfig::default()
     };

@@ -33,10 +33,8 @@ impl SimGame {
         let _ = std::fs::remove_file(path);
         let name = path.as_os_str().to_fs_name::<GenericFilePath>()?;
         let listener = ListenerOptions::new().name(name).create_tokio()?;
-        let game = Arc::new(SimGame {
-            world: Mutex::new(World::default()),
-            event_sequence: Mutex::new((0, 0)),
-        });
+        let game =
+            Arc::new(SimGame { world: Mutex::new(World::default()), event_sequence: Mutex::new((0, 0)) });
         let path = path.to_owned();
         let cleanup = path.clone();
         tokio::spawn(async move {
@@ -105,10 +103,8 @@ impl SimGame {
                 self.reply(id, outcome)
             }
             BridgeMessage::LuaExecute { id, .. } => {
-                let error = ErrorBody::new(
-                    ErrorCode::LUA_EXECUTION_ERROR,
-                    "the demo game has no Lua interpreter",
-                );
+                let error =
+                    ErrorBody::new(ErrorCode::LUA_EXECUTION_ERROR, "the demo game has no Lua interpreter");
                 vec![GameMessage::LuaResponse(Response::from_result(id, Err(error)))]
             }
             _ => Vec::new(),
@@ -124,11 +120,7 @@ impl SimGame {
             Ok((result, events)) => {
                 let result = RawValue::from_string(result.to_string()).expect("serde_json output is JSON");
                 let mut replies = vec![GameMessage::LuaResponse(Response::from_result(id, Ok(result)))];
-                replies.extend(
-                    events
-                        .into_iter()
-                        .map(|(event, payload)| self.event(event, payload)),
-                );
+                replies.extend(events.into_iter().map(|(event, payload)| self.event(event, payload)));
                 replies
             }
             Err(message) => {
@@ -142,11 +134,7 @@ impl SimGame {
     fn event(&self, event: String, payload: serde_json::Value) -> GameMessage {
         let turn = self.world.lock().expect("world lock").turn();
         let mut sequence = self.event_sequence.lock().expect("sequence lock");
-        *sequence = if sequence.0 == turn {
-            (turn, sequence.1 + 1)
-        } else {
-            (turn, 1)
-        };
+        *sequence = if sequence.0 == turn { (turn, sequence.1 + 1) } else { (turn, 1) };
         GameMessage::GameEvent(GameEvent {
             id: Some(WireId::Number((turn * 1_000_000 + sequence.1) as i64)),
             event,

@@ -22,9 +22,7 @@ pub const STEP: Duration = Duration::from_secs(10);
 
 /// Awaits `future`, failing the test if it takes longer than [`STEP`].
 pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(STEP, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    tokio::time::timeout(STEP, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 /// A game listening on a Unix socket, waiting for the bridge to connect.
@@ -36,16 +34,11 @@ pub struct FakeGame {
 impl FakeGame {
     pub fn bind(path: &Path) -> Self {
         let _ = std::fs::remove_file(path);
-        Self {
-            path: path.to_owned(),
-            listener: UnixListener::bind(path).expect("bind fake game socket"),
-        }
+        Self { path: path.to_owned(), listener: UnixListener::bind(path).expect("bind fake game socket") }
     }
 
     pub async fn accept(&self) -> GameConnection {
-        let (stream, _) = within("the bridge to connect", self.listener.accept())
-            .await
-            .expect("accept");
+        let (stream, _) = within("the bridge to connect", self.listener.accept()).await.expect("accept");
         GameConnection::new(stream)
     }
 }
@@ -68,11 +61,7 @@ impl GameConnection {
     pub fn with_framing(stream: impl Stream, framing: Framing) -> Self {
         let (reader, writer) = tokio::io::split(Box::new(stream) as Box<dyn Stream>);
         let frames = FramedRead::new(reader, FrameCodec::new(&framing, 1 << 24));
-        Self {
-            frames,
-            writer,
-            framing,
-        }
+        Self { frames, writer, framing }
     }
 
     /// The next message the bridge sent.
@@ -89,18 +78,15 @@ impl GameConnection {
     pub async fn read_raw(&mut self) -> Vec<u8> {
         use tokio::io::AsyncReadExt;
         let mut buffer = vec![0; 64 * 1024];
-        let read = within("bytes from the bridge", self.frames.get_mut().read(&mut buffer))
-            .await
-            .expect("read");
+        let read =
+            within("bytes from the bridge", self.frames.get_mut().read(&mut buffer)).await.expect("read");
         buffer.truncate(read);
         buffer
     }
 
     pub async fn send(&mut self, message: &GameMessage) {
         let mut out = BytesMut::new();
-        FrameCodec::new(&self.framing, 1 << 24)
-            .encode(&message.to_json(), &mut out)
-            .unwrap();
+        FrameCodec::new(&self.framing, 1 << 24).encode(&message.to_json(), &mut out).unwrap();
         self.send_raw(&out).await;
     }
 
@@ -136,8 +122,7 @@ impl GameConnection {
             while let Some(Ok(Ok(frame))) = self.frames.next().await {
                 if let Ok(BridgeMessage::LuaCall { id, function, args }) = BridgeMessage::parse(&frame) {
                     let args: Value = serde_json::from_str(args.get()).unwrap();
-                    self.answer(id, serde_json::json!({ "function": function, "args": args }))
-                        .await;
+                    self.answer(id, serde_json::json!({ "function": function, "args": args })).await;
                 }
             }
         })
@@ -173,11 +158,7 @@ impl Harness {
             ..BridgeConfig::default()
         };
         let bridge = RunningBridge::start(config).await.expect("bridge starts");
-        Self {
-            bridge,
-            http: reqwest::Client::new(),
-            dir,
-        }
+        Self { bridge, http: reqwest::Client::new(), dir }
     }
 
     /// One game on a fresh fake game socket; returns the harness and the
@@ -242,36 +223,18 @@ impl Harness {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("POST");
+        let response = self.http.post(self.url(path)).json(&body).send().await.expect("POST");
         response.json().await.expect("JSON answer")
     }
 
     pub async fn post_status(&self, path: &str, body: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("POST");
-        (
-            response.status().as_u16(),
-            response.json().await.expect("JSON answer"),
-        )
+        let response = self.http.post(self.url(path)).body(body.to_owned()).send().await.expect("POST");
+        (response.status().as_u16(), response.json().await.expect("JSON answer"))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.http.get(self.url(path)).send().await.expect("GET");
-        (
-            response.status().as_u16(),
-            response.json().await.expect("JSON answer"),
-        )
+        (response.status().as_u16(), response.json().await.expect("JSON answer"))
     }
 }
 

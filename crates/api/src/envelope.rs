@@ -20,30 +20,15 @@ impl<'a> Envelope<'a, &'a RawValue> {
     /// The envelope of a call outcome; the game's result is copied verbatim.
     pub fn of(outcome: &'a CallResult) -> Self {
         match outcome {
-            Ok(result) => Self {
-                success: true,
-                result: Some(result),
-                error: None,
-            },
-            Err(error) => Self {
-                success: false,
-                result: None,
-                error: Some(error),
-            },
+            Ok(result) => Self { success: true, result: Some(result), error: None },
+            Err(error) => Self { success: false, result: None, error: Some(error) },
         }
     }
 }
 
 /// `{success:true, result}` with HTTP 200.
 pub fn success<T: Serialize>(result: T) -> Response {
-    json_response(
-        StatusCode::OK,
-        &Envelope {
-            success: true,
-            result: Some(result),
-            error: None,
-        },
-    )
+    json_response(StatusCode::OK, &Envelope { success: true, result: Some(result), error: None })
 }
 
 /// The envelope of a call outcome. Failures answer HTTP 200 too, as in the
@@ -87,10 +72,7 @@ impl ApiError {
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            ErrorBody::new(ErrorCode::NOT_FOUND, message),
-        )
+        Self::new(StatusCode::NOT_FOUND, ErrorBody::new(ErrorCode::NOT_FOUND, message))
     }
 }
 
@@ -103,11 +85,7 @@ impl From<ErrorBody> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope: Envelope<'_, ()> = Envelope {
-            success: false,
-            result: None,
-            error: Some(&self.body),
-        };
+        let envelope: Envelope<'_, ()> = Envelope { success: false, result: None, error: Some(&self.body) };
         json_response(self.status, &envelope)
     }
 }

@@ -22,23 +22,13 @@ impl FromRequestParts<ApiState> for TargetGame {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let named = RawPathParams::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|params| {
-                params
-                    .iter()
-                    .find(|(key, _)| *key == "name")
-                    .map(|(_, value)| value.to_owned())
-            });
+        let named = RawPathParams::from_request_parts(parts, state).await.ok().and_then(|params| {
+            params.iter().find(|(key, _)| *key == "name").map(|(_, value)| value.to_owned())
+        });
         match named {
             Some(name) => state.hub.game(&name).map(TargetGame).ok_or_else(|| {
-                let known: Vec<String> = state
-                    .hub
-                    .games()
-                    .iter()
-                    .map(|game| game.name().to_owned())
-                    .collect();
+                let known: Vec<String> =
+                    state.hub.games().iter().map(|game| game.name().to_owned()).collect();
                 ApiError::not_found(format!("no game named '{name}'; games: {}", known.join(", ")))
             }),
             None => state.hub.default_game().map(TargetGame).ok_or_else(|| {
@@ -58,10 +48,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TimeoutHeader {
         let Some(value) = parts.headers.get("x-timeout-ms") else {
             return Ok(TimeoutHeader(None));
         };
-        let millis = value
-            .to_str()
-            .ok()
-            .and_then(|text| text.trim().parse::<u64>().ok());
+        let millis = value.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok());
         // An unreadable value is refused rather than ignored: the caller meant a deadline.
         validate_timeout(Some(millis.unwrap_or(0)), "X-Timeout-Ms header").map(TimeoutHeader)
     }

@@ -36,11 +36,7 @@ pub struct ApiState {
 
 impl ApiState {
     pub fn new(hub: Arc<Hub>, shutdown: CancellationToken) -> Self {
-        Self {
-            hub,
-            shutdown,
-            default_timeout: std::time::Duration::from_secs(60),
-        }
+        Self { hub, shutdown, default_timeout: std::time::Duration::from_secs(60) }
     }
 }
 
@@ -55,10 +51,7 @@ pub async fn serve(listener: TcpListener, state: ApiState) -> std::io::Result<()
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }

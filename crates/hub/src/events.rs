@@ -29,9 +29,7 @@ pub struct EventBus {
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            sender: broadcast::channel(capacity).0,
-        }
+        Self { sender: broadcast::channel(capacity).0 }
     }
 
     pub fn publish(&self, event: HubEvent) {

@@ -102,22 +102,16 @@ impl Game {
 
     /// Calls a game function (`lua_call`).
     pub async fn call(&self, function: String, args: Box<RawValue>, timeout: Duration) -> CallResult {
-        let outcome = self
-            .request(timeout, |id| {
-                Outbound::One(BridgeMessage::LuaCall { id, function, args })
-            })
-            .await;
+        let outcome =
+            self.request(timeout, |id| Outbound::One(BridgeMessage::LuaCall { id, function, args })).await;
         self.stats.record_outcomes([&outcome]);
         outcome
     }
 
     /// Runs a Lua script in the game (`lua_execute`).
     pub async fn execute(&self, script: String, timeout: Duration) -> CallResult {
-        let outcome = self
-            .request(timeout, |id| {
-                Outbound::One(BridgeMessage::LuaExecute { id, script })
-            })
-            .await;
+        let outcome =
+            self.request(timeout, |id| Outbound::One(BridgeMessage::LuaExecute { id, script })).await;
         self.stats.record_outcomes([&outcome]);
         outcome
     }
@@ -184,10 +178,7 @@ impl Game {
     }
 
     fn not_connected(&self) -> ErrorBody {
-        ErrorBody::new(
-            ErrorCode::DLL_DISCONNECTED,
-            format!("game '{}' is not connected", self.name),
-        )
+        ErrorBody::new(ErrorCode::DLL_DISCONNECTED, format!("game '{}' is not connected", self.name))
     }
 
     /// Attaches a new connection; the link holds the guard while it lasts.
@@ -205,9 +196,7 @@ impl Game {
     pub(crate) fn detach(&self, session: &Arc<Session>) {
         let failed = session.pending.close(&lost_connection(&self.name));
         let previous = self.session.compare_and_swap(session, None::<Arc<Session>>);
-        let was_current = previous
-            .as_ref()
-            .is_some_and(|current| Arc::ptr_eq(current, session));
+        let was_current = previous.as_ref().is_some_and(|current| Arc::ptr_eq(current, session));
         if failed > 0 {
             tracing::warn!(game = %self.name, failed, "game disconnected; pending calls failed with DLL_DISCONNECTED");
         }
@@ -219,10 +208,7 @@ impl Game {
 
     /// Records what the link is doing, for `/games` and `/health`.
     pub fn set_state(&self, state: LinkState, detail: Option<String>) {
-        let mut status = self
-            .status
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if status.state != state {
             status.since = Instant::now();
         }
@@ -231,15 +217,8 @@ impl Game {
     }
 
     pub fn status(&self) -> GameStatus {
-        let status = self
-            .status
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let pending_calls = self
-            .session
-            .load()
-            .as_ref()
-            .map_or(0, |session| session.pending.len());
+        let status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let pending_calls = self.session.load().as_ref().map_or(0, |session| session.pending.len());
         GameStatus {
             name: self.name.to_string(),
             link: self.link.clone(),
@@ -253,10 +232,7 @@ impl Game {
     }
 
     pub(crate) fn publish(&self, kind: HubEventKind) {
-        self.events.publish(HubEvent {
-            game: self.name.clone(),
-            kind,
-        });
+        self.events.publish(HubEvent { game: self.name.clone(), kind });
     }
 }
 
@@ -276,14 +252,7 @@ impl PendingCall {
             .pending
             .register(id)
             .map_err(|_| ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "the game disconnected"))?;
-        Ok((
-            Self {
-                session: session.clone(),
-                id,
-                answer: Some(answer),
-            },
-            CallIds::to_wire(id),
-        ))
+        Ok((Self { session: session.clone(), id, answer: Some(answer) }, CallIds::to_wire(id)))
     }
 
     async fn wait(mut self, deadline: tokio::time::Instant, game: &str) -> CallResult {

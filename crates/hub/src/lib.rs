@@ -71,11 +71,7 @@ impl Hub {
             }
             games
         });
-        if duplicate {
-            Err(DuplicateGame(name.to_owned()))
-        } else {
-            Ok(game)
-        }
+        if duplicate { Err(DuplicateGame(name.to_owned())) } else { Ok(game) }
     }
 
     /// The game called `name`.

@@ -17,14 +17,9 @@ pub struct CallIds {
 
 impl CallIds {
     pub fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
         let salt = ((nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)) & 0xF_FFFF;
-        Self {
-            salt: salt << 40,
-            next: AtomicU64::new(1),
-        }
+        Self { salt: salt << 40, next: AtomicU64::new(1) }
     }
 
     pub fn next(&self) -> u64 {
@@ -133,10 +128,7 @@ mod tests {
         let error = ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "gone");
         assert_eq!(pending.close(&error), 3);
         for receiver in waiting {
-            assert_eq!(
-                receiver.await.unwrap().unwrap_err().code,
-                ErrorCode::DLL_DISCONNECTED
-            );
+            assert_eq!(receiver.await.unwrap().unwrap_err().code, ErrorCode::DLL_DISCONNECTED);
         }
         assert!(pending.register(4).is_err());
         assert_eq!(pending.len(), 0);
@@ -148,10 +140,7 @@ mod tests {
         let first = pending.register(1).ok().unwrap();
         let _second = pending.register(2).ok().unwrap();
         assert!(pending.complete(1, Ok(gamebridge_protocol::message::null())));
-        assert!(
-            !pending.complete(1, Ok(gamebridge_protocol::message::null())),
-            "answered twice"
-        );
+        assert!(!pending.complete(1, Ok(gamebridge_protocol::message::null())), "answered twice");
         assert!(first.await.unwrap().is_ok());
         assert_eq!(pending.len(), 1);
     }

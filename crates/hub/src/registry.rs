@@ -41,10 +41,7 @@ impl FunctionRegistry {
     pub fn list(&self) -> Vec<FunctionInfo> {
         self.read()
             .iter()
-            .map(|(name, description)| FunctionInfo {
-                name: name.clone(),
-                description: description.clone(),
-            })
+            .map(|(name, description)| FunctionInfo { name: name.clone(), description: description.clone() })
             .collect()
     }
 
@@ -57,14 +54,10 @@ impl FunctionRegistry {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Option<String>>> {
-        self.functions
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.functions.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Option<String>>> {
-        self.functions
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -40,10 +40,7 @@ pub struct SessionGuard {
 
 impl SessionGuard {
     pub(crate) fn new(game: Arc<Game>, outbound: mpsc::Sender<Outbound>) -> Self {
-        let session = Arc::new(Session {
-            outbound,
-            pending: PendingCalls::default(),
-        });
+        let session = Arc::new(Session { outbound, pending: PendingCalls::default() });
         Self { game, session }
     }
 
@@ -69,10 +66,7 @@ impl SessionGuard {
                     tracing::debug!(game = game.name(), id = %wire_id, "answer for no waiting call (late or unknown id)");
                 }
             }
-            GameMessage::LuaRegister {
-                function,
-                description,
-            } => {
+            GameMessage::LuaRegister { function, description } => {
                 tracing::debug!(game = game.name(), function, "game function registered");
                 game.functions().register(function, description);
             }
@@ -85,10 +79,7 @@ impl SessionGuard {
                     ErrorCode::INVALID_FUNCTION,
                     format!("External function '{function}' is not registered"),
                 );
-                self.send_detached(BridgeMessage::ExternalResponse(Response::from_result(
-                    id,
-                    Err(error),
-                )));
+                self.send_detached(BridgeMessage::ExternalResponse(Response::from_result(id, Err(error))));
             }
             GameMessage::GameEvent(event) => {
                 game.stats().record_event();

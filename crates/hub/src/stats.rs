@@ -46,10 +46,7 @@ impl GameStats {
 
     fn record_failure(&self, code: &ErrorCode) {
         self.failed.fetch_add(1, Relaxed);
-        let mut errors = self
-            .errors
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut errors = self.errors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *errors.entry(code.as_str().to_owned()).or_default() += 1;
     }
 
@@ -70,11 +67,7 @@ impl GameStats {
             calls: self.calls.load(Relaxed),
             succeeded: self.succeeded.load(Relaxed),
             failed: self.failed.load(Relaxed),
-            errors: self
-                .errors
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .clone(),
+            errors: self.errors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
             events: self.events.load(Relaxed),
             bad_frames: self.bad_frames.load(Relaxed),
             connects: self.connects.load(Relaxed),

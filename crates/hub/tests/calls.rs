@@ -84,10 +84,7 @@ async fn a_new_session_replaces_the_old_one_and_fails_its_calls() {
     let (outcome, new) = tokio::join!(call, replace);
     assert_eq!(outcome.unwrap_err().code, ErrorCode::DLL_DISCONNECTED);
     drop(old);
-    assert!(
-        game.is_connected(),
-        "dropping the replaced session leaves the new one attached"
-    );
+    assert!(game.is_connected(), "dropping the replaced session leaves the new one attached");
     drop(new);
     assert!(!game.is_connected());
 }
@@ -117,15 +114,9 @@ async fn a_call_given_up_before_it_was_written_is_withdrawn() {
     assert_eq!(outcome.unwrap_err().code, ErrorCode::CALL_TIMEOUT);
     // The link drains its queue only now, as a slow writer would.
     let queued = queue.recv().await.unwrap();
-    assert!(
-        !session.still_wanted(&queued.messages()[0]),
-        "a timed-out call must not reach the game"
-    );
+    assert!(!session.still_wanted(&queued.messages()[0]), "a timed-out call must not reach the game");
     let control = BridgeMessage::ClearPausedPlayers {};
-    assert!(
-        session.still_wanted(&control),
-        "messages that are not calls are always written"
-    );
+    assert!(session.still_wanted(&control), "messages that are not calls are always written");
 }
 
 #[test]

@@ -14,9 +14,7 @@ impl Backoff {
 
     /// The delay before the next attempt; each call counts one attempt.
     pub fn next_delay(&mut self) -> Duration {
-        let delay = Self::FIRST
-            .mul_f64(1.5f64.powi(self.attempt.min(16) as i32))
-            .min(Self::MAX);
+        let delay = Self::FIRST.mul_f64(1.5f64.powi(self.attempt.min(16) as i32)).min(Self::MAX);
         self.attempt = self.attempt.saturating_add(1);
         delay
     }

@@ -34,10 +34,7 @@ pub struct StreamOptions {
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        Self {
-            framing: Framing::default(),
-            max_frame: DEFAULT_MAX_FRAME,
-        }
+        Self { framing: Framing::default(), max_frame: DEFAULT_MAX_FRAME }
     }
 }
 
@@ -71,10 +68,7 @@ impl FromStr for LinkSpec {
 
     fn from_str(text: &str) -> Result<Self, SpecError> {
         let expanded = LinkSpec::expand_profile(text);
-        let fail = |reason: String| SpecError {
-            spec: text.to_owned(),
-            reason,
-        };
+        let fail = |reason: String| SpecError { spec: text.to_owned(), reason };
         let (target, query) = expanded.split_once('?').unwrap_or((&expanded, ""));
         let (scheme, address) = target.split_once(':').ok_or_else(|| {
             fail(
@@ -93,9 +87,7 @@ impl FromStr for LinkSpec {
                     !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0)
                 });
                 if !port_ok {
-                    return Err(fail(format!(
-                        "tcp:{address} needs HOST:PORT with a port from 1 to 65535"
-                    )));
+                    return Err(fail(format!("tcp:{address} needs HOST:PORT with a port from 1 to 65535")));
                 }
                 Endpoint::Tcp(address.to_owned())
             }
@@ -103,9 +95,7 @@ impl FromStr for LinkSpec {
                 return Err(fail(format!("{scheme} links are not available in this version")));
             }
             other => {
-                return Err(fail(format!(
-                    "unknown link scheme {other:?}; expected pipe, unix or tcp"
-                )));
+                return Err(fail(format!("unknown link scheme {other:?}; expected pipe, unix or tcp")));
             }
         };
         let mut stream = StreamOptions::default();
@@ -122,9 +112,7 @@ impl FromStr for LinkSpec {
                 }
                 "protocol" if value == "bridge" => {}
                 "protocol" => {
-                    return Err(fail(format!(
-                        "protocol={value} is not available; use protocol=bridge"
-                    )));
+                    return Err(fail(format!("protocol={value} is not available; use protocol=bridge")));
                 }
                 "listen" => return Err(fail("the listen role is not available in this version".into())),
                 other => {
@@ -134,10 +122,7 @@ impl FromStr for LinkSpec {
                 }
             }
         }
-        Ok(LinkSpec {
-            transport: Transport::Stream(endpoint),
-            stream,
-        })
+        Ok(LinkSpec { transport: Transport::Stream(endpoint), stream })
     }
 }
 
@@ -167,22 +152,13 @@ mod tests {
         #[cfg(unix)]
         assert_eq!(endpoint("pipe:civ"), Endpoint::Local("/tmp/app.civ".into()));
         #[cfg(windows)]
-        assert_eq!(
-            endpoint("pipe:civ"),
-            Endpoint::Local(r"\\.\pipe\tmp-app.civ".into())
-        );
+        assert_eq!(endpoint("pipe:civ"), Endpoint::Local(r"\\.\pipe\tmp-app.civ".into()));
     }
 
     #[test]
     fn unix_and_tcp() {
-        assert_eq!(
-            endpoint("unix:/run/game.sock"),
-            Endpoint::Local("/run/game.sock".into())
-        );
-        assert_eq!(
-            endpoint("tcp:127.0.0.1:9999"),
-            Endpoint::Tcp("127.0.0.1:9999".into())
-        );
+        assert_eq!(endpoint("unix:/run/game.sock"), Endpoint::Local("/run/game.sock".into()));
+        assert_eq!(endpoint("tcp:127.0.0.1:9999"), Endpoint::Tcp("127.0.0.1:9999".into()));
     }
 
     #[test]

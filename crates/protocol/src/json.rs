@@ -44,11 +44,7 @@ pub fn escape_control_chars(frame: &[u8]) -> Cow<'_, [u8]> {
         }
         out.push(byte);
     }
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(frame)
-    }
+    if changed { Cow::Owned(out) } else { Cow::Borrowed(frame) }
 }
 
 fn is_json_whitespace(byte: u8) -> bool {

@@ -86,9 +86,7 @@ pub struct BatchWithOptions {
 /// Chooses the batch form by the body's first byte: serde's untagged enums
 /// buffer values and cannot carry the raw arguments through.
 fn parse_batch(body: Result<Bytes, BytesRejection>) -> Result<(Vec<CallRequest>, Option<u64>), ApiError> {
-    let is_array = body
-        .as_ref()
-        .is_ok_and(|bytes| bytes.trim_ascii_start().first() == Some(&b'['));
+    let is_array = body.as_ref().is_ok_and(|bytes| bytes.trim_ascii_start().first() == Some(&b'['));
     if is_array {
         Ok((parse_body(body)?, None))
     } else {
@@ -110,9 +108,7 @@ pub async fn batch(
 ) -> Result<Response, ApiError> {
     let (calls, timeout_ms) = parse_batch(body)?;
     if calls.is_empty() {
-        return Err(ApiError::invalid_arguments(
-            "Request body must be a non-empty array of function calls",
-        ));
+        return Err(ApiError::invalid_arguments("Request body must be a non-empty array of function calls"));
     }
     let timeout = deadline(&state, timeout_ms, header)?;
 
@@ -133,9 +129,7 @@ pub async fn batch(
         .into_iter()
         .map(|outcome| outcome.unwrap_or_else(|| answered.next().expect("one answer per valid call")))
         .collect();
-    Ok(envelope::success(BatchResults {
-        results: outcomes.iter().map(Envelope::of).collect(),
-    }))
+    Ok(envelope::success(BatchResults { results: outcomes.iter().map(Envelope::of).collect() }))
 }
 
 #[derive(Serialize)]
@@ -144,7 +138,5 @@ struct Functions {
 }
 
 pub async fn functions(TargetGame(game): TargetGame) -> Response {
-    envelope::success(Functions {
-        functions: game.functions().names(),
-    })
+    envelope::success(Functions { functions: game.functions().names() })
 }

@@ -14,12 +14,7 @@ use crate::extract::TargetGame;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub async fn discovery(State(state): State<ApiState>) -> Response {
-    let games: Vec<String> = state
-        .hub
-        .games()
-        .iter()
-        .map(|game| game.name().to_owned())
-        .collect();
+    let games: Vec<String> = state.hub.games().iter().map(|game| game.name().to_owned()).collect();
     envelope::success(json!({
         "service": "gamebridge",
         "version": VERSION,
@@ -75,10 +70,7 @@ pub async fn stats(State(state): State<ApiState>) -> Response {
         .hub
         .games()
         .iter()
-        .map(|game| GameStats {
-            status: game.status(),
-            calls: game.stats().snapshot(),
-        })
+        .map(|game| GameStats { status: game.status(), calls: game.stats().snapshot() })
         .collect();
     let default = games.first();
     envelope::success(json!({
@@ -101,8 +93,5 @@ pub async fn games(State(state): State<ApiState>) -> Response {
 pub async fn shutdown(State(state): State<ApiState>) -> Response {
     tracing::info!("shutdown requested over HTTP");
     state.shutdown.cancel();
-    json_response(
-        StatusCode::ACCEPTED,
-        &json!({ "success": true, "message": "Shutdown initiated" }),
-    )
+    json_response(StatusCode::ACCEPTED, &json!({ "success": true, "message": "Shutdown initiated" }))
 }

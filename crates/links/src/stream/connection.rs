@@ -106,11 +106,7 @@ async fn write_frames(
     while let Some(first) = queue.recv().await {
         let mut next = Some(first);
         while let Some(outbound) = next.take() {
-            for message in outbound
-                .messages()
-                .iter()
-                .filter(|message| session.still_wanted(message))
-            {
+            for message in outbound.messages().iter().filter(|message| session.still_wanted(message)) {
                 json.clear();
                 serde_json::to_writer(&mut json, message).expect("bridge messages always serialize");
                 if let Err(error) = codec.encode(&json, &mut buffer) {
@@ -143,10 +139,7 @@ struct WarningLimiter {
 
 impl WarningLimiter {
     fn warn(&mut self, log: impl FnOnce()) {
-        if self
-            .last
-            .is_none_or(|last| last.elapsed() >= Duration::from_secs(1))
-        {
+        if self.last.is_none_or(|last| last.elapsed() >= Duration::from_secs(1)) {
             self.last = Some(Instant::now());
             log();
         }

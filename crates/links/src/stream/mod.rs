@@ -49,10 +49,7 @@ pub async fn connect_forever(
                 } else {
                     tracing::debug!(game = game.name(), %endpoint, %error, "game still unreachable");
                 }
-                game.set_state(
-                    LinkState::Connecting,
-                    Some(format!("waiting for {endpoint}: {error}")),
-                );
+                game.set_state(LinkState::Connecting, Some(format!("waiting for {endpoint}: {error}")));
             }
         }
         tokio::select! {

@@ -39,10 +39,7 @@ impl DelimitedCodec {
 
     /// JSON lines: one frame per `\n`, blank lines ignored.
     pub fn lines(max_frame: usize) -> Self {
-        Self {
-            lines: true,
-            ..Self::new(b"\n", max_frame)
-        }
+        Self { lines: true, ..Self::new(b"\n", max_frame) }
     }
 
     fn delimiter(&self) -> &[u8] {
@@ -75,16 +72,10 @@ impl Decoder for DelimitedCodec {
             let mut frame = buf.split_to(end).freeze();
             buf.advance(delimiter_len);
             if let Some(dropped) = self.discarded.take() {
-                return Ok(Some(Err(FrameError::TooLarge {
-                    size: dropped + end,
-                    max: self.max_frame,
-                })));
+                return Ok(Some(Err(FrameError::TooLarge { size: dropped + end, max: self.max_frame })));
             }
             if frame.len() > self.max_frame {
-                return Ok(Some(Err(FrameError::TooLarge {
-                    size: frame.len(),
-                    max: self.max_frame,
-                })));
+                return Ok(Some(Err(FrameError::TooLarge { size: frame.len(), max: self.max_frame })));
             }
             if self.lines && frame.last() == Some(&b'\r') {
                 frame.truncate(frame.len() - 1);
@@ -104,10 +95,7 @@ impl Decoder for DelimitedCodec {
         if let Some(dropped) = self.discarded.take() {
             let size = dropped + buf.len();
             buf.clear();
-            return Ok(Some(Err(FrameError::TooLarge {
-                size,
-                max: self.max_frame,
-            })));
+            return Ok(Some(Err(FrameError::TooLarge { size, max: self.max_frame })));
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
             buf.clear();
@@ -126,10 +114,7 @@ impl DelimitedCodec {
     /// the equivalent JSON escape `\u00XX` instead.
     pub fn encode(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
         if payload.len() > self.max_frame {
-            return Err(FrameError::TooLarge {
-                size: payload.len(),
-                max: self.max_frame,
-            });
+            return Err(FrameError::TooLarge { size: payload.len(), max: self.max_frame });
         }
         let delimiter = self.delimiter();
         if self.finder.find(payload).is_none() {

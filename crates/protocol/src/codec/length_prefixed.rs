@@ -41,11 +41,7 @@ pub struct LengthPrefixedCodec {
 
 impl LengthPrefixedCodec {
     pub fn new(width: PrefixWidth, max_frame: usize) -> Self {
-        Self {
-            width,
-            max_frame,
-            skipping: 0,
-        }
+        Self { width, max_frame, skipping: 0 }
     }
 }
 
@@ -76,10 +72,7 @@ impl Decoder for LengthPrefixedCodec {
             let skip = self.skipping.min(buf.len());
             buf.advance(skip);
             self.skipping -= skip;
-            return Ok(Some(Err(FrameError::TooLarge {
-                size: len,
-                max: self.max_frame,
-            })));
+            return Ok(Some(Err(FrameError::TooLarge { size: len, max: self.max_frame })));
         }
         if buf.len() < prefix + len {
             buf.reserve(prefix + len - buf.len());
@@ -107,10 +100,7 @@ impl LengthPrefixedCodec {
     pub fn encode(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
         let max = self.max_frame.min(self.width.max_len());
         if payload.len() > max {
-            return Err(FrameError::TooLarge {
-                size: payload.len(),
-                max,
-            });
+            return Err(FrameError::TooLarge { size: payload.len(), max });
         }
         dst.reserve(self.width.bytes() + payload.len());
         match self.width {

@@ -25,9 +25,7 @@ fn encode_all(framing: &Framing, payloads: &[Vec<u8>]) -> Vec<u8> {
     let codec = FrameCodec::new(framing, DEFAULT_MAX_FRAME);
     let mut buf = BytesMut::new();
     for payload in payloads {
-        codec
-            .encode(payload.as_slice(), &mut buf)
-            .expect("payload encodes");
+        codec.encode(payload.as_slice(), &mut buf).expect("payload encodes");
     }
     buf.to_vec()
 }
@@ -48,19 +46,13 @@ fn many_frames_in_one_read() {
 #[test]
 fn delimiter_split_across_reads() {
     let chunks: [&[u8]; 4] = [b"{\"a\":1}!@", b"#$", b"%^!{\"b\"", b":2}!@#$%^!"];
-    assert_eq!(
-        decode_chunks(&Framing::default(), 1024, &chunks),
-        ok(&["{\"a\":1}", "{\"b\":2}"])
-    );
+    assert_eq!(decode_chunks(&Framing::default(), 1024, &chunks), ok(&["{\"a\":1}", "{\"b\":2}"]));
 }
 
 #[test]
 fn partial_delimiter_inside_a_frame_is_data() {
     let stream = b"{\"a\":\"!@#\"}!@#$%^!";
-    assert_eq!(
-        decode_chunks(&Framing::default(), 1024, &[stream]),
-        ok(&["{\"a\":\"!@#\"}"])
-    );
+    assert_eq!(decode_chunks(&Framing::default(), 1024, &[stream]), ok(&["{\"a\":\"!@#\"}"]));
 }
 
 #[test]
@@ -68,16 +60,7 @@ fn oversized_frame_is_reported_and_the_next_frame_survives() {
     let big = vec![b'x'; 5000];
     let chunks: Vec<&[u8]> = big.chunks(700).chain([b"!@#$%^!ok!@#$%^!".as_slice()]).collect();
     let decoded = decode_chunks(&Framing::default(), 1000, &chunks);
-    assert_eq!(
-        decoded,
-        vec![
-            Err(FrameError::TooLarge {
-                size: 5000,
-                max: 1000
-            }),
-            Ok(b"ok".to_vec())
-        ]
-    );
+    assert_eq!(decoded, vec![Err(FrameError::TooLarge { size: 5000, max: 1000 }), Ok(b"ok".to_vec())]);
 }
 
 #[test]
@@ -87,21 +70,14 @@ fn oversized_frame_keeps_memory_bounded() {
     for _ in 0..1000 {
         buf.extend_from_slice(&[b'y'; 4096]);
         assert!(codec.decode(&mut buf).unwrap().is_none());
-        assert!(
-            buf.len() <= 1000 + 4096 + VOX_DELIMITER.len(),
-            "buffer grew to {}",
-            buf.len()
-        );
+        assert!(buf.len() <= 1000 + 4096 + VOX_DELIMITER.len(), "buffer grew to {}", buf.len());
     }
 }
 
 #[test]
 fn truncated_frame_at_end_of_stream_is_an_error_item() {
     let decoded = decode_chunks(&Framing::default(), 1024, &[b"{\"a\":1}!@#$%^!{\"b\""]);
-    assert_eq!(
-        decoded,
-        vec![Ok(b"{\"a\":1}".to_vec()), Err(FrameError::Truncated { len: 4 })]
-    );
+    assert_eq!(decoded, vec![Ok(b"{\"a\":1}".to_vec()), Err(FrameError::Truncated { len: 4 })]);
 }
 
 #[test]
@@ -130,18 +106,13 @@ fn lines_strip_carriage_returns_and_skip_blank_lines() {
 #[test]
 fn lines_refuse_payloads_with_newlines() {
     let codec = FrameCodec::new(&Framing::Lines, 1024);
-    let error = codec
-        .encode(b"a\nb".as_slice(), &mut BytesMut::new())
-        .unwrap_err();
+    let error = codec.encode(b"a\nb".as_slice(), &mut BytesMut::new()).unwrap_err();
     assert_eq!(error, FrameError::DelimiterInPayload);
 }
 
 #[test]
 fn length_prefixed_u16_and_u32() {
-    for framing in [
-        Framing::LengthPrefixed(PrefixWidth::U16),
-        Framing::LengthPrefixed(PrefixWidth::U32),
-    ] {
+    for framing in [Framing::LengthPrefixed(PrefixWidth::U16), Framing::LengthPrefixed(PrefixWidth::U32)] {
         let stream = encode_all(&framing, &[b"one".to_vec(), Vec::new(), b"three".to_vec()]);
         let decoded = decode_chunks(&framing, 1024, &[&stream]);
         assert_eq!(decoded, ok(&["one", "", "three"]), "{framing}");
@@ -156,31 +127,14 @@ fn length_prefixed_oversized_frame_is_skipped_without_buffering() {
     stream.extend(encode_all(&framing, &[b"next".to_vec()]));
     let chunks: Vec<&[u8]> = stream.chunks(4096).collect();
     let decoded = decode_chunks(&framing, 1000, &chunks);
-    assert_eq!(
-        decoded,
-        vec![
-            Err(FrameError::TooLarge {
-                size: 100_000,
-                max: 1000
-            }),
-            Ok(b"next".to_vec())
-        ]
-    );
+    assert_eq!(decoded, vec![Err(FrameError::TooLarge { size: 100_000, max: 1000 }), Ok(b"next".to_vec())]);
 }
 
 #[test]
 fn u16_encoder_refuses_what_does_not_fit() {
     let codec = FrameCodec::new(&Framing::LengthPrefixed(PrefixWidth::U16), DEFAULT_MAX_FRAME);
-    let error = codec
-        .encode(vec![0u8; 70_000].as_slice(), &mut BytesMut::new())
-        .unwrap_err();
-    assert_eq!(
-        error,
-        FrameError::TooLarge {
-            size: 70_000,
-            max: 65_535
-        }
-    );
+    let error = codec.encode(vec![0u8; 70_000].as_slice(), &mut BytesMut::new()).unwrap_err();
+    assert_eq!(error, FrameError::TooLarge { size: 70_000, max: 65_535 });
 }
 
 #[test]
@@ -189,12 +143,7 @@ fn framing_names_round_trip() {
         assert_eq!(name.parse::<Framing>().unwrap().to_string(), name);
     }
     assert_eq!("delimiter".parse::<Framing>().unwrap(), Framing::default());
-    assert!(
-        "u64le"
-            .parse::<Framing>()
-            .unwrap_err()
-            .contains("unknown framing")
-    );
+    assert!("u64le".parse::<Framing>().unwrap_err().contains("unknown framing"));
     assert!("delimiter:".parse::<Framing>().is_err());
 }
 

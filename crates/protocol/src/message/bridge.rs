@@ -44,6 +44,11 @@ pub enum BridgeMessage {
     SetProductionMode {
         enabled: bool,
     },
+    /// Pause the game now, whoever's turn it is (the original bridge held a
+    /// Windows-only named mutex instead; this message works on every system).
+    PauseGame {},
+    /// Undo `pause_game`.
+    ResumeGame {},
 }
 
 impl BridgeMessage {
@@ -121,6 +126,8 @@ impl Wire<'_> {
                 player_id: self.player_id.ok_or(missing("unpause_player", "playerID"))?,
             },
             "clear_paused_players" => BridgeMessage::ClearPausedPlayers {},
+            "pause_game" => BridgeMessage::PauseGame {},
+            "resume_game" => BridgeMessage::ResumeGame {},
             "set_production_mode" => BridgeMessage::SetProductionMode {
                 enabled: self.enabled.ok_or(missing("set_production_mode", "enabled"))?,
             },

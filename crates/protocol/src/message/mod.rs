@@ -48,18 +48,8 @@ impl Response {
     /// Builds the wire response for a call outcome.
     pub fn from_result(id: WireId, outcome: CallResult) -> Self {
         match outcome {
-            Ok(result) => Self {
-                id,
-                success: true,
-                result: Some(result),
-                error: None,
-            },
-            Err(error) => Self {
-                id,
-                success: false,
-                result: None,
-                error: Some(error),
-            },
+            Ok(result) => Self { id, success: true, result: Some(result), error: None },
+            Err(error) => Self { id, success: false, result: None, error: Some(error) },
         }
     }
 
@@ -70,10 +60,7 @@ impl Response {
             Ok(self.result.unwrap_or_else(null))
         } else {
             Err(self.error.unwrap_or_else(|| {
-                ErrorBody::new(
-                    ErrorCode::LUA_EXECUTION_ERROR,
-                    "the game reported a failure without details",
-                )
+                ErrorBody::new(ErrorCode::LUA_EXECUTION_ERROR, "the game reported a failure without details")
             }))
         }
     }

@@ -23,19 +23,10 @@ fn lua_call_serializes_as_the_dll_expects() {
 #[test]
 fn control_messages_use_the_reference_field_names() {
     let cases = [
+        (BridgeMessage::PausePlayer { player_id: 2 }, json!({"type": "pause_player", "playerID": 2})),
+        (BridgeMessage::ClearPausedPlayers {}, json!({"type": "clear_paused_players"})),
         (
-            BridgeMessage::PausePlayer { player_id: 2 },
-            json!({"type": "pause_player", "playerID": 2}),
-        ),
-        (
-            BridgeMessage::ClearPausedPlayers {},
-            json!({"type": "clear_paused_players"}),
-        ),
-        (
-            BridgeMessage::ExternalRegister {
-                name: "Analyze".into(),
-                is_async: true,
-            },
+            BridgeMessage::ExternalRegister { name: "Analyze".into(), is_async: true },
             json!({"type": "external_register", "name": "Analyze", "async": true}),
         ),
         (
@@ -62,11 +53,7 @@ fn every_game_message_parses() {
     ];
     for frame in frames {
         let message = GameMessage::parse(frame.as_bytes()).unwrap();
-        assert_eq!(
-            to_value(&message.to_json()),
-            to_value(frame.as_bytes()),
-            "{frame}"
-        );
+        assert_eq!(to_value(&message.to_json()), to_value(frame.as_bytes()), "{frame}");
     }
 }
 
@@ -83,26 +70,13 @@ fn lua_response_failure_carries_the_games_error() {
 
 #[test]
 fn failure_without_error_body_is_a_lua_execution_error() {
-    let response = Response {
-        id: WireId::Number(1),
-        success: false,
-        result: None,
-        error: None,
-    };
-    assert_eq!(
-        response.into_result().unwrap_err().code,
-        ErrorCode::LUA_EXECUTION_ERROR
-    );
+    let response = Response { id: WireId::Number(1), success: false, result: None, error: None };
+    assert_eq!(response.into_result().unwrap_err().code, ErrorCode::LUA_EXECUTION_ERROR);
 }
 
 #[test]
 fn success_without_result_is_null() {
-    let response = Response {
-        id: WireId::Number(1),
-        success: true,
-        result: None,
-        error: None,
-    };
+    let response = Response { id: WireId::Number(1), success: true, result: None, error: None };
     assert_eq!(response.into_result().unwrap().get(), "null");
 }
 
@@ -118,27 +92,19 @@ fn unknown_game_error_codes_pass_through() {
 #[test]
 fn raw_control_characters_from_the_dll_are_repaired() {
     let frame = b"{\"type\":\"game_event\",\"event\":\"chat\",\"payload\":{\"text\":\"hi\x01there\"}}";
-    let GameMessage::GameEvent(event) = GameMessage::parse(frame).unwrap() else {
-        panic!("not an event")
-    };
+    let GameMessage::GameEvent(event) = GameMessage::parse(frame).unwrap() else { panic!("not an event") };
     assert_eq!(to_value(event.payload.get().as_bytes())["text"], "hi\u{1}there");
 }
 
 #[test]
 fn malformed_frames_are_errors() {
-    assert!(matches!(
-        GameMessage::parse(b"not json"),
-        Err(ParseError::Json(_))
-    ));
+    assert!(matches!(GameMessage::parse(b"not json"), Err(ParseError::Json(_))));
     assert!(
         matches!(GameMessage::parse(br#"{"type":"warp_drive"}"#), Err(ParseError::UnknownType(kind)) if kind == "warp_drive")
     );
     assert!(matches!(
         GameMessage::parse(br#"{"type":"lua_response","success":true}"#),
-        Err(ParseError::MissingField {
-            kind: "lua_response",
-            field: "id"
-        })
+        Err(ParseError::MissingField { kind: "lua_response", field: "id" })
     ));
     assert!(GameMessage::parse(br#"{"id":"1"}"#).is_err());
 }
