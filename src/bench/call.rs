@@ -82,12 +82,9 @@ async fn start_bridge(socket: &Path) -> anyhow::Result<(RunningBridge, String)> 
     };
     let bridge = RunningBridge::start(config).await?;
     let game = bridge.hub.game("sim").expect("the game was added");
-    let mut events = bridge.hub.events().subscribe();
-    while !game.is_connected() {
-        tokio::time::timeout(Duration::from_secs(10), events.recv())
-            .await
-            .context("the bridge did not connect to the simulated game")??;
-    }
+    tokio::time::timeout(Duration::from_secs(10), game.wait_until_connected(true))
+        .await
+        .context("the bridge did not connect to the simulated game")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let empty_url = format!("http://{}/empty", listener.local_addr()?);
     let empty = axum::Router::new().route(

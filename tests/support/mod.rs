@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use gamebridge::bridge::RunningBridge;
 use gamebridge::config::{BridgeConfig, GameConfig};
-use gamebridge_hub::{Hub, HubEventKind};
+use gamebridge_hub::Hub;
 use gamebridge_protocol::{BridgeMessage, FrameCodec, Framing, GameMessage, RawValue, Response, WireId};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -191,22 +191,8 @@ impl Harness {
     }
 
     async fn wait_link(&self, name: &str, connected: bool) {
-        let mut events = self.hub().events().subscribe();
         let game = self.hub().game(name).expect("game exists");
-        within("the link state to change", async {
-            while game.is_connected() != connected {
-                match events.recv().await {
-                    Ok(event) if &*event.game == name => {
-                        if matches!(event.kind, HubEventKind::LinkStatus { connected: now } if now == connected) {
-                            break;
-                        }
-                    }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(error) => panic!("event bus closed: {error}"),
-                }
-            }
-        })
-        .await;
+        within("the link state to change", game.wait_until_connected(connected)).await;
     }
 
     /// A call the game answers at once: once it returns, every message the

@@ -5,8 +5,12 @@
 //! agents work unchanged; handled failures answer HTTP 200 as the original
 //! does. Every game route also exists under `/games/{name}/…`; unprefixed
 //! routes address the first game configured.
+//!
+//! Events reach agents as Server-Sent Events (`/events`, with replay) and,
+//! for agents that prefer a socket, through the [`event_pipe`].
 
 mod envelope;
+pub mod event_pipe;
 mod extract;
 mod routes;
 
@@ -32,11 +36,18 @@ pub struct ApiState {
     pub shutdown: CancellationToken,
     /// Default deadline of a call when the request sets none.
     pub default_timeout: std::time::Duration,
+    /// How often event streams send `ping` (the original: every 5 s).
+    pub ping_interval: std::time::Duration,
 }
 
 impl ApiState {
     pub fn new(hub: Arc<Hub>, shutdown: CancellationToken) -> Self {
-        Self { hub, shutdown, default_timeout: std::time::Duration::from_secs(60) }
+        Self {
+            hub,
+            shutdown,
+            default_timeout: std::time::Duration::from_secs(60),
+            ping_interval: std::time::Duration::from_secs(5),
+        }
     }
 }
 

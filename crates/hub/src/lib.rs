@@ -1,40 +1,67 @@
 //! The core of gamebridge: games, their sessions, pending calls, the
-//! game-function registry and the event bus.
+//! function registries, pause state and the event stream.
 //!
 //! The hub knows no transport and no HTTP. A game-side link (a pipe, a socket,
-//! a mailbox folder) attaches a [`Session`] to a [`Game`] when its game
-//! connects, feeds it the [`GameMessage`](gamebridge_protocol::GameMessage)s it
-//! reads, and drains an [`Outbound`] channel to write. Agent-side APIs call
-//! [`Game::call`], [`Game::execute`] and [`Game::batch`].
+//! a mailbox folder) attaches a session to a [`Game`] when its game connects,
+//! feeds it the [`GameMessage`](gamebridge_protocol::GameMessage)s it reads,
+//! and drains an [`Outbound`] channel to write. Agent-side APIs call
+//! [`Game::call`], [`Game::execute`] and [`Game::batch`], register external
+//! functions, and read events through [`EventLog`] cursors. Calls from the
+//! game to agents go through an [`ExternalDispatch`] the binary provides.
 //!
 //! The call path takes no global lock: the current session is an atomic
 //! pointer, pending calls live in a sharded map, and ids come from an atomic
 //! counter.
 
 mod events;
+mod external;
 mod game;
+mod pause;
 mod pending;
 mod registry;
 mod session;
 mod stats;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-pub use events::{EventBus, HubEvent, HubEventKind};
+pub use events::{Delivery, EventCursor, EventLog, HubEventKind, Journal, StoredEvent};
+pub use external::{DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest, NoDispatch};
 pub use game::{Game, GameStatus, LinkState};
+pub use pause::PLAYER_IDS;
 pub use pending::CallIds;
 pub use registry::{FunctionInfo, FunctionRegistry};
 pub use session::{Outbound, SessionGuard};
 pub use stats::{GameStats, StatsSnapshot};
 
+use game::Shared;
+
+/// Events kept in memory for replay unless configured otherwise.
+pub const DEFAULT_EVENT_CAPACITY: usize = 10_000;
+
+/// How a hub is built.
+pub struct HubConfig {
+    /// Events kept in memory for replay.
+    pub event_capacity: usize,
+    /// A file every event is appended to, for history across restarts.
+    pub journal: Option<PathBuf>,
+    /// How calls from games reach agent functions.
+    pub dispatch: Arc<dyn ExternalDispatch>,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self { event_capacity: DEFAULT_EVENT_CAPACITY, journal: None, dispatch: Arc::new(NoDispatch) }
+    }
+}
+
 /// Every game the bridge serves.
 pub struct Hub {
     games: ArcSwap<Vec<Arc<Game>>>,
-    events: EventBus,
-    ids: Arc<CallIds>,
+    shared: Arc<Shared>,
     started: Instant,
 }
 
@@ -43,27 +70,31 @@ pub struct Hub {
 #[error("a game named {0:?} already exists")]
 pub struct DuplicateGame(pub String);
 
-impl Default for Hub {
-    fn default() -> Self {
-        Self {
-            games: ArcSwap::from_pointee(Vec::new()),
-            events: EventBus::new(1024),
-            ids: Arc::new(CallIds::new()),
-            started: Instant::now(),
-        }
-    }
-}
-
 impl Hub {
+    /// A hub with the default configuration (no journal, no agent transport).
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        Self::with_config(HubConfig::default()).expect("a hub without a journal always builds")
+    }
+
+    /// Fails only when the journal cannot be opened.
+    pub fn with_config(config: HubConfig) -> std::io::Result<Arc<Self>> {
+        let events = match &config.journal {
+            Some(path) => EventLog::with_journal(config.event_capacity, path)?,
+            None => EventLog::new(config.event_capacity),
+        };
+        let shared = Shared { events: Arc::new(events), ids: CallIds::new(), dispatch: config.dispatch };
+        Ok(Arc::new(Self {
+            games: ArcSwap::from_pointee(Vec::new()),
+            shared: Arc::new(shared),
+            started: Instant::now(),
+        }))
     }
 
     /// Adds a game reached through `link` (a link spec, shown to agents).
     pub fn add_game(&self, name: &str, link: &str) -> Result<Arc<Game>, DuplicateGame> {
-        let game = Arc::new(Game::new(name, link, self.events.clone(), self.ids.clone()));
+        let game = Arc::new(Game::new(name, link, self.shared.clone()));
         let mut duplicate = false;
-        self.games.rcu(|games| {
+        let previous = self.games.rcu(|games| {
             duplicate = games.iter().any(|existing| existing.name() == name);
             let mut games = Vec::clone(games);
             if !duplicate {
@@ -71,7 +102,12 @@ impl Hub {
             }
             games
         });
-        if duplicate { Err(DuplicateGame(name.to_owned())) } else { Ok(game) }
+        if duplicate {
+            return Err(DuplicateGame(name.to_owned()));
+        }
+        // With several games, event data says which game each event came from.
+        self.shared.events.tag_games(previous.len() + 1 > 1);
+        Ok(game)
     }
 
     /// The game called `name`.
@@ -89,8 +125,8 @@ impl Hub {
         self.games.load_full()
     }
 
-    pub fn events(&self) -> &EventBus {
-        &self.events
+    pub fn events(&self) -> &Arc<EventLog> {
+        &self.shared.events
     }
 
     pub fn uptime(&self) -> Duration {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gamebridge_protocol::{BridgeMessage, ErrorBody, ErrorCode, GameMessage, Response};
+use gamebridge_protocol::{BridgeMessage, ErrorBody, GameEvent, GameMessage};
 use tokio::sync::mpsc;
 
 use crate::events::HubEventKind;
@@ -29,6 +29,22 @@ impl Outbound {
 pub(crate) struct Session {
     pub outbound: mpsc::Sender<Outbound>,
     pub pending: PendingCalls,
+}
+
+impl Session {
+    /// Queues messages without waiting: answers and control messages to the
+    /// game must not stall the link's reader (see [`SessionGuard::receive`]).
+    pub fn send_detached(&self, outbound: Outbound) {
+        match self.outbound.try_send(outbound) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(outbound)) => {
+                let sender = self.outbound.clone();
+                tokio::spawn(async move {
+                    let _ = sender.send(outbound).await;
+                });
+            }
+        }
+    }
 }
 
 /// Held by a link while its game is connected. Dropping it detaches the
@@ -74,15 +90,12 @@ impl SessionGuard {
                 game.functions().unregister(&function);
             }
             GameMessage::LuaClear {} => game.functions().clear(),
-            GameMessage::ExternalCall { id, function, .. } => {
-                let error = ErrorBody::new(
-                    ErrorCode::INVALID_FUNCTION,
-                    format!("External function '{function}' is not registered"),
-                );
-                self.send_detached(BridgeMessage::ExternalResponse(Response::from_result(id, Err(error))));
+            GameMessage::ExternalCall { id, function, args, .. } => {
+                game.handle_external_call(&self.session, id, function, args);
             }
             GameMessage::GameEvent(event) => {
                 game.stats().record_event();
+                track_active_player(game, &event);
                 game.publish(HubEventKind::Game(event));
             }
         }
@@ -111,19 +124,19 @@ impl SessionGuard {
     pub fn record_bad_frame(&self) {
         self.game.stats().record_bad_frame();
     }
+}
 
-    /// Queues a message without waiting: answers to the game must not stall
-    /// the reader (see [`SessionGuard::receive`]).
-    fn send_detached(&self, message: BridgeMessage) {
-        let outbound = self.session.outbound.clone();
-        match outbound.try_send(Outbound::One(message)) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(message)) => {
-                tokio::spawn(async move {
-                    let _ = outbound.send(message).await;
-                });
-            }
-        }
+/// `PlayerDoTurn` / `PlayerDoneTurn` say whose turn it is, which decides
+/// whether a paused player holds the game (`isGamePaused`).
+fn track_active_player(game: &Game, event: &GameEvent) {
+    let field = match event.event.as_str() {
+        "PlayerDoTurn" => "PlayerID",
+        "PlayerDoneTurn" => "NextPlayerID",
+        _ => return,
+    };
+    let payload: serde_json::Value = serde_json::from_str(event.payload.get()).unwrap_or_default();
+    if let Some(player) = payload.get(field).and_then(serde_json::Value::as_i64) {
+        game.pause().set_active_player(player);
     }
 }
 

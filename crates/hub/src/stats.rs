@@ -12,6 +12,8 @@ pub struct GameStats {
     calls: AtomicU64,
     succeeded: AtomicU64,
     failed: AtomicU64,
+    external_calls: AtomicU64,
+    external_failed: AtomicU64,
     events: AtomicU64,
     bad_frames: AtomicU64,
     connects: AtomicU64,
@@ -26,6 +28,9 @@ pub struct StatsSnapshot {
     pub succeeded: u64,
     pub failed: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Calls from the game to agent functions, and how many failed.
+    pub external_calls: u64,
+    pub external_failed: u64,
     pub events: u64,
     pub bad_frames: u64,
     pub connects: u64,
@@ -50,6 +55,13 @@ impl GameStats {
         *errors.entry(code.as_str().to_owned()).or_default() += 1;
     }
 
+    pub fn record_external(&self, outcome: &CallResult) {
+        self.external_calls.fetch_add(1, Relaxed);
+        if outcome.is_err() {
+            self.external_failed.fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn record_event(&self) {
         self.events.fetch_add(1, Relaxed);
     }
@@ -68,6 +80,8 @@ impl GameStats {
             succeeded: self.succeeded.load(Relaxed),
             failed: self.failed.load(Relaxed),
             errors: self.errors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
+            external_calls: self.external_calls.load(Relaxed),
+            external_failed: self.external_failed.load(Relaxed),
             events: self.events.load(Relaxed),
             bad_frames: self.bad_frames.load(Relaxed),
             connects: self.connects.load(Relaxed),

@@ -10,11 +10,13 @@
 //! - [`message`]: every message of the pipe protocol, in both directions.
 //! - [`error`]: the error codes and error body of the Vox Deorum envelope.
 //! - [`json`]: repair of raw control characters some games put in strings.
+//! - [`naming`]: where node-ipc pipes live on each system.
 
 pub mod codec;
 pub mod error;
 pub mod json;
 pub mod message;
+pub mod naming;
 
 pub use codec::{FrameCodec, FrameError, Framing};
 pub use error::{CallResult, ErrorBody, ErrorCode};

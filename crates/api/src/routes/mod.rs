@@ -1,13 +1,16 @@
 //! Route table. Game routes are mounted twice: unprefixed (the default game)
-//! and under `/games/{name}`.
+//! and under `/games/{name}`. `/events` covers every game (filter with
+//! `?game=`); `/games/{name}/events` one game.
 
+mod events;
+mod external;
 mod lua;
 mod system;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::{ApiError, ApiState, BODY_LIMIT};
 
@@ -17,6 +20,9 @@ pub fn router() -> Router<ApiState> {
         .route("/stats", get(system::stats))
         .route("/shutdown", post(system::shutdown))
         .route("/games", get(system::games))
+        .route("/events", get(events::events))
+        .route("/events/history", get(events::history))
+        .route("/games/{name}/events", get(events::events))
         .merge(game_routes())
         .nest("/games/{name}", game_routes())
         .fallback(not_found)
@@ -31,6 +37,21 @@ fn game_routes() -> Router<ApiState> {
         .route("/lua/batch", post(lua::batch))
         .route("/lua/execute", post(lua::execute))
         .route("/lua/functions", get(lua::functions))
+        .route("/external/register", post(external::register))
+        .route("/external/register/{function}", delete(external::unregister_by_path))
+        .route("/external/unregister", post(external::unregister))
+        .route("/external/functions", get(external::functions))
+        .route(
+            "/external/pause-player/{player}",
+            post(external::pause_player).delete(external::unpause_player),
+        )
+        .route(
+            "/external/paused-players",
+            get(external::paused_players).delete(external::clear_paused_players),
+        )
+        .route("/external/pause", post(external::pause))
+        .route("/external/resume", post(external::resume))
+        .route("/external/production-mode", post(external::production_mode))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

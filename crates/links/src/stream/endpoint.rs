@@ -26,11 +26,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// The node-ipc naming the Vox Deorum DLL uses for pipe id `id`.
     pub fn pipe(id: &str) -> Self {
-        if cfg!(windows) {
-            Endpoint::Local(format!(r"\\.\pipe\tmp-app.{id}").into())
-        } else {
-            Endpoint::Local(format!("/tmp/app.{id}").into())
-        }
+        Endpoint::Local(gamebridge_protocol::naming::node_ipc_path(id))
     }
 
     pub async fn connect(&self) -> io::Result<Box<dyn GameStream>> {

@@ -1,0 +1,246 @@
+//! `GET /events`: Server-Sent Events, as the Vox Deorum bridge sends them
+//! (`connected`, `ping` every 5 s, game events as `message`), plus what it
+//! lacked: a bridge sequence number as each event's SSE `id:`, replay from
+//! `Last-Event-ID` or `?since=`, a `lagged` notice instead of a silent gap,
+//! and filters. `GET /events/history` reads past events as JSON.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::Stream;
+use gamebridge_hub::{Delivery, EventCursor, StoredEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{ApiError, ApiState, envelope};
+
+/// Events sent to a client in one chunk at most (the original's batch size).
+const BATCH: usize = 100;
+
+#[derive(Deserialize, Default)]
+pub struct EventsQuery {
+    /// Replay every event after this sequence number that is still kept.
+    since: Option<u64>,
+    /// Only these event types (comma-separated).
+    types: Option<String>,
+    /// Only events of this game.
+    game: Option<String>,
+}
+
+/// Which events a client wants.
+#[derive(Clone, Default)]
+pub struct EventFilter {
+    types: Option<HashSet<String>>,
+    game: Option<String>,
+}
+
+impl EventFilter {
+    pub fn new(types: Option<&str>, game: Option<String>) -> Self {
+        let types = types.map(|list| {
+            list.split(',').map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned).collect()
+        });
+        Self { types, game }
+    }
+
+    pub fn accepts(&self, event: &StoredEvent) -> bool {
+        self.types.as_ref().is_none_or(|types| types.contains(&event.event_type))
+            && self.game.as_deref().is_none_or(|game| *event.game == *game)
+    }
+}
+
+pub async fn events(
+    State(state): State<ApiState>,
+    path: Option<Path<HashMap<String, String>>>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let path_game = path.and_then(|Path(params)| params.get("name").cloned());
+    if let Some(name) = &path_game {
+        if state.hub.game(name).is_none() {
+            return Err(ApiError::not_found(format!("no game named '{name}'")));
+        }
+    }
+    let last_event_id =
+        headers.get("last-event-id").and_then(|value| value.to_str().ok()?.trim().parse().ok());
+    let since = last_event_id.or(query.since);
+    let filter = EventFilter::new(query.types.as_deref(), path_game.or(query.game));
+    let cursor = state.hub.events().subscribe(since);
+    tracing::debug!(since, position = cursor.position(), "event stream client connected");
+    let body = Body::from_stream(sse_stream(state, cursor, filter));
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("x-accel-buffering", "no")
+        .body(body)
+        .expect("static headers are valid"))
+}
+
+/// What the stream does next.
+enum Step {
+    Greet,
+    Follow,
+}
+
+fn sse_stream(
+    state: ApiState,
+    cursor: EventCursor,
+    filter: EventFilter,
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + state.ping_interval, state.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    futures::stream::unfold((Step::Greet, cursor, ping), move |(step, mut cursor, mut ping)| {
+        let state = state.clone();
+        let filter = filter.clone();
+        async move {
+            if let Step::Greet = step {
+                let mut chunk = BytesMut::from(&b"retry: 1000\n"[..]);
+                let connected = json!({
+                    "clientId": next_client_id(),
+                    "timestamp": now_iso(),
+                    "message": "Successfully connected to event stream",
+                });
+                put_event(&mut chunk, None, "connected", connected.to_string().as_bytes());
+                return Some((Ok(chunk.freeze()), (Step::Follow, cursor, ping)));
+            }
+            loop {
+                let chunk = tokio::select! {
+                    delivery = cursor.next(BATCH) => render(&delivery, &filter),
+                    _ = ping.tick() => {
+                        let mut chunk = BytesMut::new();
+                        put_event(&mut chunk, None, "ping", json!({ "timestamp": now_iso() }).to_string().as_bytes());
+                        Some(chunk)
+                    }
+                    () = state.shutdown.cancelled() => return None,
+                };
+                if let Some(chunk) = chunk {
+                    return Some((Ok(chunk.freeze()), (Step::Follow, cursor, ping)));
+                }
+            }
+        }
+    })
+}
+
+/// The chunk for a delivery, or `None` when the filter keeps nothing.
+fn render(delivery: &Delivery, filter: &EventFilter) -> Option<BytesMut> {
+    let mut chunk = BytesMut::new();
+    match delivery {
+        Delivery::Events(events) => {
+            for event in events.iter().filter(|event| filter.accepts(event)) {
+                put_event(&mut chunk, Some(event.seq), "message", &event.data);
+            }
+        }
+        Delivery::Lagged { first, missed } => {
+            let last = first + missed - 1;
+            let data = json!({ "missed": missed, "first": first, "last": last,
+                "message": "events were dropped before this client read them; they are no longer kept" });
+            // The id moves the client's Last-Event-ID past the gap.
+            put_event(&mut chunk, Some(last), "lagged", data.to_string().as_bytes());
+        }
+    }
+    (!chunk.is_empty()).then_some(chunk)
+}
+
+/// One SSE event. `data` is single-line JSON (the event log guarantees it).
+fn put_event(chunk: &mut BytesMut, id: Option<u64>, event: &str, data: &[u8]) {
+    chunk.reserve(data.len() + event.len() + 40);
+    if let Some(id) = id {
+        chunk.put_slice(b"id: ");
+        chunk.put_slice(id.to_string().as_bytes());
+        chunk.put_u8(b'\n');
+    }
+    chunk.put_slice(b"event: ");
+    chunk.put_slice(event.as_bytes());
+    chunk.put_slice(b"\ndata: ");
+    chunk.put_slice(data);
+    chunk.put_slice(b"\n\n");
+}
+
+fn now_iso() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// RFC 3339 time, in milliseconds, of an event's `time_ms`.
+fn iso8601(millis: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// Client ids for the `connected` event: unique within this bridge.
+fn next_client_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("client-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    since: Option<u64>,
+    limit: Option<usize>,
+    types: Option<String>,
+    game: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HistoryEvent<'a> {
+    seq: u64,
+    game: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    time: String,
+    data: &'a serde_json::value::RawValue,
+}
+
+/// Longest page of `GET /events/history`.
+const MAX_HISTORY: usize = 10_000;
+
+/// `GET /events/history?since=&limit=`: past events from the ring and the
+/// journal, oldest first. `missed` counts events in the range that are gone.
+pub async fn history(
+    State(state): State<ApiState>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_HISTORY);
+    let filter = EventFilter::new(query.types.as_deref(), query.game);
+    let log = state.hub.events().clone();
+    let mut since = query.since.unwrap_or(0);
+    let (events, missed) = tokio::task::spawn_blocking(move || {
+        let mut missed = 0;
+        loop {
+            let (events, gap) = log.read(since, limit);
+            if gap == 0 {
+                return (events, missed);
+            }
+            missed += gap;
+            since += gap;
+        }
+    })
+    .await
+    .map_err(|error| ApiError::handled(gamebridge_protocol::ErrorCode::INTERNAL_ERROR, error.to_string()))?;
+    let next = events.last().map(|event| event.seq);
+    let events: Vec<&Arc<StoredEvent>> = events.iter().filter(|event| filter.accepts(event)).collect();
+    let rendered: Vec<HistoryEvent<'_>> = events
+        .iter()
+        .filter_map(|event| {
+            let data = std::str::from_utf8(&event.data).ok()?;
+            let data: &serde_json::value::RawValue = serde_json::from_str(data).ok()?;
+            Some(HistoryEvent {
+                seq: event.seq,
+                game: &event.game,
+                event_type: &event.event_type,
+                time: iso8601(event.time_ms),
+                data,
+            })
+        })
+        .collect();
+    Ok(envelope::success(
+        json!({ "events": rendered, "next": next, "missed": missed, "latest": state.hub.events().latest() }),
+    ))
+}

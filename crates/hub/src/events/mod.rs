@@ -1,0 +1,273 @@
+//! The event stream: every game event and connection notice, numbered by
+//! the bridge, kept in a bounded ring (and optionally a journal on disk),
+//! and read by any number of clients through cursors.
+//!
+//! Clients do not get a queue each. A client is a position in the stream
+//! ([`EventCursor`]) and pulls events from the shared ring when it is ready.
+//! So publishing never waits for a client, a slow client costs no memory
+//! beyond its position, and one mechanism gives both live delivery and
+//! replay from an id. A client that falls further behind than the ring holds
+//! is refilled from the journal when there is one; the rest is reported as
+//! a lag, never skipped silently.
+
+mod journal;
+mod render;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use gamebridge_protocol::GameEvent;
+use tokio::sync::watch;
+
+pub use journal::Journal;
+
+/// What a game produced, before the log numbers and renders it.
+#[derive(Clone, Debug)]
+pub enum HubEventKind {
+    /// A `game_event` frame from the game.
+    Game(GameEvent),
+    /// The game connected or disconnected (`dll_status` to Vox Deorum clients).
+    LinkStatus { connected: bool },
+}
+
+/// One event as clients receive it.
+#[derive(Debug, PartialEq)]
+pub struct StoredEvent {
+    /// The bridge's sequence number: increasing, never reused, even across
+    /// restarts when a journal is kept.
+    pub seq: u64,
+    pub game: Arc<str>,
+    /// The event's name (`TurnStart`, `dll_status`, …).
+    pub event_type: String,
+    /// Milliseconds since the Unix epoch when the bridge received it.
+    pub time_ms: u64,
+    /// The JSON sent as SSE `data`: `{id, type, payload, extraPayload,
+    /// visibility, game?}`. Compact, without raw line breaks, rendered once
+    /// and shared by every client.
+    pub data: Bytes,
+}
+
+impl StoredEvent {
+    /// The data as a JSON value (for tests and tools; the hot path keeps bytes).
+    pub fn data_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.data).unwrap_or_default()
+    }
+}
+
+/// What a cursor reads next.
+#[derive(Debug)]
+pub enum Delivery {
+    Events(Vec<Arc<StoredEvent>>),
+    /// Events `first..first + missed` are gone (older than the ring, and not
+    /// in a journal); the cursor resumes after them.
+    Lagged {
+        first: u64,
+        missed: u64,
+    },
+}
+
+struct Ring {
+    events: VecDeque<Arc<StoredEvent>>,
+    capacity: usize,
+    next_seq: u64,
+}
+
+pub struct EventLog {
+    ring: RwLock<Ring>,
+    latest: watch::Sender<u64>,
+    journal: Option<Journal>,
+    /// Whether event data names its game (more than one game attached).
+    tag_games: AtomicBool,
+}
+
+impl EventLog {
+    /// A log keeping the last `capacity` events in memory only.
+    pub fn new(capacity: usize) -> Self {
+        Self::build(capacity, None, Vec::new())
+    }
+
+    /// A log that also appends every event to the journal at `path`.
+    /// Numbering continues after the journal's last event and the ring
+    /// starts filled with its tail, so replay works across a restart.
+    pub fn with_journal(capacity: usize, path: &std::path::Path) -> std::io::Result<Self> {
+        let (journal, tail) = Journal::open(path, capacity.max(1))?;
+        Ok(Self::build(capacity, Some(journal), tail))
+    }
+
+    fn build(capacity: usize, journal: Option<Journal>, tail: Vec<StoredEvent>) -> Self {
+        let capacity = capacity.max(1);
+        let events: VecDeque<Arc<StoredEvent>> = tail.into_iter().map(Arc::new).collect();
+        let last = journal.as_ref().map_or(0, Journal::last_seq);
+        Self {
+            ring: RwLock::new(Ring { events, capacity, next_seq: last + 1 }),
+            latest: watch::Sender::new(last),
+            journal,
+            tag_games: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn tag_games(&self, tag: bool) {
+        self.tag_games.store(tag, Ordering::Relaxed);
+    }
+
+    /// Numbers, renders, stores and announces one event.
+    pub fn publish(&self, game: &Arc<str>, kind: &HubEventKind) -> u64 {
+        let tag = self.tag_games.load(Ordering::Relaxed).then_some(&**game);
+        let (event_type, data) = render::event_data(kind, tag);
+        let time_ms =
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
+        let seq = {
+            let mut ring = self.ring_write();
+            let seq = ring.next_seq;
+            ring.next_seq += 1;
+            let event = Arc::new(StoredEvent { seq, game: game.clone(), event_type, time_ms, data });
+            if ring.events.len() == ring.capacity {
+                ring.events.pop_front();
+            }
+            ring.events.push_back(event.clone());
+            // Inside the lock, so the journal is in sequence order.
+            if let Some(journal) = &self.journal {
+                journal.append(event);
+            }
+            seq
+        };
+        self.latest.send_replace(seq);
+        seq
+    }
+
+    /// A cursor after event `since` (replaying what is still available), or
+    /// at the live end when `since` is `None`.
+    pub fn subscribe(self: &Arc<Self>, since: Option<u64>) -> EventCursor {
+        let changes = self.latest.subscribe();
+        let next = since.map_or_else(|| *changes.borrow() + 1, |since| since + 1);
+        EventCursor { log: self.clone(), next, changes }
+    }
+
+    /// The newest sequence number (0 before the first event).
+    pub fn latest(&self) -> u64 {
+        *self.latest.borrow()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.ring_read().capacity
+    }
+
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// Up to `limit` events after `since`, from the ring and, for older
+    /// ones, the journal (blocking file I/O when it is used). When events
+    /// right after `since` are gone, returns none and how many are missing,
+    /// so the caller can report the gap and resume after it.
+    pub fn read(&self, since: u64, limit: usize) -> (Vec<Arc<StoredEvent>>, u64) {
+        let first = since + 1;
+        let (oldest, in_ring) = self.from_ring(first, limit);
+        let Some(oldest) = oldest else { return (Vec::new(), 0) };
+        if first >= oldest {
+            return (in_ring, 0);
+        }
+        let wanted = (oldest - first).min(limit as u64);
+        let older = match &self.journal {
+            Some(journal) => journal.read(since, first + wanted, limit).unwrap_or_else(|error| {
+                tracing::warn!(%error, "could not read the event journal");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        // Keep only what continues the stream without a hole.
+        let contiguous = older.iter().zip(first..).take_while(|(event, seq)| event.seq == *seq).count();
+        if contiguous == 0 {
+            let resume = older.first().map_or(first + wanted, |event| event.seq);
+            return (Vec::new(), resume - first);
+        }
+        let mut events: Vec<Arc<StoredEvent>> = older.into_iter().take(contiguous).map(Arc::new).collect();
+        if contiguous as u64 == wanted {
+            events.extend(in_ring.into_iter().take(limit - contiguous));
+        }
+        (events, 0)
+    }
+
+    /// Events from `first` on that are still in the ring, and the ring's oldest seq.
+    fn from_ring(&self, first: u64, limit: usize) -> (Option<u64>, Vec<Arc<StoredEvent>>) {
+        let ring = self.ring_read();
+        let Some(oldest) = ring.events.front().map(|event| event.seq) else { return (None, Vec::new()) };
+        let skip = first.saturating_sub(oldest) as usize;
+        (Some(oldest), ring.events.iter().skip(skip).take(limit).cloned().collect())
+    }
+
+    /// Flushes and closes the journal (at shutdown).
+    pub fn close(&self) {
+        if let Some(journal) = &self.journal {
+            journal.close();
+        }
+    }
+
+    fn ring_read(&self) -> std::sync::RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn ring_write(&self) -> std::sync::RwLockWriteGuard<'_, Ring> {
+        self.ring.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A client's position in the event stream.
+pub struct EventCursor {
+    log: Arc<EventLog>,
+    next: u64,
+    changes: watch::Receiver<u64>,
+}
+
+impl EventCursor {
+    /// The sequence number this cursor reads next.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Waits for events at the cursor and returns up to `max` of them, or
+    /// the report of a gap.
+    pub async fn next(&mut self, max: usize) -> Delivery {
+        loop {
+            if let Some(delivery) = self.poll_available(max).await {
+                return delivery;
+            }
+            if self.changes.changed().await.is_err() {
+                // The log is gone (the bridge is stopping): nothing more will come.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// What is available now, without waiting for new events.
+    pub async fn poll_available(&mut self, max: usize) -> Option<Delivery> {
+        if self.next > *self.changes.borrow_and_update() {
+            return None;
+        }
+        let (oldest, events) = self.log.from_ring(self.next, max);
+        if oldest.is_some_and(|oldest| self.next >= oldest) && !events.is_empty() {
+            self.next = events.last().map_or(self.next, |event| event.seq + 1);
+            return Some(Delivery::Events(events));
+        }
+        // Behind the ring: refill from the journal off the async threads.
+        let log = self.log.clone();
+        let since = self.next - 1;
+        let (events, missed) = tokio::task::spawn_blocking(move || log.read(since, max))
+            .await
+            .unwrap_or_else(|_| (Vec::new(), 0));
+        if missed > 0 {
+            let first = self.next;
+            self.next += missed;
+            return Some(Delivery::Lagged { first, missed });
+        }
+        let last = events.last()?.seq;
+        self.next = last + 1;
+        Some(Delivery::Events(events))
+    }
+}
+
+#[cfg(test)]
+mod tests;

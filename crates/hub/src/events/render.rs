@@ -1,0 +1,63 @@
+//! The JSON clients receive for each event, rendered once at publish time.
+
+use bytes::Bytes;
+use gamebridge_protocol::{RawValue, WireId};
+use serde::Serialize;
+
+use super::HubEventKind;
+
+/// `{id, type, payload, extraPayload, visibility, game?}`, as the Vox Deorum
+/// bridge sends game events, and `{type:"dll_status", payload:{connected}}`.
+#[derive(Serialize)]
+struct EventData<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a WireId>,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    payload: Payload<'a>,
+    #[serde(rename = "extraPayload", skip_serializing_if = "Option::is_none")]
+    extra_payload: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    visibility: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    game: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Payload<'a> {
+    Raw(&'a RawValue),
+    LinkStatus { connected: bool },
+}
+
+pub const LINK_STATUS: &str = "dll_status";
+
+/// The event's type and its data. Payloads are copied verbatim, unless a
+/// game sent them with line breaks between tokens: those would end an SSE
+/// `data:` line, so such data is re-encoded compactly.
+pub fn event_data(kind: &HubEventKind, game: Option<&str>) -> (String, Bytes) {
+    let data = match kind {
+        HubEventKind::Game(event) => EventData {
+            id: event.id.as_ref(),
+            event_type: &event.event,
+            payload: Payload::Raw(&event.payload),
+            extra_payload: event.extra_payload.as_deref(),
+            visibility: event.visibility.as_deref(),
+            game,
+        },
+        HubEventKind::LinkStatus { connected } => EventData {
+            id: None,
+            event_type: LINK_STATUS,
+            payload: Payload::LinkStatus { connected: *connected },
+            extra_payload: None,
+            visibility: None,
+            game,
+        },
+    };
+    let mut json = serde_json::to_vec(&data).expect("event data always serializes");
+    if memchr::memchr2(b'\n', b'\r', &json).is_some() {
+        let value: serde_json::Value = serde_json::from_slice(&json).expect("rendered JSON parses");
+        json = serde_json::to_vec(&value).expect("a JSON value serializes");
+    }
+    (data.event_type.to_owned(), Bytes::from(json))
+}

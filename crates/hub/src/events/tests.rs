@@ -1,0 +1,134 @@
+use std::sync::Arc;
+
+use gamebridge_protocol::{GameEvent, RawValue, WireId};
+
+use super::*;
+
+fn game_event(name: &str) -> HubEventKind {
+    HubEventKind::Game(GameEvent {
+        id: Some(WireId::Number(1_000_001)),
+        event: name.into(),
+        payload: RawValue::from_string("{\"turn\": 1}".into()).unwrap(),
+        extra_payload: None,
+        visibility: None,
+    })
+}
+
+fn publish(log: &EventLog, count: usize) {
+    let game: Arc<str> = "civ5".into();
+    for n in 0..count {
+        log.publish(&game, &game_event(&format!("E{n}")));
+    }
+}
+
+fn seqs(delivery: Delivery) -> Vec<u64> {
+    match delivery {
+        Delivery::Events(events) => events.iter().map(|event| event.seq).collect(),
+        Delivery::Lagged { first, missed } => panic!("unexpected lag of {missed} from {first}"),
+    }
+}
+
+#[test]
+fn events_render_as_the_original_sends_them() {
+    let log = EventLog::new(10);
+    publish(&log, 1);
+    let (events, _) = log.read(0, 10);
+    assert_eq!(events[0].seq, 1);
+    assert_eq!(&events[0].data[..], br#"{"id":1000001,"type":"E0","payload":{"turn": 1}}"#);
+    log.tag_games(true);
+    log.publish(&"lab".into(), &HubEventKind::LinkStatus { connected: false });
+    let (events, _) = log.read(1, 10);
+    assert_eq!(&events[0].data[..], br#"{"type":"dll_status","payload":{"connected":false},"game":"lab"}"#);
+}
+
+#[test]
+fn payloads_with_line_breaks_are_made_single_line() {
+    let log = EventLog::new(10);
+    let kind = HubEventKind::Game(GameEvent {
+        id: None,
+        event: "Pretty".into(),
+        payload: RawValue::from_string("{\n  \"a\": \"x\\ny\"\r\n}".into()).unwrap(),
+        extra_payload: None,
+        visibility: None,
+    });
+    log.publish(&"g".into(), &kind);
+    let (events, _) = log.read(0, 1);
+    assert!(!events[0].data.contains(&b'\n') && !events[0].data.contains(&b'\r'));
+    assert_eq!(events[0].data_json()["payload"]["a"], "x\ny");
+}
+
+#[tokio::test]
+async fn a_cursor_replays_from_an_id_then_follows_live() {
+    let log = Arc::new(EventLog::new(100));
+    publish(&log, 5);
+    let mut cursor = log.subscribe(Some(2));
+    assert_eq!(seqs(cursor.next(10).await), [3, 4, 5]);
+    let mut live = log.subscribe(None);
+    publish(&log, 2);
+    assert_eq!(seqs(cursor.next(10).await), [6, 7]);
+    assert_eq!(seqs(live.next(10).await), [6, 7]);
+}
+
+#[tokio::test]
+async fn batches_are_bounded() {
+    let log = Arc::new(EventLog::new(1000));
+    publish(&log, 250);
+    let mut cursor = log.subscribe(Some(0));
+    assert_eq!(seqs(cursor.next(100).await).len(), 100);
+    assert_eq!(seqs(cursor.next(100).await).len(), 100);
+    assert_eq!(seqs(cursor.next(100).await), (201..=250).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_cursor_behind_the_ring_is_told_how_many_it_lost() {
+    let log = Arc::new(EventLog::new(10));
+    let mut cursor = log.subscribe(Some(0));
+    publish(&log, 25);
+    match cursor.next(100).await {
+        Delivery::Lagged { first, missed } => assert_eq!((first, missed), (1, 15)),
+        other => panic!("expected a lag, got {other:?}"),
+    }
+    assert_eq!(seqs(cursor.next(100).await), (16..=25).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_journal_refills_what_the_ring_lost_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    {
+        let log = Arc::new(EventLog::with_journal(10, &path).unwrap());
+        publish(&log, 25);
+        log.close();
+        let mut cursor = log.subscribe(Some(3));
+        // 4..=15 are only in the journal, 16..=25 in the ring: one seamless delivery.
+        assert_eq!(seqs(cursor.next(100).await), (4..=25).collect::<Vec<_>>());
+    }
+    let restarted = Arc::new(EventLog::with_journal(10, &path).unwrap());
+    assert_eq!(restarted.latest(), 25, "numbering continues after a restart");
+    let mut cursor = restarted.subscribe(Some(20));
+    assert_eq!(seqs(cursor.next(100).await), (21..=25).collect::<Vec<_>>());
+    publish(&restarted, 1);
+    assert_eq!(seqs(cursor.next(100).await), [26]);
+    let mut old = restarted.subscribe(Some(0));
+    assert_eq!(seqs(old.next(100).await).len(), 26, "everything is still in the journal");
+}
+
+#[test]
+fn a_line_cut_short_by_a_crash_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    {
+        let log = EventLog::with_journal(10, &path).unwrap();
+        publish(&log, 3);
+        log.close();
+    }
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"seq":4,"game":"civ5","ty"#);
+    std::fs::write(&path, text).unwrap();
+    let log = EventLog::with_journal(10, &path).unwrap();
+    assert_eq!(log.latest(), 3);
+    publish(&log, 1);
+    log.close();
+    let lines: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().map(str::to_owned).collect();
+    assert!(lines.last().unwrap().starts_with(r#"{"seq":4,"#), "new events start on a fresh line");
+}

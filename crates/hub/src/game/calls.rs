@@ -1,0 +1,141 @@
+//! The call path: agent → game calls with deadlines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gamebridge_protocol::{BridgeMessage, CallResult, ErrorBody, ErrorCode, RawValue, WireId};
+use tokio::sync::oneshot;
+use tokio::time::timeout_at;
+
+use super::Game;
+use crate::pending::CallIds;
+use crate::session::{Outbound, Session};
+
+impl Game {
+    /// Calls a game function (`lua_call`).
+    pub async fn call(&self, function: String, args: Box<RawValue>, timeout: Duration) -> CallResult {
+        let outcome =
+            self.request(timeout, |id| Outbound::One(BridgeMessage::LuaCall { id, function, args })).await;
+        self.stats.record_outcomes([&outcome]);
+        outcome
+    }
+
+    /// Runs a Lua script in the game (`lua_execute`).
+    pub async fn execute(&self, script: String, timeout: Duration) -> CallResult {
+        let outcome =
+            self.request(timeout, |id| Outbound::One(BridgeMessage::LuaExecute { id, script })).await;
+        self.stats.record_outcomes([&outcome]);
+        outcome
+    }
+
+    /// Calls several functions, written to the game in one go; each call
+    /// succeeds or fails on its own, and all share one deadline.
+    pub async fn batch(&self, calls: Vec<(String, Box<RawValue>)>, timeout: Duration) -> Vec<CallResult> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let count = calls.len();
+        let outcomes = match self.send_batch(calls, deadline).await {
+            Ok(waiting) => {
+                let mut outcomes = Vec::with_capacity(count);
+                for call in waiting {
+                    outcomes.push(call.wait(deadline, self.name()).await);
+                }
+                outcomes
+            }
+            Err(error) => vec![Err(error); count],
+        };
+        self.stats.record_outcomes(&outcomes);
+        outcomes
+    }
+
+    async fn send_batch(
+        &self,
+        calls: Vec<(String, Box<RawValue>)>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<PendingCall>, ErrorBody> {
+        let session = self.current_session()?;
+        let mut waiting = Vec::with_capacity(calls.len());
+        let mut messages = Vec::with_capacity(calls.len());
+        for (function, args) in calls {
+            let (call, id) = PendingCall::register(&session, &self.shared.ids)?;
+            messages.push(BridgeMessage::LuaCall { id, function, args });
+            waiting.push(call);
+        }
+        self.send(&session, Outbound::Batch(messages), deadline).await?;
+        Ok(waiting)
+    }
+
+    async fn request(&self, timeout: Duration, message: impl FnOnce(WireId) -> Outbound) -> CallResult {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let session = self.current_session()?;
+        let (call, id) = PendingCall::register(&session, &self.shared.ids)?;
+        self.send(&session, message(id), deadline).await?;
+        call.wait(deadline, self.name()).await
+    }
+
+    pub(crate) fn current_session(&self) -> Result<Arc<Session>, ErrorBody> {
+        self.session.load_full().ok_or_else(|| self.not_connected())
+    }
+
+    async fn send(
+        &self,
+        session: &Session,
+        outbound: Outbound,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), ErrorBody> {
+        match timeout_at(deadline, session.outbound.send(outbound)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_closed)) => Err(self.not_connected()),
+            Err(_elapsed) => Err(call_timeout("the game's write queue stayed full")),
+        }
+    }
+
+    fn not_connected(&self) -> ErrorBody {
+        ErrorBody::new(ErrorCode::DLL_DISCONNECTED, format!("game '{}' is not connected", self.name))
+    }
+}
+
+/// A registered call waiting for its answer. Dropping it before the answer
+/// (the agent hung up, the deadline passed) removes it from the pending map,
+/// so abandoned calls never accumulate.
+struct PendingCall {
+    session: Arc<Session>,
+    id: u64,
+    answer: Option<oneshot::Receiver<CallResult>>,
+}
+
+impl PendingCall {
+    fn register(session: &Arc<Session>, ids: &CallIds) -> Result<(Self, WireId), ErrorBody> {
+        let id = ids.next();
+        let answer = session
+            .pending
+            .register(id)
+            .map_err(|_| ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "the game disconnected"))?;
+        Ok((Self { session: session.clone(), id, answer: Some(answer) }, CallIds::to_wire(id)))
+    }
+
+    async fn wait(mut self, deadline: tokio::time::Instant, game: &str) -> CallResult {
+        let answer = self.answer.take().expect("a pending call is awaited once");
+        match timeout_at(deadline, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_dropped)) => Err(lost_connection(game)),
+            Err(_elapsed) => Err(call_timeout("the game did not answer in time")),
+        }
+    }
+}
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        self.session.pending.forget(self.id);
+    }
+}
+
+pub(crate) fn lost_connection(game: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::DLL_DISCONNECTED,
+        format!("lost connection to game '{game}' while waiting for a response"),
+    )
+}
+
+fn call_timeout(why: &str) -> ErrorBody {
+    ErrorBody::new(ErrorCode::CALL_TIMEOUT, format!("Function call timed out: {why}"))
+}

@@ -1,0 +1,119 @@
+//! Agent-side control of a game: the functions agents registered for the
+//! game to call, the calls themselves, and pause control.
+
+use std::sync::Arc;
+
+use gamebridge_protocol::{BridgeMessage, CallResult, ErrorBody, ErrorCode, RawValue, Response, WireId};
+
+use super::Game;
+use crate::external::{ExternalFunction, ExternalRequest};
+use crate::session::{Outbound, Session};
+
+impl Game {
+    /// Registers an agent function and tells the game (`external_register`).
+    pub fn register_external(&self, function: ExternalFunction) -> Result<Arc<ExternalFunction>, ErrorBody> {
+        let function = self.external.register(function)?;
+        self.send_control(BridgeMessage::ExternalRegister {
+            name: function.name.clone(),
+            is_async: function.is_async,
+        });
+        Ok(function)
+    }
+
+    /// Removes an agent function and tells the game (`external_unregister`).
+    pub fn unregister_external(&self, name: &str) -> Result<(), ErrorBody> {
+        self.external.unregister(name).ok_or_else(|| {
+            ErrorBody::new(ErrorCode::NOT_FOUND, format!("external function '{name}' is not registered"))
+        })?;
+        self.send_control(BridgeMessage::ExternalUnregister { name: name.to_owned() });
+        Ok(())
+    }
+
+    pub fn external_functions(&self) -> Vec<Arc<ExternalFunction>> {
+        self.external.list()
+    }
+
+    /// Answers the game's `external_call` from the agent that registered the
+    /// function, within the registration's timeout. Runs in its own task: the
+    /// link goes on reading while the agent thinks.
+    pub(crate) fn handle_external_call(
+        &self,
+        session: &Arc<Session>,
+        id: WireId,
+        function: String,
+        args: Box<RawValue>,
+    ) {
+        let Some(registration) = self.external.get(&function) else {
+            let error = ErrorBody::new(
+                ErrorCode::INVALID_FUNCTION,
+                format!("External function '{function}' is not registered"),
+            );
+            self.stats.record_external(&Err(error.clone()));
+            session.send_detached(Outbound::One(external_response(id, Err(error))));
+            return;
+        };
+        let request = ExternalRequest { game: self.name.clone(), id: id.clone(), args };
+        let call = self.shared.dispatch.call(registration.clone(), request);
+        let session = session.clone();
+        let game = self.name.clone();
+        let stats = self.stats.clone();
+        let timeout = registration.timeout;
+        tokio::spawn(async move {
+            let outcome = tokio::time::timeout(timeout, call).await.unwrap_or_else(|_| {
+                Err(ErrorBody::new(
+                    ErrorCode::CALL_TIMEOUT,
+                    format!(
+                        "external function '{}' did not answer within {} ms",
+                        registration.name,
+                        timeout.as_millis()
+                    ),
+                ))
+            });
+            if let Err(error) = &outcome {
+                tracing::debug!(%game, function = registration.name, %error, "external call failed");
+            }
+            stats.record_external(&outcome);
+            session.send_detached(Outbound::One(external_response(id, outcome)));
+        });
+    }
+
+    /// Adds or removes a player whose turn pauses the game; returns the
+    /// paused players.
+    pub fn set_player_paused(&self, player_id: i64, paused: bool) -> Vec<i64> {
+        let players = self.pause.set_player(player_id, paused);
+        self.send_control(if paused {
+            BridgeMessage::PausePlayer { player_id }
+        } else {
+            BridgeMessage::UnpausePlayer { player_id }
+        });
+        players
+    }
+
+    pub fn clear_paused_players(&self) {
+        self.pause.clear_players();
+        self.send_control(BridgeMessage::ClearPausedPlayers {});
+    }
+
+    pub fn paused_players(&self) -> Vec<i64> {
+        self.pause.players()
+    }
+
+    pub fn is_game_paused(&self) -> bool {
+        self.pause.is_game_paused()
+    }
+
+    /// Pauses (`pause_game`) or resumes (`resume_game`) the game by hand.
+    pub fn set_game_paused(&self, paused: bool) {
+        self.pause.set_manual(paused);
+        self.send_control(if paused { BridgeMessage::PauseGame {} } else { BridgeMessage::ResumeGame {} });
+    }
+
+    pub fn set_production_mode(&self, enabled: bool) {
+        self.pause.set_production_mode(enabled);
+        self.send_control(BridgeMessage::SetProductionMode { enabled });
+    }
+}
+
+fn external_response(id: WireId, outcome: CallResult) -> BridgeMessage {
+    BridgeMessage::ExternalResponse(Response::from_result(id, outcome))
+}
