@@ -1,12 +1,13 @@
-//! A running bridge: the hub, one link per game, and the HTTP API, all
-//! stopped by one cancellation token.
+//! A running bridge: the hub, one link per game, the HTTP API and the event
+//! pipe, all stopped by one cancellation token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use gamebridge_api::ApiState;
-use gamebridge_hub::Hub;
+use gamebridge_agents::WebhookDispatch;
+use gamebridge_api::{ApiState, event_pipe};
+use gamebridge_hub::{Hub, HubConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,15 @@ impl RunningBridge {
             )
         })?;
         let addr = listener.local_addr()?;
-        let hub = Hub::new();
+        let hub = Hub::with_config(HubConfig {
+            event_capacity: config.event_ring,
+            journal: config.journal.clone(),
+            dispatch: Arc::new(WebhookDispatch::new()),
+        })
+        .with_context(|| match &config.journal {
+            Some(path) => format!("could not open the event journal {}", path.display()),
+            None => "could not start the hub".to_owned(),
+        })?;
         let shutdown = CancellationToken::new();
         let mut links = Vec::new();
         for game in &config.games {
@@ -46,8 +55,13 @@ impl RunningBridge {
             tracing::info!(game = game.name, link = game.link_label(), "serving game");
             links.push(gamebridge_links::spawn(handle, game.spec.clone(), shutdown.clone()));
         }
+        if let Some(id) = &config.event_pipe {
+            event_pipe::serve(hub.clone(), id, shutdown.clone())
+                .with_context(|| format!("could not serve the event pipe {id:?}"))?;
+        }
         let mut state = ApiState::new(hub.clone(), shutdown.clone());
         state.default_timeout = config.default_timeout;
+        state.ping_interval = config.ping_interval;
         let server = tokio::spawn(gamebridge_api::serve(listener, state));
         tracing::info!("agent API listening on http://{addr}");
         Ok(Self { addr, hub, shutdown, server, links })
@@ -69,6 +83,9 @@ impl RunningBridge {
         for link in self.links {
             let _ = link.await;
         }
+        // Every event is in the journal, and on disk, before the bridge exits.
+        let events = self.hub.events().clone();
+        let _ = tokio::task::spawn_blocking(move || events.close()).await;
         served.context("the HTTP server failed")
     }
 

@@ -1,12 +1,11 @@
 //! The command line: `serve`, `demo`, `call`, `status`, `bench`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::bridge::{RunningBridge, cancel_on_signals};
-use crate::config::{BridgeConfig, ConfigFile};
+use crate::config::{BridgeConfig, ServeOptions};
 
 const AFTER_HELP: &str = "\
 Link specs (SPEC in --game NAME=SPEC):
@@ -20,7 +19,8 @@ Examples:
   gamebridge demo
   gamebridge serve --game civ5=vox-deorum
   gamebridge call GetGameTurn
-  gamebridge call MoveUnit '[5, 10, 12]' --game civ5";
+  gamebridge call MoveUnit '[5, 10, 12]' --game civ5
+  gamebridge events --types TurnStart";
 
 /// gamebridge: one fast, reliable bridge between running games and AI agents.
 #[derive(Debug, Parser)]
@@ -39,21 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the bridge: connect to games and serve the agent API.
-    Serve {
-        /// Address of the agent API (loopback only).
-        #[arg(long, value_name = "ADDR")]
-        listen: Option<String>,
-        /// A game to serve, as NAME=SPEC or a profile name; repeat for several games.
-        /// Without any, serves the vox-deorum profile.
-        #[arg(long = "game", value_name = "NAME=SPEC")]
-        games: Vec<String>,
-        /// A TOML file with `listen`, `games` and `timeout_ms`; flags add to or override it.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Default deadline of a call in milliseconds.
-        #[arg(long, value_name = "MS")]
-        timeout_ms: Option<u64>,
-    },
+    Serve(ServeOptions),
     /// Run a bridge with a simulated turn-based game, to try the API without a real game.
     Demo {
         #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_LISTEN)]
@@ -74,6 +60,20 @@ pub enum Command {
         #[arg(long, value_name = "MS")]
         timeout_ms: Option<u64>,
     },
+    /// Print the event stream of a running bridge, one JSON line per event.
+    Events {
+        #[arg(long, default_value = crate::client::DEFAULT_URL)]
+        url: String,
+        /// Only these event types (comma-separated).
+        #[arg(long)]
+        types: Option<String>,
+        /// Only events of this game.
+        #[arg(long)]
+        game: Option<String>,
+        /// Replay events after this sequence number first.
+        #[arg(long)]
+        since: Option<u64>,
+    },
     /// Show the games of a running bridge and their state.
     Status {
         #[arg(long, default_value = crate::client::DEFAULT_URL)]
@@ -89,10 +89,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve { listen, games, config, timeout_ms } => {
-            let file = config.as_deref().map(ConfigFile::load).transpose()?;
-            let config = BridgeConfig::build(file, listen.as_deref(), &games, timeout_ms)?;
-            runtime.block_on(serve(config))?;
+        Command::Serve(options) => {
+            runtime.block_on(serve(BridgeConfig::build(&options)?))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { listen } => {
@@ -106,6 +104,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args.as_deref(),
             timeout_ms,
         )),
+        Command::Events { url, types, game, since } => {
+            runtime.block_on(crate::client::events(&url, types.as_deref(), game.as_deref(), since))
+        }
         Command::Status { url } => runtime.block_on(crate::client::status(&url)),
         Command::Bench { scenario } => {
             drop(runtime);

@@ -62,6 +62,73 @@ pub async fn call(
     }
 }
 
+/// Follows `/events` and prints each event as `{seq, event, data}` on one
+/// line, until the bridge closes the stream or Ctrl-C.
+pub async fn events(
+    url: &str,
+    types: Option<&str>,
+    game: Option<&str>,
+    since: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    use futures::StreamExt;
+
+    let mut request = reqwest::Client::new().get(format!("{}/events", url.trim_end_matches('/')));
+    let query: Vec<(&str, String)> = [("types", types.map(str::to_owned)), ("game", game.map(str::to_owned))]
+        .into_iter()
+        .chain([("since", since.map(|since| since.to_string()))])
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect();
+    request = request.query(&query);
+    let response = request.send().await.with_context(|| format!("could not reach the bridge at {url}"))?;
+    anyhow::ensure!(response.status().is_success(), "the bridge answered HTTP {}", response.status());
+    let mut body = response.bytes_stream();
+    let mut buffer = Vec::new();
+    let mut event = SseEvent::default();
+    while let Some(chunk) = body.next().await {
+        buffer.extend_from_slice(&chunk.context("the event stream broke")?);
+        while let Some(end) = buffer.iter().position(|&byte| byte == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r').to_owned();
+            if line.is_empty() {
+                event.print();
+                event = SseEvent::default();
+            } else if let Some((field, value)) = line.split_once(':') {
+                event.set(field, value.strip_prefix(' ').unwrap_or(value));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One Server-Sent Event being read.
+#[derive(Default)]
+struct SseEvent {
+    id: Option<u64>,
+    name: Option<String>,
+    data: String,
+}
+
+impl SseEvent {
+    fn set(&mut self, field: &str, value: &str) {
+        match field {
+            "id" => self.id = value.parse().ok(),
+            "event" => self.name = Some(value.to_owned()),
+            "data" => self.data.push_str(value),
+            _ => {}
+        }
+    }
+
+    fn print(&self) {
+        if self.name.is_none() && self.data.is_empty() {
+            return;
+        }
+        let data: Value =
+            serde_json::from_str(&self.data).unwrap_or_else(|_| Value::String(self.data.clone()));
+        let line = serde_json::json!({ "seq": self.id, "event": self.name.as_deref().unwrap_or("message"), "data": data });
+        println!("{line}");
+    }
+}
+
 pub async fn status(url: &str) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::new();
     let base = url.trim_end_matches('/');

@@ -4,11 +4,14 @@
 //! ```toml
 //! listen = "127.0.0.1:5000"
 //! timeout_ms = 60000
+//! event_ring = 10000
+//! journal = "events.jsonl"
+//! event_pipe = "vox-deorum-events"
 //! games = ["civ5=vox-deorum", "lab=tcp:127.0.0.1:7000?framing=lines"]
 //! ```
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -64,6 +67,14 @@ pub struct BridgeConfig {
     pub listen: SocketAddr,
     pub games: Vec<GameConfig>,
     pub default_timeout: Duration,
+    /// Events kept in memory for replay.
+    pub event_ring: usize,
+    /// A file every event is appended to.
+    pub journal: Option<PathBuf>,
+    /// Serve events on node-ipc pipe ID as well.
+    pub event_pipe: Option<String>,
+    /// How often SSE streams send `ping`.
+    pub ping_interval: Duration,
 }
 
 impl Default for BridgeConfig {
@@ -72,11 +83,42 @@ impl Default for BridgeConfig {
             listen: DEFAULT_LISTEN.parse().expect("default address parses"),
             games: Vec::new(),
             default_timeout: DEFAULT_TIMEOUT,
+            event_ring: gamebridge_hub::DEFAULT_EVENT_CAPACITY,
+            journal: None,
+            event_pipe: None,
+            ping_interval: Duration::from_secs(5),
         }
     }
 }
 
-/// The TOML file's shape.
+/// The flags of `gamebridge serve`; each overrides the config file.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ServeOptions {
+    /// Address of the agent API (loopback only) [default: 127.0.0.1:5000].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// A game to serve, as NAME=SPEC or a profile name; repeat for several games.
+    /// Without any, serves the vox-deorum profile.
+    #[arg(long = "game", value_name = "NAME=SPEC")]
+    pub games: Vec<String>,
+    /// A TOML file with the same settings; flags add games to it and override the rest.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Default deadline of a call in milliseconds [default: 60000].
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    /// Events kept in memory for clients that reconnect [default: 10000].
+    #[arg(long, value_name = "EVENTS")]
+    pub event_ring: Option<usize>,
+    /// Append every event to this file (JSON lines); history and replay survive restarts.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Also serve events on node-ipc pipe ID (/tmp/app.ID; Windows \\.\pipe\tmp-app.ID).
+    #[arg(long, value_name = "ID")]
+    pub event_pipe: Option<String>,
+}
+
+/// The TOML file's shape: the flags of `serve`, by the same names.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -84,6 +126,9 @@ pub struct ConfigFile {
     #[serde(default)]
     pub games: Vec<String>,
     pub timeout_ms: Option<u64>,
+    pub event_ring: Option<usize>,
+    pub journal: Option<PathBuf>,
+    pub event_pipe: Option<String>,
 }
 
 impl ConfigFile {
@@ -95,37 +140,44 @@ impl ConfigFile {
 }
 
 impl BridgeConfig {
-    /// Merges the file (if any) with command-line values, which win; with no
-    /// game at all, serves the Vox Deorum profile.
-    pub fn build(
-        file: Option<ConfigFile>,
-        listen: Option<&str>,
-        games: &[String],
-        timeout_ms: Option<u64>,
-    ) -> anyhow::Result<Self> {
-        let file = file.unwrap_or_default();
-        let listen_text =
-            listen.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    /// Merges the config file named by the flags (if any) with the flags,
+    /// which win; with no game at all, serves the Vox Deorum profile.
+    pub fn build(options: &ServeOptions) -> anyhow::Result<Self> {
+        let file = options.config.as_deref().map(ConfigFile::load).transpose()?.unwrap_or_default();
+        let listen_text = options.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.parse().with_context(|| {
             format!("listen address {listen_text:?} is not IP:PORT (for example 127.0.0.1:5000)")
         })?;
-        let mut configs = Vec::new();
-        for text in file.games.iter().chain(games) {
+        let mut games = Vec::new();
+        for text in file.games.iter().chain(&options.games) {
             let game: GameConfig = text.parse()?;
-            if configs.iter().any(|existing: &GameConfig| existing.name == game.name) {
+            if games.iter().any(|existing: &GameConfig| existing.name == game.name) {
                 bail!("two games are named {:?}; names must be unique", game.name);
             }
-            configs.push(game);
+            games.push(game);
         }
-        if configs.is_empty() {
-            configs.push("vox-deorum".parse()?);
+        if games.is_empty() {
+            games.push("vox-deorum".parse()?);
         }
-        let default_timeout = match timeout_ms.or(file.timeout_ms) {
+        let default_timeout = match options.timeout_ms.or(file.timeout_ms) {
             Some(0) => bail!("timeout_ms must be positive"),
             Some(millis) => Duration::from_millis(millis),
             None => DEFAULT_TIMEOUT,
         };
-        Ok(Self { listen, games: configs, default_timeout })
+        let event_ring = match options.event_ring.or(file.event_ring) {
+            Some(0) => bail!("event_ring must be at least 1"),
+            Some(events) => events,
+            None => gamebridge_hub::DEFAULT_EVENT_CAPACITY,
+        };
+        Ok(Self {
+            listen,
+            games,
+            default_timeout,
+            event_ring,
+            journal: options.journal.clone().or(file.journal),
+            event_pipe: options.event_pipe.clone().or(file.event_pipe),
+            ..Self::default()
+        })
     }
 }
 
@@ -144,12 +196,24 @@ mod tests {
         assert!("x=warp:1".parse::<GameConfig>().unwrap_err().to_string().contains("unknown link scheme"));
     }
 
+    fn options(listen: Option<&str>, games: &[&str]) -> ServeOptions {
+        ServeOptions {
+            listen: listen.map(str::to_owned),
+            games: games.iter().map(|game| (*game).to_owned()).collect(),
+            ..ServeOptions::default()
+        }
+    }
+
     #[test]
     fn command_line_wins_over_the_file_and_games_add_up() {
-        let file: ConfigFile =
-            toml::from_str("listen = \"127.0.0.1:6000\"\ngames = [\"a=pipe:a\"]\ntimeout_ms = 5000").unwrap();
-        let config =
-            BridgeConfig::build(Some(file), Some("127.0.0.1:7000"), &["b=pipe:b".into()], None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bridge.toml");
+        let text = "listen = \"127.0.0.1:6000\"\ngames = [\"a=pipe:a\"]\ntimeout_ms = 5000\nevent_ring = 50\njournal = \"j.jsonl\"";
+        std::fs::write(&path, text).unwrap();
+        let mut options = options(Some("127.0.0.1:7000"), &["b=pipe:b"]);
+        options.config = Some(path);
+        let config = BridgeConfig::build(&options).unwrap();
+        assert_eq!((config.event_ring, config.journal.unwrap().to_str()), (50, Some("j.jsonl")));
         assert_eq!(config.listen.port(), 7000);
         assert_eq!(config.games.iter().map(|game| game.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(config.default_timeout, Duration::from_secs(5));
@@ -157,17 +221,16 @@ mod tests {
 
     #[test]
     fn without_games_the_vox_deorum_profile_is_served() {
-        let config = BridgeConfig::build(None, None, &[], None).unwrap();
+        let config = BridgeConfig::build(&ServeOptions::default()).unwrap();
         assert_eq!(config.games[0].name, "vox-deorum");
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
     }
 
     #[test]
     fn bad_values_are_clear_errors() {
-        let error = BridgeConfig::build(None, Some("localhost"), &[], None).unwrap_err();
+        let error = BridgeConfig::build(&options(Some("localhost"), &[])).unwrap_err();
         assert!(error.to_string().contains("is not IP:PORT"));
-        let error =
-            BridgeConfig::build(None, None, &["a=pipe:a".into(), "a=pipe:b".into()], None).unwrap_err();
+        let error = BridgeConfig::build(&options(None, &["a=pipe:a", "a=pipe:b"])).unwrap_err();
         assert!(error.to_string().contains("unique"));
         assert!(toml::from_str::<ConfigFile>("colour = 1").is_err());
     }

@@ -74,6 +74,17 @@ impl GameConnection {
         BridgeMessage::parse(&frame).expect("the bridge sends valid messages")
     }
 
+    /// The next message the bridge sent, as plain JSON (to compare with the
+    /// reference byte for byte, field for field).
+    pub async fn recv_json(&mut self) -> Value {
+        let frame = within("a message from the bridge", self.frames.next())
+            .await
+            .expect("the bridge closed the connection")
+            .expect("read")
+            .expect("a whole frame");
+        serde_json::from_slice(&frame).expect("the bridge sends JSON")
+    }
+
     /// The raw bytes of the next read, however many frames they hold.
     pub async fn read_raw(&mut self) -> Vec<u8> {
         use tokio::io::AsyncReadExt;
@@ -222,6 +233,72 @@ impl Harness {
         let response = self.http.get(self.url(path)).send().await.expect("GET");
         (response.status().as_u16(), response.json().await.expect("JSON answer"))
     }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug)]
+pub struct SseEvent {
+    pub id: Option<u64>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A client reading a real SSE response.
+pub struct SseClient {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: Vec<u8>,
+}
+
+impl SseClient {
+    /// The next event (comments and retry lines skipped).
+    pub async fn next(&mut self) -> SseEvent {
+        within("an SSE event", async {
+            loop {
+                if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
+                    let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                    if let Some(event) = parse_sse(&String::from_utf8(block).unwrap()) {
+                        return event;
+                    }
+                    continue;
+                }
+                let chunk = self.body.next().await.expect("the stream ended").expect("read");
+                self.buffer.extend_from_slice(&chunk);
+            }
+        })
+        .await
+    }
+
+    /// The next `message` event (skipping `connected` and `ping`).
+    pub async fn next_message(&mut self) -> SseEvent {
+        loop {
+            let event = self.next().await;
+            if event.event != "ping" && event.event != "connected" {
+                return event;
+            }
+        }
+    }
+}
+
+fn parse_sse(block: &str) -> Option<SseEvent> {
+    let (mut id, mut event, mut data) = (None, None, String::new());
+    for line in block.lines() {
+        match line.split_once(": ") {
+            Some(("id", value)) => id = value.parse().ok(),
+            Some(("event", value)) => event = Some(value.to_owned()),
+            Some(("data", value)) => data.push_str(value),
+            _ => {}
+        }
+    }
+    let event = event?;
+    Some(SseEvent { id, event, data: serde_json::from_str(&data).expect("SSE data is JSON") })
+}
+
+/// A `game_event` frame.
+pub fn game_event(event: &str, payload: Value) -> GameMessage {
+    GameMessage::parse(
+        serde_json::json!({"type": "game_event", "event": event, "payload": payload}).to_string().as_bytes(),
+    )
+    .unwrap()
 }
 
 /// The error code of a failed envelope.
