@@ -89,7 +89,7 @@ async fn the_agents_error_reaches_the_game() {
 async fn slow_dead_failing_and_missing_agents_get_their_error_codes() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;
     // Slow: the agent never answers; the registration allows 50 ms.
-    let slow = serve_agent(axum::Router::new().route("/", post(|| std::future::pending::<String>()))).await;
+    let slow = serve_agent(axum::Router::new().route("/", post(std::future::pending::<String>))).await;
     // Dead: a port nobody listens on any more.
     let dead = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

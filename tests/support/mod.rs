@@ -160,7 +160,16 @@ impl Harness {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, games: &[(&str, String)]) -> Self {
-        let config = BridgeConfig {
+        Self::start_configured(dir, games, |_| {}).await
+    }
+
+    /// Starts a bridge whose configuration `adjust` may change first.
+    pub async fn start_configured(
+        dir: tempfile::TempDir,
+        games: &[(&str, String)],
+        adjust: impl FnOnce(&mut BridgeConfig),
+    ) -> Self {
+        let mut config = BridgeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             games: games
                 .iter()
@@ -168,8 +177,26 @@ impl Harness {
                 .collect(),
             ..BridgeConfig::default()
         };
+        adjust(&mut config);
         let bridge = RunningBridge::start(config).await.expect("bridge starts");
         Self { bridge, http: reqwest::Client::new(), dir }
+    }
+
+    /// Opens an SSE stream at `path` (e.g. `/events?types=A`).
+    pub async fn sse(&self, path: &str) -> SseClient {
+        self.sse_with(path, None).await
+    }
+
+    /// Opens an SSE stream, resuming after `last_event_id`.
+    pub async fn sse_with(&self, path: &str, last_event_id: Option<u64>) -> SseClient {
+        let mut request = self.http.get(self.url(path));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = within("the event stream to open", request.send()).await.expect("GET events");
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseClient { body: Box::pin(response.bytes_stream()), buffer: Vec::new() }
     }
 
     /// One game on a fresh fake game socket; returns the harness and the

@@ -63,10 +63,10 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let path_game = path.and_then(|Path(params)| params.get("name").cloned());
-    if let Some(name) = &path_game {
-        if state.hub.game(name).is_none() {
-            return Err(ApiError::not_found(format!("no game named '{name}'")));
-        }
+    if let Some(name) = &path_game
+        && state.hub.game(name).is_none()
+    {
+        return Err(ApiError::not_found(format!("no game named '{name}'")));
     }
     let last_event_id =
         headers.get("last-event-id").and_then(|value| value.to_str().ok()?.trim().parse().ok());

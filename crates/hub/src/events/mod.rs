@@ -165,7 +165,7 @@ impl EventLog {
     /// so the caller can report the gap and resume after it.
     pub fn read(&self, since: u64, limit: usize) -> (Vec<Arc<StoredEvent>>, u64) {
         let first = since + 1;
-        let (oldest, in_ring) = self.from_ring(first, limit);
+        let (oldest, in_ring) = self.ring_slice(first, limit);
         let Some(oldest) = oldest else { return (Vec::new(), 0) };
         if first >= oldest {
             return (in_ring, 0);
@@ -192,7 +192,7 @@ impl EventLog {
     }
 
     /// Events from `first` on that are still in the ring, and the ring's oldest seq.
-    fn from_ring(&self, first: u64, limit: usize) -> (Option<u64>, Vec<Arc<StoredEvent>>) {
+    fn ring_slice(&self, first: u64, limit: usize) -> (Option<u64>, Vec<Arc<StoredEvent>>) {
         let ring = self.ring_read();
         let Some(oldest) = ring.events.front().map(|event| event.seq) else { return (None, Vec::new()) };
         let skip = first.saturating_sub(oldest) as usize;
@@ -247,7 +247,7 @@ impl EventCursor {
         if self.next > *self.changes.borrow_and_update() {
             return None;
         }
-        let (oldest, events) = self.log.from_ring(self.next, max);
+        let (oldest, events) = self.log.ring_slice(self.next, max);
         if oldest.is_some_and(|oldest| self.next >= oldest) && !events.is_empty() {
             self.next = events.last().map_or(self.next, |event| event.seq + 1);
             return Some(Delivery::Events(events));
