@@ -27,4 +27,23 @@ fn bench_call_reports_results_floors_and_the_ratio_as_json() {
     let ratio = &report["ratios"][0];
     assert!(ratio["value"].as_f64().unwrap().is_finite());
     assert_eq!(ratio["target"], 2.0);
+    assert!(ratio["met"].is_boolean());
+}
+
+#[test]
+fn bench_events_delivers_every_event_to_every_client() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["-q", "bench", "events", "--events", "200", "--clients", "1,5", "--json"])
+        .output()
+        .expect("run gamebridge bench");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["floors"][0]["label"], "raw socket (frame + parse)");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for row in results {
+        assert_eq!(row["calls"], 200, "every client got every event");
+        assert!(row["per_second"].as_f64().unwrap() > 0.0);
+    }
+    assert!(report["ratios"][0]["value"].as_f64().unwrap().is_finite());
 }

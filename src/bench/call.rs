@@ -121,15 +121,16 @@ async fn measure(options: &CallBench, socket: &Path, bridge: &str, empty: &str) 
         let label = format!("bridge /lua/call c={concurrency}");
         let measured = measure_http(&label, &http, &call_url, concurrency.max(1), calls, warmup).await?;
         if concurrency == 1 {
-            bridge_at_one = Some(measured.p50_us);
+            bridge_at_one = measured.p50_us;
         }
         results.push(measured);
     }
-    let floor = raw_floor.p50_us + empty_floor.p50_us;
+    let p50 = |measurement: &Measurement| measurement.p50_us.unwrap_or_default();
+    let floor = p50(&raw_floor) + p50(&empty_floor);
     report.floors = vec![raw_floor, empty_floor];
     report.results = results;
     if let Some(bridge_p50) = bridge_at_one {
-        report.ratio("bridge p50 (c=1) / (raw p50 + http p50)", bridge_p50 / floor, 2.0);
+        report.ratio("bridge p50 (c=1) / (raw p50 + http p50)", bridge_p50 / floor, Some(2.0));
     }
     Ok(report)
 }

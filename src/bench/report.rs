@@ -10,11 +10,13 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 pub struct Measurement {
     pub label: String,
+    /// Concurrent callers, or clients.
     pub concurrency: usize,
+    /// Calls made, or events delivered to each client.
     pub calls: usize,
     pub per_second: f64,
-    pub p50_us: f64,
-    pub p99_us: f64,
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
 }
 
 impl Measurement {
@@ -30,8 +32,20 @@ impl Measurement {
             concurrency,
             calls,
             per_second: calls as f64 / elapsed.as_secs_f64(),
-            p50_us: histogram.value_at_quantile(0.50) as f64 / 1000.0,
-            p99_us: histogram.value_at_quantile(0.99) as f64 / 1000.0,
+            p50_us: Some(histogram.value_at_quantile(0.50) as f64 / 1000.0),
+            p99_us: Some(histogram.value_at_quantile(0.99) as f64 / 1000.0),
+        }
+    }
+
+    /// A throughput-only measurement: `count` items in `elapsed`.
+    pub fn rate(label: &str, concurrency: usize, count: usize, elapsed: Duration) -> Self {
+        Self {
+            label: label.to_owned(),
+            concurrency,
+            calls: count,
+            per_second: count as f64 / elapsed.as_secs_f64(),
+            p50_us: None,
+            p99_us: None,
         }
     }
 }
@@ -41,8 +55,9 @@ impl Measurement {
 pub struct Ratio {
     pub label: String,
     pub value: f64,
-    pub target: f64,
-    pub met: bool,
+    /// The value must not exceed this, when there is a target.
+    pub target: Option<f64>,
+    pub met: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,8 +80,9 @@ impl Report {
         }
     }
 
-    pub fn ratio(&mut self, label: &str, value: f64, target: f64) {
-        self.ratios.push(Ratio { label: label.to_owned(), value, target, met: value <= target });
+    pub fn ratio(&mut self, label: &str, value: f64, target: Option<f64>) {
+        let met = target.map(|target| value <= target);
+        self.ratios.push(Ratio { label: label.to_owned(), value, target, met });
     }
 
     pub fn print(&self, json: bool) -> anyhow::Result<()> {
@@ -76,25 +92,31 @@ impl Report {
         }
         println!("bench {}: {}", self.scenario, self.description);
         println!(
-            "{:<34} {:>6} {:>8} {:>12} {:>10} {:>10}",
-            "", "conc", "calls", "calls/s", "p50 µs", "p99 µs"
+            "{:<38} {:>6} {:>8} {:>12} {:>10} {:>10}",
+            "", "conc", "count", "per second", "p50 µs", "p99 µs"
         );
         for (kind, rows) in [("floor", &self.floors), ("result", &self.results)] {
             for row in rows {
+                let micros = |value: Option<f64>| value.map_or("-".to_owned(), |value| format!("{value:.1}"));
                 println!(
-                    "{:<34} {:>6} {:>8} {:>12.0} {:>10.1} {:>10.1}",
+                    "{:<38} {:>6} {:>8} {:>12.0} {:>10} {:>10}",
                     format!("{kind}: {}", row.label),
                     row.concurrency,
                     row.calls,
                     row.per_second,
-                    row.p50_us,
-                    row.p99_us
+                    micros(row.p50_us),
+                    micros(row.p99_us)
                 );
             }
         }
         for ratio in &self.ratios {
-            let verdict = if ratio.met { "met" } else { "NOT met" };
-            println!("ratio: {} = {:.2} (target ≤ {:.1}: {verdict})", ratio.label, ratio.value, ratio.target);
+            match (ratio.target, ratio.met) {
+                (Some(target), Some(met)) => {
+                    let verdict = if met { "met" } else { "NOT met" };
+                    println!("ratio: {} = {:.2} (target ≤ {target:.1}: {verdict})", ratio.label, ratio.value);
+                }
+                _ => println!("ratio: {} = {:.2}", ratio.label, ratio.value),
+            }
         }
         Ok(())
     }
