@@ -85,12 +85,8 @@ async fn a_client_resuming_with_last_event_id_loses_nothing() {
 
 #[tokio::test]
 async fn a_client_behind_the_ring_is_told_how_many_events_it_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    let game = FakeGame::bind(&dir.path().join("game.sock"));
-    let spec = format!("unix:{}", game.path.display());
-    let harness = Harness::start_configured(dir, &[("civ5", spec)], |config| config.event_ring = 10).await;
-    let mut connection = game.accept().await;
-    harness.wait_connected("civ5").await;
+    let (harness, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.event_ring = 10).await;
     send_events(&harness, &mut connection, 30).await; // seq 1 is dll_status; 2..=31 the events
 
     let mut client = harness.sse("/events?since=0").await;
@@ -105,15 +101,7 @@ async fn a_client_behind_the_ring_is_told_how_many_events_it_lost() {
 
 #[tokio::test]
 async fn filters_by_type_and_by_game() {
-    let dir = tempfile::tempdir().unwrap();
-    let civ = FakeGame::bind(&dir.path().join("civ.sock"));
-    let lab = FakeGame::bind(&dir.path().join("lab.sock"));
-    let specs =
-        [("civ5", format!("unix:{}", civ.path.display())), ("lab", format!("unix:{}", lab.path.display()))];
-    let harness = Harness::start_in(dir, &specs).await;
-    let (mut civ_connection, mut lab_connection) = tokio::join!(civ.accept(), lab.accept());
-    harness.wait_connected("civ5").await;
-    harness.wait_connected("lab").await;
+    let (harness, _games, mut civ_connection, mut lab_connection) = Harness::with_two_games().await;
 
     let mut only_lab = harness.sse("/events?game=lab").await;
     let mut lab_route = harness.sse("/games/lab/events").await;
@@ -146,12 +134,8 @@ async fn idle_streams_get_a_ping() {
 
 #[tokio::test]
 async fn a_stalled_client_neither_slows_the_game_nor_the_other_clients() {
-    let dir = tempfile::tempdir().unwrap();
-    let game = FakeGame::bind(&dir.path().join("game.sock"));
-    let spec = format!("unix:{}", game.path.display());
-    let harness = Harness::start_configured(dir, &[("civ5", spec)], |config| config.event_ring = 500).await;
-    let mut connection = game.accept().await;
-    harness.wait_connected("civ5").await;
+    let (harness, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.event_ring = 500).await;
 
     let mut stalled = harness.sse("/events").await;
     assert_eq!(stalled.next().await.event, "connected");

@@ -263,15 +263,7 @@ async fn a_restarted_game_gets_registrations_and_production_mode_again_but_no_pa
 
 #[tokio::test]
 async fn several_games_keep_their_own_registrations() {
-    let dir = tempfile::tempdir().unwrap();
-    let civ = FakeGame::bind(&dir.path().join("civ.sock"));
-    let lab = FakeGame::bind(&dir.path().join("lab.sock"));
-    let specs =
-        [("civ5", format!("unix:{}", civ.path.display())), ("lab", format!("unix:{}", lab.path.display()))];
-    let harness = Harness::start_in(dir, &specs).await;
-    let (mut civ_connection, _lab_connection) = tokio::join!(civ.accept(), lab.accept());
-    harness.wait_connected("civ5").await;
-    harness.wait_connected("lab").await;
+    let (harness, _games, mut civ_connection, _lab_connection) = Harness::with_two_games().await;
     let body = json!({"name": "LabOnly", "url": "http://127.0.0.1:9/", "async": false});
     assert_eq!(harness.post("/games/lab/external/register", body).await["success"], true);
     let (_, civ_functions) = harness.get("/external/functions").await;

@@ -138,12 +138,7 @@ async fn many_responses_and_events_in_one_write_all_arrive() {
 
 #[tokio::test]
 async fn an_oversized_frame_is_skipped_and_the_stream_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let game = FakeGame::bind(&dir.path().join("game.sock"));
-    let spec = format!("unix:{}?max_frame=4096", game.path.display());
-    let harness = Harness::start_in(dir, &[("civ5", spec)]).await;
-    let mut connection = game.accept().await;
-    harness.wait_connected("civ5").await;
+    let (harness, _game, mut connection) = Harness::with_one_game_configured("?max_frame=4096", |_| {}).await;
 
     let call = harness.post("/lua/call", json!({"function": "F"}));
     let game_side = async {
@@ -163,12 +158,7 @@ async fn an_oversized_frame_is_skipped_and_the_stream_goes_on() {
 
 #[tokio::test]
 async fn a_call_too_large_for_the_links_framing_fails_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let game = FakeGame::bind(&dir.path().join("game.sock"));
-    let spec = format!("unix:{}?max_frame=1024", game.path.display());
-    let harness = Harness::start_in(dir, &[("civ5", spec)]).await;
-    let mut connection = game.accept().await;
-    harness.wait_connected("civ5").await;
+    let (harness, _game, mut connection) = Harness::with_one_game_configured("?max_frame=1024", |_| {}).await;
     let big = harness
         .post("/lua/call", json!({"function": "F", "args": ["x".repeat(4096)], "timeout_ms": 600_000}));
     let envelope = within("the oversized call to fail", big).await;
@@ -217,15 +207,7 @@ async fn an_external_call_nobody_registered_is_answered_with_invalid_function() 
 
 #[tokio::test]
 async fn two_games_at_once_under_their_own_routes() {
-    let dir = tempfile::tempdir().unwrap();
-    let civ = FakeGame::bind(&dir.path().join("civ.sock"));
-    let lab = FakeGame::bind(&dir.path().join("lab.sock"));
-    let specs =
-        [("civ5", format!("unix:{}", civ.path.display())), ("lab", format!("unix:{}", lab.path.display()))];
-    let harness = Harness::start_in(dir, &specs).await;
-    let (mut civ_connection, mut lab_connection) = tokio::join!(civ.accept(), lab.accept());
-    harness.wait_connected("civ5").await;
-    harness.wait_connected("lab").await;
+    let (harness, [_civ, lab], mut civ_connection, mut lab_connection) = Harness::with_two_games().await;
     civ_connection.register("CivOnly").await;
     lab_connection.register("LabOnly").await;
     harness.sync(&mut civ_connection).await;

@@ -7,7 +7,7 @@
 //! Target: at concurrency 1 the bridge's p50 is within 2× raw + http.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use bytes::BytesMut;
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{Measurement, Report};
 use crate::bridge::RunningBridge;
-use crate::config::{BridgeConfig, GameConfig};
+use crate::config::BridgeConfig;
 use crate::demo::SimGame;
 
 #[derive(Debug, Args)]
@@ -75,16 +75,7 @@ pub fn run(options: CallBench) -> anyhow::Result<()> {
 }
 
 async fn start_bridge(socket: &Path) -> anyhow::Result<(RunningBridge, String)> {
-    let config = BridgeConfig {
-        listen: "127.0.0.1:0".parse()?,
-        games: vec![format!("sim=unix:{}", socket.display()).parse::<GameConfig>()?],
-        ..BridgeConfig::default()
-    };
-    let bridge = RunningBridge::start(config).await?;
-    let game = bridge.hub.game("sim").expect("the game was added");
-    tokio::time::timeout(Duration::from_secs(10), game.wait_until_connected(true))
-        .await
-        .context("the bridge did not connect to the simulated game")?;
+    let bridge = super::bridge_for("sim", socket, BridgeConfig::default()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let empty_url = format!("http://{}/empty", listener.local_addr()?);
     let empty = axum::Router::new().route(

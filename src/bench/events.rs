@@ -5,7 +5,7 @@
 //! notices (expected: none).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
@@ -19,7 +19,7 @@ use tokio_util::codec::FramedRead;
 
 use super::report::{Measurement, Report};
 use crate::bridge::RunningBridge;
-use crate::config::{BridgeConfig, GameConfig};
+use crate::config::BridgeConfig;
 
 #[derive(Debug, Args)]
 pub struct EventsBench {
@@ -113,19 +113,9 @@ async fn produce(listener: UnixListener, frames: Bytes, mut bursts: mpsc::Receiv
 }
 
 async fn start_bridge(socket: &Path, events: usize) -> anyhow::Result<RunningBridge> {
-    let config = BridgeConfig {
-        listen: "127.0.0.1:0".parse()?,
-        games: vec![format!("producer=unix:{}", socket.display()).parse::<GameConfig>()?],
-        // Room for every event of a run: a client that keeps up must lose nothing.
-        event_ring: events * 2,
-        ..BridgeConfig::default()
-    };
-    let bridge = RunningBridge::start(config).await?;
-    let game = bridge.hub.game("producer").expect("the game was added");
-    tokio::time::timeout(Duration::from_secs(10), game.wait_until_connected(true))
-        .await
-        .context("the bridge did not connect to the producer")?;
-    Ok(bridge)
+    // Room for every event of a run: a client that keeps up must lose nothing.
+    let config = BridgeConfig { event_ring: events * 2, ..BridgeConfig::default() };
+    super::bridge_for("producer", socket, config).await
 }
 
 /// The floor: the same frames over a Unix socket pair, cut and parsed.

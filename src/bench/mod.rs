@@ -5,7 +5,14 @@ mod call;
 mod events;
 mod report;
 
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
 use clap::Subcommand;
+
+use crate::bridge::RunningBridge;
+use crate::config::{BridgeConfig, GameConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum Scenario {
@@ -23,4 +30,20 @@ pub fn run(scenario: Scenario) -> anyhow::Result<()> {
         Scenario::Call(options) => call::run(options),
         Scenario::Events(options) => events::run(options),
     }
+}
+
+/// A bridge on an ephemeral port serving one game, `name`, on the Unix
+/// socket at `socket`; returns once the bridge is connected to it.
+async fn bridge_for(name: &str, socket: &Path, config: BridgeConfig) -> anyhow::Result<RunningBridge> {
+    let config = BridgeConfig {
+        listen: "127.0.0.1:0".parse()?,
+        games: vec![format!("{name}=unix:{}", socket.display()).parse::<GameConfig>()?],
+        ..config
+    };
+    let bridge = RunningBridge::start(config).await?;
+    let game = bridge.hub.game(name).expect("the game was added");
+    tokio::time::timeout(Duration::from_secs(10), game.wait_until_connected(true))
+        .await
+        .with_context(|| format!("the bridge did not connect to the game {name}"))?;
+    Ok(bridge)
 }

@@ -64,25 +64,23 @@ impl GameConnection {
         Self { frames, writer, framing }
     }
 
-    /// The next message the bridge sent.
-    pub async fn recv(&mut self) -> BridgeMessage {
-        let frame = within("a message from the bridge", self.frames.next())
+    async fn next_frame(&mut self) -> bytes::Bytes {
+        within("a message from the bridge", self.frames.next())
             .await
             .expect("the bridge closed the connection")
             .expect("read")
-            .expect("a whole frame");
-        BridgeMessage::parse(&frame).expect("the bridge sends valid messages")
+            .expect("a whole frame")
+    }
+
+    /// The next message the bridge sent.
+    pub async fn recv(&mut self) -> BridgeMessage {
+        BridgeMessage::parse(&self.next_frame().await).expect("the bridge sends valid messages")
     }
 
     /// The next message the bridge sent, as plain JSON (to compare with the
-    /// reference byte for byte, field for field).
+    /// reference field for field).
     pub async fn recv_json(&mut self) -> Value {
-        let frame = within("a message from the bridge", self.frames.next())
-            .await
-            .expect("the bridge closed the connection")
-            .expect("read")
-            .expect("a whole frame");
-        serde_json::from_slice(&frame).expect("the bridge sends JSON")
+        serde_json::from_slice(&self.next_frame().await).expect("the bridge sends JSON")
     }
 
     /// The raw bytes of the next read, however many frames they hold.
@@ -202,13 +200,38 @@ impl Harness {
     /// One game on a fresh fake game socket; returns the harness and the
     /// game's connection once the bridge is attached.
     pub async fn with_one_game() -> (Self, FakeGame, GameConnection) {
+        Self::with_one_game_configured("", |_| {}).await
+    }
+
+    /// One game `civ5` whose link spec ends with `options` (e.g.
+    /// `?max_frame=1024`), on a bridge whose configuration `adjust` may change.
+    pub async fn with_one_game_configured(
+        options: &str,
+        adjust: impl FnOnce(&mut BridgeConfig),
+    ) -> (Self, FakeGame, GameConnection) {
         let dir = tempfile::tempdir().unwrap();
         let game = FakeGame::bind(&dir.path().join("game.sock"));
-        let spec = format!("unix:{}", game.path.display());
-        let harness = Self::start_in(dir, &[("civ5", spec)]).await;
+        let spec = format!("unix:{}{options}", game.path.display());
+        let harness = Self::start_configured(dir, &[("civ5", spec)], adjust).await;
         let connection = game.accept().await;
         harness.wait_connected("civ5").await;
         (harness, game, connection)
+    }
+
+    /// Two games, `civ5` and `lab`, both connected.
+    pub async fn with_two_games() -> (Self, [FakeGame; 2], GameConnection, GameConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let civ = FakeGame::bind(&dir.path().join("civ.sock"));
+        let lab = FakeGame::bind(&dir.path().join("lab.sock"));
+        let specs = [
+            ("civ5", format!("unix:{}", civ.path.display())),
+            ("lab", format!("unix:{}", lab.path.display())),
+        ];
+        let harness = Self::start_in(dir, &specs).await;
+        let (civ_connection, lab_connection) = tokio::join!(civ.accept(), lab.accept());
+        harness.wait_connected("civ5").await;
+        harness.wait_connected("lab").await;
+        (harness, [civ, lab], civ_connection, lab_connection)
     }
 
     pub fn hub(&self) -> &Hub {
