@@ -106,7 +106,7 @@ impl Hub {
             return Err(DuplicateGame(name.to_owned()));
         }
         // With several games, event data says which game each event came from.
-        self.shared.events.tag_games(previous.len() + 1 > 1);
+        self.shared.events.tag_games(!previous.is_empty());
         Ok(game)
     }
 

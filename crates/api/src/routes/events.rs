@@ -83,10 +83,44 @@ pub async fn events(
         .expect("static headers are valid"))
 }
 
-/// What the stream does next.
-enum Step {
-    Greet,
-    Follow,
+/// One client's stream: its position, what it wants, and its ping timer.
+struct SseSession {
+    cursor: EventCursor,
+    filter: EventFilter,
+    ping: tokio::time::Interval,
+    shutdown: tokio_util::sync::CancellationToken,
+    greeted: bool,
+}
+
+impl SseSession {
+    /// The next bytes to send, or `None` when the bridge is stopping.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if !self.greeted {
+            self.greeted = true;
+            let mut chunk = BytesMut::from(&b"retry: 1000\n"[..]);
+            let connected = json!({
+                "clientId": next_client_id(),
+                "timestamp": now_iso(),
+                "message": "Successfully connected to event stream",
+            });
+            put_event(&mut chunk, None, "connected", connected.to_string().as_bytes());
+            return Some(chunk.freeze());
+        }
+        loop {
+            let chunk = tokio::select! {
+                delivery = self.cursor.next(BATCH) => render(&delivery, &self.filter),
+                _ = self.ping.tick() => {
+                    let mut chunk = BytesMut::new();
+                    put_event(&mut chunk, None, "ping", json!({ "timestamp": now_iso() }).to_string().as_bytes());
+                    Some(chunk)
+                }
+                () = self.shutdown.cancelled() => return None,
+            };
+            if let Some(chunk) = chunk {
+                return Some(chunk.freeze());
+            }
+        }
+    }
 }
 
 fn sse_stream(
@@ -94,38 +128,13 @@ fn sse_stream(
     cursor: EventCursor,
     filter: EventFilter,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + state.ping_interval, state.ping_interval);
+    let start = tokio::time::Instant::now() + state.ping_interval;
+    let mut ping = tokio::time::interval_at(start, state.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    futures::stream::unfold((Step::Greet, cursor, ping), move |(step, mut cursor, mut ping)| {
-        let state = state.clone();
-        let filter = filter.clone();
-        async move {
-            if let Step::Greet = step {
-                let mut chunk = BytesMut::from(&b"retry: 1000\n"[..]);
-                let connected = json!({
-                    "clientId": next_client_id(),
-                    "timestamp": now_iso(),
-                    "message": "Successfully connected to event stream",
-                });
-                put_event(&mut chunk, None, "connected", connected.to_string().as_bytes());
-                return Some((Ok(chunk.freeze()), (Step::Follow, cursor, ping)));
-            }
-            loop {
-                let chunk = tokio::select! {
-                    delivery = cursor.next(BATCH) => render(&delivery, &filter),
-                    _ = ping.tick() => {
-                        let mut chunk = BytesMut::new();
-                        put_event(&mut chunk, None, "ping", json!({ "timestamp": now_iso() }).to_string().as_bytes());
-                        Some(chunk)
-                    }
-                    () = state.shutdown.cancelled() => return None,
-                };
-                if let Some(chunk) = chunk {
-                    return Some((Ok(chunk.freeze()), (Step::Follow, cursor, ping)));
-                }
-            }
-        }
+    let session = SseSession { cursor, filter, ping, shutdown: state.shutdown, greeted: false };
+    futures::stream::unfold(session, |mut session| async move {
+        let chunk = session.next_chunk().await?;
+        Some((Ok(chunk), session))
     })
 }
 
