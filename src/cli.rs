@@ -12,9 +12,12 @@ Link specs (SPEC in --game NAME=SPEC):
   pipe:ID            the game's named pipe: /tmp/app.ID (Windows: \\\\.\\pipe\\tmp-app.ID)
   unix:PATH          a Unix socket the game listens on
   tcp:HOST:PORT      a TCP port the game listens on
+  mailbox:DIR        a folder of request and answer files (docs/MAILBOX.md)
+  mailbox:PREFIX?legacy[&log=PATH]  the TF2 files PREFIX_cmd.json / PREFIX_resp.json
   options: ?framing=delimiter|delimiter:TEXT|lines|u16be|u32be&max_frame=BYTES
 Profiles:
   vox-deorum         pipe:vox-deorum-bridge (or $VOX_DEORUM_PIPE_NAME): Civilization V
+  tf2                mailbox:/tmp/tf2?legacy: the Transport Fever 2 AI Builder mod
 Examples:
   gamebridge demo
   gamebridge serve --game civ5=vox-deorum
@@ -74,6 +77,9 @@ pub enum Command {
         #[arg(long)]
         since: Option<u64>,
     },
+    /// Run a game-side Lua script headless, calling its tick(n) at a fixed rate
+    /// (the Lua SDK is built in: require "gamebridge").
+    Sim(crate::sim::SimOptions),
     /// Show the games of a running bridge and their state.
     Status {
         #[arg(long, default_value = crate::client::DEFAULT_URL)]
@@ -106,6 +112,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )),
         Command::Events { url, types, game, since } => {
             runtime.block_on(crate::client::events(&url, types.as_deref(), game.as_deref(), since))
+        }
+        Command::Sim(options) => {
+            drop(runtime);
+            crate::sim::run(options)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { url } => runtime.block_on(crate::client::status(&url)),
         Command::Bench { scenario } => {

@@ -9,3 +9,4 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod logging;
+pub mod sim;

@@ -3,6 +3,7 @@
 
 mod call;
 mod events;
+mod mailbox;
 mod report;
 
 use std::path::Path;
@@ -23,21 +24,31 @@ pub enum Scenario {
     /// Game events through the bridge to 1 and to 100 SSE clients, beside
     /// the raw socket rate of the same frames.
     Events(events::EventsBench),
+    /// A Transport Fever 2 command round trip through the legacy mailbox,
+    /// beside the seed's Python client (100 ms polling) on the same game.
+    Mailbox(mailbox::MailboxBench),
 }
 
 pub fn run(scenario: Scenario) -> anyhow::Result<()> {
     match scenario {
         Scenario::Call(options) => call::run(options),
         Scenario::Events(options) => events::run(options),
+        Scenario::Mailbox(options) => mailbox::run(options),
     }
 }
 
 /// A bridge on an ephemeral port serving one game, `name`, on the Unix
 /// socket at `socket`; returns once the bridge is connected to it.
 async fn bridge_for(name: &str, socket: &Path, config: BridgeConfig) -> anyhow::Result<RunningBridge> {
+    bridge_for_spec(name, &format!("unix:{}", socket.display()), config).await
+}
+
+/// A bridge on an ephemeral port serving one game, `name`, through link
+/// `spec`; returns once the game is connected.
+async fn bridge_for_spec(name: &str, spec: &str, config: BridgeConfig) -> anyhow::Result<RunningBridge> {
     let config = BridgeConfig {
         listen: "127.0.0.1:0".parse()?,
-        games: vec![format!("{name}=unix:{}", socket.display()).parse::<GameConfig>()?],
+        games: vec![format!("{name}={spec}").parse::<GameConfig>()?],
         ..config
     };
     let bridge = RunningBridge::start(config).await?;

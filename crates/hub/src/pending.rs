@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use dashmap::DashMap;
 use gamebridge_protocol::{CallResult, ErrorBody, WireId};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// Unique call ids. The high bits are a per-process salt so that an answer a
 /// game still holds for a previous bridge process can never complete a call
@@ -53,17 +54,23 @@ impl Default for CallIds {
 /// connection closed or is drained by it.
 #[derive(Default)]
 pub(crate) struct PendingCalls {
-    calls: DashMap<u64, oneshot::Sender<CallResult>>,
+    calls: DashMap<u64, Waiting>,
     closed: AtomicBool,
+}
+
+/// A caller waiting for an answer, and until when it waits.
+struct Waiting {
+    answer: oneshot::Sender<CallResult>,
+    deadline: Instant,
 }
 
 /// The connection closed before the call could be registered.
 pub(crate) struct Closed;
 
 impl PendingCalls {
-    pub fn register(&self, id: u64) -> Result<oneshot::Receiver<CallResult>, Closed> {
-        let (sender, receiver) = oneshot::channel();
-        self.calls.insert(id, sender);
+    pub fn register(&self, id: u64, deadline: Instant) -> Result<oneshot::Receiver<CallResult>, Closed> {
+        let (answer, receiver) = oneshot::channel();
+        self.calls.insert(id, Waiting { answer, deadline });
         if self.closed.load(Ordering::SeqCst) {
             self.calls.remove(&id);
             return Err(Closed);
@@ -75,13 +82,14 @@ impl PendingCalls {
     /// timed out, or abandoned by its caller).
     pub fn complete(&self, id: u64, result: CallResult) -> bool {
         match self.calls.remove(&id) {
-            Some((_, sender)) => sender.send(result).is_ok(),
+            Some((_, waiting)) => waiting.answer.send(result).is_ok(),
             None => false,
         }
     }
 
-    pub fn contains(&self, id: u64) -> bool {
-        self.calls.contains_key(&id)
+    /// When the caller of `id` stops waiting; `None` once it has.
+    pub fn deadline(&self, id: u64) -> Option<Instant> {
+        self.calls.get(&id).map(|waiting| waiting.deadline)
     }
 
     pub fn forget(&self, id: u64) {
@@ -94,8 +102,8 @@ impl PendingCalls {
         let ids: Vec<u64> = self.calls.iter().map(|entry| *entry.key()).collect();
         let mut failed = 0;
         for id in ids {
-            if let Some((_, sender)) = self.calls.remove(&id) {
-                failed += usize::from(sender.send(Err(error.clone())).is_ok());
+            if let Some((_, waiting)) = self.calls.remove(&id) {
+                failed += usize::from(waiting.answer.send(Err(error.clone())).is_ok());
             }
         }
         failed
@@ -111,6 +119,10 @@ mod tests {
     use super::*;
     use gamebridge_protocol::ErrorCode;
 
+    fn later() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(60)
+    }
+
     #[test]
     fn ids_are_unique_and_round_trip_through_the_wire() {
         let ids = CallIds::new();
@@ -124,21 +136,21 @@ mod tests {
     #[tokio::test]
     async fn close_fails_every_pending_call_and_refuses_new_ones() {
         let pending = PendingCalls::default();
-        let waiting: Vec<_> = (1..=3).map(|id| pending.register(id).ok().unwrap()).collect();
+        let waiting: Vec<_> = (1..=3).map(|id| pending.register(id, later()).ok().unwrap()).collect();
         let error = ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "gone");
         assert_eq!(pending.close(&error), 3);
         for receiver in waiting {
             assert_eq!(receiver.await.unwrap().unwrap_err().code, ErrorCode::DLL_DISCONNECTED);
         }
-        assert!(pending.register(4).is_err());
+        assert!(pending.register(4, later()).is_err());
         assert_eq!(pending.len(), 0);
     }
 
     #[tokio::test]
     async fn an_answer_reaches_only_its_own_call() {
         let pending = PendingCalls::default();
-        let first = pending.register(1).ok().unwrap();
-        let _second = pending.register(2).ok().unwrap();
+        let first = pending.register(1, later()).ok().unwrap();
+        let _second = pending.register(2, later()).ok().unwrap();
         assert!(pending.complete(1, Ok(gamebridge_protocol::message::null())));
         assert!(!pending.complete(1, Ok(gamebridge_protocol::message::null())), "answered twice");
         assert!(first.await.unwrap().is_ok());

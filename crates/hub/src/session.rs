@@ -105,10 +105,15 @@ impl SessionGuard {
     /// given up (deadline passed, agent hung up) is withdrawn before it
     /// reaches the game, so it can never run after its caller was told it failed.
     pub fn still_wanted(&self, message: &BridgeMessage) -> bool {
-        match message.call_id() {
-            Some(id) => CallIds::from_wire(id).is_some_and(|id| self.session.pending.contains(id)),
-            None => true,
-        }
+        message.call_id().is_none() || self.deadline(message).is_some()
+    }
+
+    /// When the caller of the call `message` starts stops waiting for it
+    /// (`None` for messages that are not calls, and for calls given up).
+    /// Links that can take a command back use it to withdraw one in time.
+    pub fn deadline(&self, message: &BridgeMessage) -> Option<tokio::time::Instant> {
+        let id = CallIds::from_wire(message.call_id()?)?;
+        self.session.pending.deadline(id)
     }
 
     /// Fails the call `message` started, for a message the link could not

@@ -1,11 +1,12 @@
 //! Game-side links: each turns one transport into hub messages.
 //!
 //! A link is built from a [`LinkSpec`] (`pipe:ID`, `unix:PATH`,
-//! `tcp:HOST:PORT`, or a profile such as `vox-deorum`), owns its connection
+//! `tcp:HOST:PORT`, `mailbox:DIR`, or a profile such as `vox-deorum`), owns its connection
 //! task, attaches a session to its [`Game`](gamebridge_hub::Game) while the
 //! game is connected, and reconnects when it is lost.
 
 mod backoff;
+pub mod mailbox;
 mod spec;
 pub mod stream;
 
@@ -16,13 +17,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
-pub use spec::{LinkSpec, SpecError, StreamOptions, Transport};
+pub use spec::{LinkSpec, MailboxOptions, PROFILES, SpecError, StreamOptions, Transport};
 
 /// Starts the link that serves `game`; it runs until `shutdown` is cancelled.
 pub fn spawn(game: Arc<Game>, spec: LinkSpec, shutdown: CancellationToken) -> JoinHandle<()> {
     match spec.transport {
-        Transport::Stream(endpoint) => {
-            tokio::spawn(stream::connect_forever(game, endpoint, spec.stream, shutdown))
+        Transport::Stream { endpoint, options } => {
+            tokio::spawn(stream::connect_forever(game, endpoint, options, shutdown))
         }
+        Transport::Mailbox(options) => tokio::spawn(mailbox::serve(game, options, shutdown)),
     }
 }

@@ -1,9 +1,11 @@
 //! Link specs: one string that says how to reach a game.
 //!
-//! `pipe:ID`, `unix:PATH`, `tcp:HOST:PORT`, with query options such as
-//! `?framing=lines`, or a profile name (`vox-deorum`). See ARCHITECTURE.md.
+//! `pipe:ID`, `unix:PATH`, `tcp:HOST:PORT`, `mailbox:DIR`, with query
+//! options such as `?framing=lines` or `?legacy`, or a profile name
+//! (`vox-deorum`, `tf2`). See ARCHITECTURE.md.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use gamebridge_protocol::Framing;
@@ -15,13 +17,14 @@ use crate::stream::Endpoint;
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkSpec {
     pub transport: Transport,
-    pub stream: StreamOptions,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transport {
     /// A byte stream the bridge connects to.
-    Stream(Endpoint),
+    Stream { endpoint: Endpoint, options: StreamOptions },
+    /// Files in a folder (or the TF2 file pair).
+    Mailbox(MailboxOptions),
 }
 
 /// Options of stream links.
@@ -38,6 +41,17 @@ impl Default for StreamOptions {
     }
 }
 
+/// Options of mailbox links.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MailboxOptions {
+    /// The folder (modern), or the prefix of `PREFIX_cmd.json` (legacy).
+    pub path: PathBuf,
+    /// The Transport Fever 2 file pair instead of the folder protocol.
+    pub legacy: bool,
+    /// A mod log file to follow into `log` events.
+    pub log: Option<PathBuf>,
+}
+
 /// Why a link spec was refused.
 #[derive(Debug, PartialEq, thiserror::Error)]
 #[error("invalid link spec {spec:?}: {reason}")]
@@ -49,6 +63,9 @@ pub struct SpecError {
 /// The pipe id of the Vox Deorum DLL, unless `VOX_DEORUM_PIPE_NAME` says otherwise.
 pub const VOX_DEORUM_PIPE_ID: &str = "vox-deorum-bridge";
 
+/// The profile names, for help texts.
+pub const PROFILES: &[&str] = &["vox-deorum", "tf2"];
+
 impl LinkSpec {
     /// Expands a profile name to its spec; other text is returned unchanged.
     pub fn expand_profile(text: &str) -> String {
@@ -58,9 +75,72 @@ impl LinkSpec {
                     std::env::var("VOX_DEORUM_PIPE_NAME").unwrap_or_else(|_| VOX_DEORUM_PIPE_ID.to_owned());
                 format!("pipe:{id}")
             }
+            "tf2" => "mailbox:/tmp/tf2?legacy".to_owned(),
             other => other.to_owned(),
         }
     }
+}
+
+/// The options after `?`, as `(key, value)` pairs.
+fn options(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|option| !option.is_empty())
+        .map(|option| option.split_once('=').unwrap_or((option, "")))
+}
+
+fn stream_transport(scheme: &str, address: &str, query: &str) -> Result<Transport, String> {
+    let endpoint = match scheme {
+        "pipe" => Endpoint::pipe(address),
+        "unix" => Endpoint::Local(address.into()),
+        _ => {
+            let port_ok = address.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0)
+            });
+            if !port_ok {
+                return Err(format!("tcp:{address} needs HOST:PORT with a port from 1 to 65535"));
+            }
+            Endpoint::Tcp(address.to_owned())
+        }
+    };
+    let mut stream = StreamOptions::default();
+    for (key, value) in options(query) {
+        match key {
+            "framing" => stream.framing = value.parse()?,
+            "max_frame" => {
+                stream.max_frame = value
+                    .parse()
+                    .ok()
+                    .filter(|max| *max > 0)
+                    .ok_or_else(|| format!("max_frame={value} is not a positive byte count"))?;
+            }
+            "protocol" if value == "bridge" => {}
+            "protocol" => return Err(format!("protocol={value} is not available; use protocol=bridge")),
+            "listen" => return Err("the listen role is not available in this version".into()),
+            other => {
+                return Err(format!("unknown option {other:?}; expected framing, max_frame or protocol"));
+            }
+        }
+    }
+    Ok(Transport::Stream { endpoint, options: stream })
+}
+
+fn mailbox_transport(address: &str, query: &str) -> Result<Transport, String> {
+    let mut mailbox = MailboxOptions { path: address.into(), legacy: false, log: None };
+    for (key, value) in options(query) {
+        match key {
+            "legacy" if value.is_empty() || value == "true" => mailbox.legacy = true,
+            "log" if !value.is_empty() => mailbox.log = Some(value.into()),
+            "log" => return Err("log=PATH needs a path".into()),
+            other => return Err(format!("unknown mailbox option {other:?}; expected legacy or log=PATH")),
+        }
+    }
+    if mailbox.log.is_some() && !mailbox.legacy {
+        return Err(
+            "log=PATH applies to legacy mailboxes; a modern game sends its log lines as events".into()
+        );
+    }
+    Ok(Transport::Mailbox(mailbox))
 }
 
 impl FromStr for LinkSpec {
@@ -71,70 +151,43 @@ impl FromStr for LinkSpec {
         let fail = |reason: String| SpecError { spec: text.to_owned(), reason };
         let (target, query) = expanded.split_once('?').unwrap_or((&expanded, ""));
         let (scheme, address) = target.split_once(':').ok_or_else(|| {
-            fail(
-                "expected SCHEME:ADDRESS (pipe:ID, unix:PATH, tcp:HOST:PORT) or a profile (vox-deorum)"
-                    .into(),
-            )
+            fail(format!(
+                "expected SCHEME:ADDRESS (pipe:ID, unix:PATH, tcp:HOST:PORT, mailbox:DIR) or a profile ({})",
+                PROFILES.join(", ")
+            ))
         })?;
         if address.is_empty() {
             return Err(fail(format!("{scheme}: needs an address")));
         }
-        let endpoint = match scheme {
-            "pipe" => Endpoint::pipe(address),
-            "unix" => Endpoint::Local(address.into()),
-            "tcp" => {
-                let port_ok = address.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0)
-                });
-                if !port_ok {
-                    return Err(fail(format!("tcp:{address} needs HOST:PORT with a port from 1 to 65535")));
-                }
-                Endpoint::Tcp(address.to_owned())
-            }
-            "fifo" | "mailbox" | "http" => {
-                return Err(fail(format!("{scheme} links are not available in this version")));
-            }
-            other => {
-                return Err(fail(format!("unknown link scheme {other:?}; expected pipe, unix or tcp")));
-            }
-        };
-        let mut stream = StreamOptions::default();
-        for option in query.split('&').filter(|option| !option.is_empty()) {
-            let (key, value) = option.split_once('=').unwrap_or((option, ""));
-            match key {
-                "framing" => stream.framing = value.parse().map_err(fail)?,
-                "max_frame" => {
-                    stream.max_frame = value
-                        .parse()
-                        .ok()
-                        .filter(|max| *max > 0)
-                        .ok_or_else(|| fail(format!("max_frame={value} is not a positive byte count")))?;
-                }
-                "protocol" if value == "bridge" => {}
-                "protocol" => {
-                    return Err(fail(format!("protocol={value} is not available; use protocol=bridge")));
-                }
-                "listen" => return Err(fail("the listen role is not available in this version".into())),
-                other => {
-                    return Err(fail(format!(
-                        "unknown option {other:?}; expected framing, max_frame or protocol"
-                    )));
-                }
-            }
+        let transport = match scheme {
+            "pipe" | "unix" | "tcp" => stream_transport(scheme, address, query),
+            "mailbox" => mailbox_transport(address, query),
+            "fifo" | "http" => Err(format!("{scheme} links are not available in this version")),
+            other => Err(format!("unknown link scheme {other:?}; expected pipe, unix, tcp or mailbox")),
         }
-        Ok(LinkSpec { transport: Transport::Stream(endpoint), stream })
+        .map_err(fail)?;
+        Ok(LinkSpec { transport })
     }
 }
 
 impl fmt::Display for LinkSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.transport {
-            Transport::Stream(endpoint) => write!(f, "{endpoint}")?,
+            Transport::Stream { endpoint, options } => {
+                write!(f, "{endpoint}")?;
+                if options.framing != Framing::default() {
+                    write!(f, "?framing={}", options.framing)?;
+                }
+                Ok(())
+            }
+            Transport::Mailbox(mailbox) => {
+                write!(f, "mailbox:{}", mailbox.path.display())?;
+                if mailbox.legacy {
+                    f.write_str("?legacy")?;
+                }
+                Ok(())
+            }
         }
-        if self.stream.framing != Framing::default() {
-            write!(f, "?framing={}", self.stream.framing)?;
-        }
-        Ok(())
     }
 }
 
@@ -143,8 +196,10 @@ mod tests {
     use super::*;
 
     fn endpoint(spec: &str) -> Endpoint {
-        let Transport::Stream(endpoint) = spec.parse::<LinkSpec>().unwrap().transport;
-        endpoint
+        match spec.parse::<LinkSpec>().unwrap().transport {
+            Transport::Stream { endpoint, .. } => endpoint,
+            other => panic!("not a stream: {other:?}"),
+        }
     }
 
     #[test]
@@ -164,9 +219,25 @@ mod tests {
     #[test]
     fn framing_options() {
         let spec: LinkSpec = "tcp:localhost:7000?framing=lines&max_frame=1024".parse().unwrap();
-        assert_eq!(spec.stream.framing, Framing::Lines);
-        assert_eq!(spec.stream.max_frame, 1024);
+        let Transport::Stream { options, .. } = &spec.transport else { panic!("not a stream") };
+        assert_eq!(options.framing, Framing::Lines);
+        assert_eq!(options.max_frame, 1024);
         assert_eq!(spec.to_string(), "tcp:localhost:7000?framing=lines");
+    }
+
+    #[test]
+    fn mailboxes_and_the_tf2_profile() {
+        let tf2: LinkSpec = "tf2".parse().unwrap();
+        assert_eq!(
+            tf2.transport,
+            Transport::Mailbox(MailboxOptions { path: "/tmp/tf2".into(), legacy: true, log: None })
+        );
+        assert_eq!(tf2.to_string(), "mailbox:/tmp/tf2?legacy");
+        let logged: LinkSpec = "mailbox:/tmp/tf2?legacy&log=/tmp/tf2_simple_ipc.log".parse().unwrap();
+        let Transport::Mailbox(options) = logged.transport else { panic!("not a mailbox") };
+        assert_eq!(options.log.as_deref(), Some(std::path::Path::new("/tmp/tf2_simple_ipc.log")));
+        let modern: LinkSpec = "mailbox:/srv/game".parse().unwrap();
+        assert_eq!(modern.to_string(), "mailbox:/srv/game");
     }
 
     #[test]
@@ -179,5 +250,8 @@ mod tests {
         assert!(error("pipe:x?framing=morse").contains("unknown framing"));
         assert!(error("pipe:x?colour=red").contains("unknown option"));
         assert!(error("pipe:").contains("needs an address"));
+        assert!(error("mailbox:/tmp/x?framing=lines").contains("unknown mailbox option"));
+        assert!(error("mailbox:/tmp/x?log=/tmp/l").contains("legacy"));
+        assert!(error("pipe:x?legacy").contains("unknown option"));
     }
 }

@@ -11,12 +11,14 @@
 //! - [`error`]: the error codes and error body of the Vox Deorum envelope.
 //! - [`json`]: repair of raw control characters some games put in strings.
 //! - [`naming`]: where node-ipc pipes live on each system.
+//! - [`strings`]: the all-strings value encoding of the Transport Fever 2 mod.
 
 pub mod codec;
 pub mod error;
 pub mod json;
 pub mod message;
 pub mod naming;
+pub mod strings;
 
 pub use codec::{FrameCodec, FrameError, Framing};
 pub use error::{CallResult, ErrorBody, ErrorCode};

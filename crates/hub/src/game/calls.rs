@@ -56,7 +56,7 @@ impl Game {
         let mut waiting = Vec::with_capacity(calls.len());
         let mut messages = Vec::with_capacity(calls.len());
         for (function, args) in calls {
-            let (call, id) = PendingCall::register(&session, &self.shared.ids)?;
+            let (call, id) = PendingCall::register(&session, &self.shared.ids, deadline)?;
             messages.push(BridgeMessage::LuaCall { id, function, args });
             waiting.push(call);
         }
@@ -67,7 +67,7 @@ impl Game {
     async fn request(&self, timeout: Duration, message: impl FnOnce(WireId) -> Outbound) -> CallResult {
         let deadline = tokio::time::Instant::now() + timeout;
         let session = self.current_session()?;
-        let (call, id) = PendingCall::register(&session, &self.shared.ids)?;
+        let (call, id) = PendingCall::register(&session, &self.shared.ids, deadline)?;
         self.send(&session, message(id), deadline).await?;
         call.wait(deadline, self.name()).await
     }
@@ -104,11 +104,15 @@ struct PendingCall {
 }
 
 impl PendingCall {
-    fn register(session: &Arc<Session>, ids: &CallIds) -> Result<(Self, WireId), ErrorBody> {
+    fn register(
+        session: &Arc<Session>,
+        ids: &CallIds,
+        deadline: tokio::time::Instant,
+    ) -> Result<(Self, WireId), ErrorBody> {
         let id = ids.next();
         let answer = session
             .pending
-            .register(id)
+            .register(id, deadline)
             .map_err(|_| ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "the game disconnected"))?;
         Ok((Self { session: session.clone(), id, answer: Some(answer) }, CallIds::to_wire(id)))
     }

@@ -1,0 +1,82 @@
+//! Following an append-only file line by line (a mod's log, the modern
+//! mailbox's outbox), as `tail -F` does.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+pub struct LineTail {
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl LineTail {
+    /// Follows `path` from its current end: what is already there is skipped.
+    pub fn at_end(path: &Path) -> Self {
+        let offset = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+        Self { path: path.to_owned(), offset, partial: Vec::new() }
+    }
+
+    /// Follows `path` from its beginning.
+    pub fn at_start(path: &Path) -> Self {
+        Self { path: path.to_owned(), offset: 0, partial: Vec::new() }
+    }
+
+    /// The whole lines added since the last call. A file that got shorter
+    /// was truncated or replaced: it is read again from its start.
+    pub fn read_lines(&mut self) -> io::Result<Vec<String>> {
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let length = file.metadata()?.len();
+        if length < self.offset {
+            self.offset = 0;
+            self.partial.clear();
+        }
+        if length == self.offset {
+            return Ok(Vec::new());
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut added = Vec::with_capacity((length - self.offset) as usize);
+        file.take(length - self.offset).read_to_end(&mut added)?;
+        self.offset += added.len() as u64;
+        self.partial.extend_from_slice(&added);
+        let Some(last_newline) = self.partial.iter().rposition(|&byte| byte == b'\n') else {
+            return Ok(Vec::new());
+        };
+        let complete: Vec<u8> = self.partial.drain(..=last_newline).collect();
+        Ok(complete
+            .split(|&byte| byte == b'\n')
+            .map(|line| String::from_utf8_lossy(line).trim_end_matches('\r').to_owned())
+            .filter(|line| !line.is_empty())
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn whole_lines_only_and_truncation_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.txt");
+        std::fs::write(&path, "old line\n").unwrap();
+        let mut tail = LineTail::at_end(&path);
+        assert!(tail.read_lines().unwrap().is_empty(), "existing content is skipped");
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"first\r\nsecond\nthi").unwrap();
+        assert_eq!(tail.read_lines().unwrap(), ["first", "second"]);
+        file.write_all(b"rd\n").unwrap();
+        assert_eq!(tail.read_lines().unwrap(), ["third"]);
+        std::fs::write(&path, "fresh\n").unwrap();
+        assert_eq!(tail.read_lines().unwrap(), ["fresh"], "a truncated file is read from its start");
+        let mut missing = LineTail::at_start(&dir.path().join("nope"));
+        assert!(missing.read_lines().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,195 @@
+//! The Transport Fever 2 file pair: the stand-in mod (tests/lua/tf2_mod.lua)
+//! running under `gamebridge sim`, or the test itself playing the game.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Harness, error_code, within};
+
+/// The stand-in mod ticking every 5 ms in a `gamebridge sim` process.
+struct Tf2Game(Child);
+
+impl Tf2Game {
+    fn start(prefix: &Path, runs: &Path) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua/tf2_mod.lua");
+        let child = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+            .args(["sim", script.to_str().unwrap(), "--tick-ms", "5"])
+            .env("TF2_PREFIX", prefix)
+            .env("TF2_RUNS", runs)
+            .spawn()
+            .expect("start gamebridge sim");
+        Self(child)
+    }
+}
+
+impl Drop for Tf2Game {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Setup {
+    harness: Harness,
+    prefix: PathBuf,
+    runs: PathBuf,
+}
+
+async fn setup(options: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("tf2");
+    let runs = dir.path().join("runs.log");
+    let spec = format!("mailbox:{}?legacy{options}", prefix.display());
+    let harness = Harness::start_in(dir, &[("tf2", spec)]).await;
+    harness.wait_connected("tf2").await;
+    Setup { harness, prefix, runs }
+}
+
+fn runs(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+/// Waits for a file the other side writes; there is no event to await in a
+/// plain folder, so this looks every few milliseconds.
+async fn wait_for_file(path: &Path) -> Vec<u8> {
+    within("a file to appear", async {
+        loop {
+            if let Ok(bytes) = std::fs::read(path)
+                && !bytes.is_empty()
+            {
+                return bytes;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_tf2_mod_answers_through_the_bridge() {
+    let setup = setup("").await;
+    let _game = Tf2Game::start(&setup.prefix, &setup.runs);
+    let harness = &setup.harness;
+    let call =
+        |function: &str, args: Value| harness.post("/lua/call", json!({"function": function, "args": args}));
+
+    assert_eq!(call("ping", Value::Null).await["result"], "pong");
+    assert_eq!(call("query_game_state", json!({})).await["result"]["year"], "1855");
+    let echoed = call("echo", json!({"a": 1, "b": true, "c": null, "d": [1, {"e": 2.5}], "s": "x"})).await;
+    assert_eq!(
+        echoed["result"],
+        json!({"a": "1", "b": "true", "c": "null", "d": ["1", {"e": "2.5"}], "s": "x"}),
+        "every value is sent as a string, shapes kept"
+    );
+    let pending = call("build_road", json!({"cargo": "COAL"})).await;
+    assert_eq!(pending["result"], json!({"status": "pending", "data": {"cargo": "COAL"}}));
+    let failed = call("fail", json!({})).await;
+    assert_eq!(error_code(&failed), "LUA_EXECUTION_ERROR");
+    assert_eq!(failed["error"]["message"], "Invalid town_id parameter");
+    assert_eq!(error_code(&call("no_such_command", json!({})).await), "LUA_EXECUTION_ERROR");
+    assert_eq!(error_code(&call("echo", json!([1, 2])).await), "INVALID_ARGUMENTS", "TF2 takes an object");
+    let script = harness.post("/lua/execute", json!({"script": "return 1"})).await;
+    assert_eq!(error_code(&script), "INVALID_SCRIPT");
+    assert_eq!(runs(&setup.runs).len(), 6, "every command the game got ran once");
+}
+
+#[tokio::test]
+async fn thirty_two_agents_at_once_each_command_runs_exactly_once() {
+    let setup = setup("").await;
+    let _game = Tf2Game::start(&setup.prefix, &setup.runs);
+    let calls =
+        (0..32).map(|n| setup.harness.post("/lua/call", json!({"function": "echo", "args": {"n": n}})));
+    let answers = within("32 calls", futures::future::join_all(calls)).await;
+    for (n, answer) in answers.iter().enumerate() {
+        assert_eq!(answer["result"], json!({"n": n.to_string()}), "call {n} got its own answer");
+    }
+    let runs = runs(&setup.runs);
+    let mut ids: Vec<&str> = runs.iter().map(|line| line.split(' ').next().unwrap()).collect();
+    assert_eq!(ids.len(), 32);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 32, "no command ran twice");
+}
+
+#[tokio::test]
+async fn a_call_that_timed_out_never_runs_later() {
+    let setup = setup("").await;
+    // No game runs yet: the command waits in the slot until its deadline.
+    let late = setup
+        .harness
+        .post("/lua/call", json!({"function": "echo", "args": {"late": 1}, "timeout_ms": 300}))
+        .await;
+    assert_eq!(error_code(&late), "CALL_TIMEOUT");
+    assert!(late["error"]["message"].as_str().unwrap().contains("withdrawn"));
+    assert!(
+        !Path::new(&format!("{}_cmd.json", setup.prefix.display())).exists(),
+        "the command was taken back"
+    );
+
+    let _game = Tf2Game::start(&setup.prefix, &setup.runs);
+    assert_eq!(setup.harness.post("/lua/call", json!({"function": "ping"})).await["result"], "pong");
+    let runs = runs(&setup.runs);
+    assert_eq!(runs.len(), 1, "only the later call ran: {runs:?}");
+    assert!(runs[0].ends_with(" ping"));
+}
+
+#[tokio::test]
+async fn garbage_half_written_and_stale_answers_are_read_again() {
+    let setup = setup("").await;
+    let command_file = PathBuf::from(format!("{}_cmd.json", setup.prefix.display()));
+    let answer_file = PathBuf::from(format!("{}_resp.json", setup.prefix.display()));
+    let call =
+        setup.harness.post("/lua/call", json!({"function": "query_towns", "args": {}, "timeout_ms": 10_000}));
+    let game = async {
+        let command: Value = serde_json::from_slice(&wait_for_file(&command_file).await).unwrap();
+        let id = command["id"].as_str().unwrap().to_owned();
+        assert_eq!(id.len(), 8, "8 hex characters, as the mod expects");
+        assert!(command["ts"].is_string());
+        std::fs::remove_file(&command_file).unwrap();
+        let full =
+            json!({"id": id, "status": "ok", "data": {"towns": [{"name": "Indianapolis"}]}}).to_string();
+        // The game's write as the bridge may see it: garbage, a half, a stale answer, then the real one.
+        let stale = json!({"id": "00000000", "status": "ok", "data": "not yours"}).to_string();
+        for partial in ["not json at all", &full[..full.len() / 2], &stale, &full] {
+            std::fs::write(&answer_file, partial).unwrap();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    };
+    let (envelope, ()) = tokio::join!(call, game);
+    assert_eq!(envelope["result"], json!({"towns": [{"name": "Indianapolis"}]}), "{envelope}");
+}
+
+#[tokio::test]
+async fn leftover_files_are_cleared_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("tf2");
+    let leftovers =
+        ["_cmd.json", "_resp.json", "_cmd.json.tmp"].map(|suffix| format!("{}{suffix}", prefix.display()));
+    for leftover in &leftovers {
+        std::fs::write(leftover, r#"{"id":"deadbeef","cmd":"build_road","ts":"1","params":{}}"#).unwrap();
+    }
+    let harness = Harness::start_in(dir, &[("tf2", format!("mailbox:{}?legacy", prefix.display()))]).await;
+    harness.wait_connected("tf2").await;
+    for leftover in &leftovers {
+        assert!(!Path::new(leftover).exists(), "{leftover} was cleared");
+    }
+}
+
+#[tokio::test]
+async fn mod_log_lines_become_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tf2_simple_ipc.log");
+    std::fs::write(&log, "written before the bridge started\n").unwrap();
+    let spec = format!("mailbox:{}?legacy&log={}", dir.path().join("tf2").display(), log.display());
+    let harness = Harness::start_in(dir, &[("tf2", spec)]).await;
+    harness.wait_connected("tf2").await;
+    let mut events = harness.sse("/events?types=log").await;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut file, b"[IPC] handled ping\n[IPC] handled query_towns\n").unwrap();
+    assert_eq!(events.next_message().await.data["payload"], json!({"line": "[IPC] handled ping"}));
+    assert_eq!(events.next_message().await.data["payload"], json!({"line": "[IPC] handled query_towns"}));
+}
