@@ -47,3 +47,18 @@ fn bench_events_delivers_every_event_to_every_client() {
     }
     assert!(report["ratios"][0]["value"].as_f64().unwrap().is_finite());
 }
+
+#[test]
+fn bench_mailbox_compares_with_the_python_client() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["-q", "bench", "mailbox", "--calls", "3", "--tick-ms", "5", "--json"])
+        .output()
+        .expect("run gamebridge bench");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["floors"][0]["label"], "Python client (100 ms poll)");
+    assert_eq!(report["results"][0]["label"], "gamebridge legacy mailbox");
+    assert_eq!(report["results"][0]["calls"], 3);
+    assert_eq!(report["ratios"][0]["target"], 0.2);
+    assert!(report["ratios"][0]["value"].as_f64().unwrap() > 0.0);
+}

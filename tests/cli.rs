@@ -196,3 +196,40 @@ fn the_vox_deorum_profile_honours_the_pipe_name_variable() {
         .block_on(async { reqwest::get(format!("{url}/games")).await.unwrap().json().await.unwrap() });
     assert_eq!(games["result"]["games"][0]["link"], "vox-deorum (unix:/tmp/app.my-civ-pipe)");
 }
+
+#[test]
+fn sim_runs_a_script_and_reports_lua_errors_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let counting = dir.path().join("count.lua");
+    std::fs::write(
+        &counting,
+        "local json = require('gamebridge.json')\n\
+         count = 0\n\
+         function init() io.write('init ') end\n\
+         function tick(n) count = n; if n == 3 then print(json.encode({ticks = n, ms = gamebridge_host.tick_ms})) end end\n",
+    )
+    .unwrap();
+    let output = run(&["sim", counting.to_str().unwrap(), "--tick-ms", "1", "--ticks", "3"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "init {\"ms\":1,\"ticks\":3}\n");
+
+    let stopping = dir.path().join("stop.lua");
+    std::fs::write(&stopping, "function tick(n) if n == 2 then gamebridge_host.stop() end end").unwrap();
+    assert!(
+        run(&["sim", stopping.to_str().unwrap(), "--tick-ms", "1"]).status.success(),
+        "stop() ends the run"
+    );
+
+    let broken = dir.path().join("broken.lua");
+    std::fs::write(&broken, "function tick(n) error('boom at tick ' .. n) end").unwrap();
+    let output = run(&["sim", broken.to_str().unwrap(), "--tick-ms", "1"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("boom at tick 1"));
+
+    let no_tick = dir.path().join("no_tick.lua");
+    std::fs::write(&no_tick, "x = 1").unwrap();
+    let output = run(&["sim", no_tick.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("defines no global function tick"));
+    let output = run(&["sim", "/nonexistent/mod.lua"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("could not read"));
+}

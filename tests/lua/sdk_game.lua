@@ -4,7 +4,8 @@
 
 local gamebridge = require("gamebridge")
 
-local bridge = gamebridge.new({ now_ms = gamebridge_host.now_ms })
+-- Under `gamebridge sim` the SDK uses the host's millisecond clock by itself.
+local bridge = gamebridge.new()
 local runs_file = os.getenv("GAME_RUNS")
 
 local function record(text)
