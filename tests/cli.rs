@@ -171,11 +171,11 @@ fn the_demo_serves_a_simulated_game_until_shutdown() {
             async move { request.await.unwrap().json::<serde_json::Value>().await.unwrap() }
         };
         let moved = post(json!({"function": "MoveUnit", "args": [1, 3, 3]})).await;
-        assert_eq!(moved["result"]["x"], 3);
+        assert_eq!(moved["result"]["x"], 3, "{moved}");
         let again = post(json!({"function": "MoveUnit", "args": [1, 4, 4]})).await;
-        assert_eq!(again["error"]["code"], "LUA_EXECUTION_ERROR");
+        assert_eq!(again["error"]["code"], "LUA_EXECUTION_ERROR", "{again}");
         let turn = post(json!({"function": "EndTurn"})).await;
-        assert_eq!(turn["result"]["turn"], 2);
+        assert_eq!(turn["result"]["turn"], 2, "{turn}");
         let functions: serde_json::Value =
             http.get(format!("{url}/lua/functions")).send().await.unwrap().json().await.unwrap();
         assert!(functions["result"]["functions"].as_array().unwrap().len() >= 4);

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::GameStream;
+use super::{Endpoint, GameStream};
 use crate::StreamOptions;
 
 /// Messages waiting to be written; a full queue makes callers wait (each
@@ -48,12 +48,15 @@ impl fmt::Display for Ended {
 pub async fn serve_connection(
     game: &Arc<Game>,
     stream: Box<dyn GameStream>,
+    endpoint: &Endpoint,
     options: &StreamOptions,
     shutdown: &CancellationToken,
 ) -> Ended {
     let (reader, writer) = tokio::io::split(stream);
     let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
     let session = game.attach(outbound);
+    // Logged once calls can flow, so the line is true when someone reads it.
+    tracing::info!(game = game.name(), %endpoint, "game connected");
     let codec = FrameCodec::new(&options.framing, options.max_frame);
     let write_codec = FrameCodec::new(&options.framing, options.max_frame);
     let ended = tokio::select! {

@@ -33,10 +33,9 @@ pub async fn connect_forever(
         };
         match attempt {
             Ok(stream) => {
-                tracing::info!(game = game.name(), %endpoint, "game connected");
                 backoff.reset();
                 reported_unreachable = false;
-                let ended = serve_connection(&game, stream, &options, &shutdown).await;
+                let ended = serve_connection(&game, stream, &endpoint, &options, &shutdown).await;
                 if shutdown.is_cancelled() {
                     break;
                 }
