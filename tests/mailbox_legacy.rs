@@ -4,33 +4,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Harness, error_code, within};
+use support::{Harness, SimProcess, error_code, within};
 
 /// The stand-in mod ticking every 5 ms in a `gamebridge sim` process.
-struct Tf2Game(Child);
-
-impl Tf2Game {
-    fn start(prefix: &Path, runs: &Path) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua/tf2_mod.lua");
-        let child = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-            .args(["sim", script.to_str().unwrap(), "--tick-ms", "5"])
-            .env("TF2_PREFIX", prefix)
-            .env("TF2_RUNS", runs)
-            .spawn()
-            .expect("start gamebridge sim");
-        Self(child)
-    }
-}
-
-impl Drop for Tf2Game {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn tf2_game(prefix: &Path, runs: &Path) -> SimProcess {
+    SimProcess::start("tf2_mod.lua", &[("TF2_PREFIX", prefix), ("TF2_RUNS", runs)])
 }
 
 struct Setup {
@@ -72,7 +53,7 @@ async fn wait_for_file(path: &Path) -> Vec<u8> {
 #[tokio::test]
 async fn the_tf2_mod_answers_through_the_bridge() {
     let setup = setup("").await;
-    let _game = Tf2Game::start(&setup.prefix, &setup.runs);
+    let _game = tf2_game(&setup.prefix, &setup.runs);
     let harness = &setup.harness;
     let call =
         |function: &str, args: Value| harness.post("/lua/call", json!({"function": function, "args": args}));
@@ -100,7 +81,7 @@ async fn the_tf2_mod_answers_through_the_bridge() {
 #[tokio::test]
 async fn thirty_two_agents_at_once_each_command_runs_exactly_once() {
     let setup = setup("").await;
-    let _game = Tf2Game::start(&setup.prefix, &setup.runs);
+    let _game = tf2_game(&setup.prefix, &setup.runs);
     let calls =
         (0..32).map(|n| setup.harness.post("/lua/call", json!({"function": "echo", "args": {"n": n}})));
     let answers = within("32 calls", futures::future::join_all(calls)).await;
@@ -130,7 +111,7 @@ async fn a_call_that_timed_out_never_runs_later() {
         "the command was taken back"
     );
 
-    let _game = Tf2Game::start(&setup.prefix, &setup.runs);
+    let _game = tf2_game(&setup.prefix, &setup.runs);
     assert_eq!(setup.harness.post("/lua/call", json!({"function": "ping"})).await["result"], "pong");
     let runs = runs(&setup.runs);
     assert_eq!(runs.len(), 1, "only the later call ran: {runs:?}");

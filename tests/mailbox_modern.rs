@@ -4,33 +4,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 
 use axum::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
-use support::{Harness, error_code, within};
+use support::{Harness, SimProcess, error_code, within};
 
-struct SdkGame(Child);
-
-impl SdkGame {
-    fn start(folder: &Path, runs: &Path) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua/sdk_game.lua");
-        let child = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-            .args(["sim", script.to_str().unwrap(), "--tick-ms", "5"])
-            .env("GAME_DIR", folder)
-            .env("GAME_RUNS", runs)
-            .spawn()
-            .expect("start gamebridge sim");
-        Self(child)
-    }
-}
-
-impl Drop for SdkGame {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The SDK game ticking every 5 ms in a `gamebridge sim` process.
+fn sdk_game(folder: &Path, runs: &Path) -> SimProcess {
+    SimProcess::start("sdk_game.lua", &[("GAME_DIR", folder), ("GAME_RUNS", runs)])
 }
 
 struct Setup {
@@ -50,8 +32,8 @@ async fn setup() -> Setup {
 
 /// Starts the game and waits until the bridge sees it alive and a call
 /// through the folder has come back.
-async fn start_game(setup: &Setup) -> SdkGame {
-    let game = SdkGame::start(&setup.folder, &setup.runs);
+async fn start_game(setup: &Setup) -> SimProcess {
+    let game = sdk_game(&setup.folder, &setup.runs);
     setup.harness.wait_connected("mod").await;
     let sum = setup.harness.post("/lua/call", json!({"function": "Add", "args": [1, 1]})).await;
     assert_eq!(sum["result"], 2, "{sum}");

@@ -351,6 +351,29 @@ pub fn game_event(event: &str, payload: Value) -> GameMessage {
     .unwrap()
 }
 
+/// A game script from tests/lua running under `gamebridge sim` (ticking
+/// every 5 ms) in its own process, stopped when dropped.
+pub struct SimProcess(std::process::Child);
+
+impl SimProcess {
+    pub fn start(script: &str, env: &[(&str, &Path)]) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua").join(script);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+            .args(["sim", script.to_str().unwrap(), "--tick-ms", "5"])
+            .envs(env.iter().copied())
+            .spawn()
+            .expect("start gamebridge sim");
+        Self(child)
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The error code of a failed envelope.
 pub fn error_code(envelope: &Value) -> &str {
     assert_eq!(envelope["success"], false, "expected a failure: {envelope}");

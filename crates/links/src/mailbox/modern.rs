@@ -198,7 +198,8 @@ impl Mailbox {
     /// Writes each message as a request file and announces it in the index.
     async fn send(&mut self, outbound: &Outbound) {
         let Some(session) = &self.session else { return };
-        let mut requests = Vec::new();
+        let mut files = Vec::new();
+        let mut sent = Vec::new();
         for message in outbound.messages() {
             let Ok(Value::Object(mut request)) = serde_json::to_value(message) else { continue };
             let (id, expiry) = match message.call_id() {
@@ -215,19 +216,18 @@ impl Mailbox {
                     (format!("m{}", self.next_message), Instant::now() + UNANSWERED_LIFETIME)
                 }
             };
-            requests.push((id.clone(), Value::Object(request).to_string(), message));
-            self.expiries.insert(id, expiry);
+            self.expiries.insert(id.clone(), expiry);
+            files.push((id, Value::Object(request).to_string()));
+            sent.push(message);
         }
-        let layout = (self.layout.requests.clone(), self.layout.index.clone());
-        let files: Vec<(String, String)> =
-            requests.iter().map(|(id, body, _)| (id.clone(), body.clone())).collect();
-        let written = tokio::task::spawn_blocking(move || write_requests(&layout.0, &layout.1, &files)).await;
+        let (folder, index) = (self.layout.requests.clone(), self.layout.index.clone());
+        let written = tokio::task::spawn_blocking(move || write_requests(&folder, &index, &files)).await;
         if let Err(error) = written.map_err(io::Error::other).and_then(|written| written) {
             let error = gamebridge_protocol::ErrorBody::new(
                 gamebridge_protocol::ErrorCode::INTERNAL_ERROR,
                 format!("could not write the request files: {error}"),
             );
-            for (_, _, message) in &requests {
+            for message in sent {
                 session.fail_unsent(message, error.clone());
             }
         }
