@@ -53,7 +53,7 @@ impl RunningBridge {
         for game in &config.games {
             let handle = hub.add_game(&game.name, &game.link_label())?;
             tracing::info!(game = game.name, link = game.link_label(), "serving game");
-            links.push(gamebridge_links::spawn(handle, game.spec.clone(), shutdown.clone()));
+            links.push(gamebridge_links::spawn(hub.clone(), handle, game.spec.clone(), shutdown.clone()));
         }
         if let Some(id) = &config.event_pipe {
             event_pipe::serve(hub.clone(), id, shutdown.clone())

@@ -3,7 +3,12 @@
 
 use std::sync::Arc;
 
-use gamebridge_hub::{DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use gamebridge_hub::{
+    DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest, StepFuture, StepRequest,
+};
 use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode, RawValue, WireId};
 use serde::{Deserialize, Serialize};
 
@@ -34,34 +39,90 @@ struct CallBody<'a> {
     id: &'a WireId,
 }
 
+impl WebhookDispatch {
+    /// POSTs `body` to the function's URL and returns the answer's bytes.
+    async fn post(
+        client: reqwest::Client,
+        function: &ExternalFunction,
+        body: impl Serialize,
+    ) -> Result<Bytes, ErrorBody> {
+        let url = function.url().unwrap_or_default();
+        let response = client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|error| network_error(function, &error.without_url().to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(network_error(function, &format!("the agent answered HTTP {status}")));
+        }
+        response.bytes().await.map_err(|error| network_error(function, &error.without_url().to_string()))
+    }
+}
+
+/// `{id, args: {game, seq, frame}}`: a lockstep frame for a webhook agent,
+/// base64 in JSON.
+#[derive(Serialize)]
+struct StepBody<'a> {
+    id: String,
+    args: StepArgs<'a>,
+}
+
+#[derive(Serialize)]
+struct StepArgs<'a> {
+    game: &'a str,
+    seq: u64,
+    frame: String,
+}
+
 impl ExternalDispatch for WebhookDispatch {
     fn call(&self, function: Arc<ExternalFunction>, request: ExternalRequest) -> DispatchFuture {
         let client = self.client.clone();
         Box::pin(async move {
             let body = CallBody { args: &request.args, id: &request.id };
-            let response = client
-                .post(&function.url)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|error| network_error(&function, &error.without_url().to_string()))?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(network_error(&function, &format!("the agent answered HTTP {status}")));
-            }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|error| network_error(&function, &error.without_url().to_string()))?;
-            interpret(&bytes)
+            interpret(&Self::post(client, &function, body).await?)
         })
     }
+
+    fn step(&self, function: Arc<ExternalFunction>, request: StepRequest) -> StepFuture {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let body = StepBody {
+                id: format!("{}#{}", request.game, request.seq),
+                args: StepArgs {
+                    game: &request.game,
+                    seq: request.seq,
+                    frame: BASE64.encode(&request.frame),
+                },
+            };
+            let result = interpret(&Self::post(client, &function, body).await?)?;
+            decode_reply(result.get())
+        })
+    }
+}
+
+/// The `reply` of a step answer `{reply: BASE64}`.
+fn decode_reply(result: &str) -> Result<Bytes, ErrorBody> {
+    #[derive(Deserialize)]
+    struct Reply {
+        reply: String,
+    }
+    let reply: Reply = serde_json::from_str(result).map_err(|_| {
+        ErrorBody::new(
+            ErrorCode::SERIALIZATION_ERROR,
+            "a step answer must be {success:true, result:{reply: BASE64}}",
+        )
+    })?;
+    BASE64.decode(reply.reply.as_bytes()).map(Bytes::from).map_err(|error| {
+        ErrorBody::new(ErrorCode::SERIALIZATION_ERROR, format!("the step reply is not base64: {error}"))
+    })
 }
 
 fn network_error(function: &ExternalFunction, why: &str) -> ErrorBody {
     ErrorBody::new(
         ErrorCode::NETWORK_ERROR,
-        format!("external function '{}' at {}: {why}", function.name, function.url),
+        format!("external function '{}' at {}: {why}", function.name, function.url().unwrap_or_default()),
     )
 }
 
@@ -114,6 +175,13 @@ mod tests {
         assert_eq!(interpret(b"[1, 2]").unwrap().get(), "[1, 2]");
         assert_eq!(interpret(br#"{"move":"north"}"#).unwrap().get(), r#"{"move":"north"}"#);
         assert_eq!(interpret(b" 42\n").unwrap().get(), "42");
+    }
+
+    #[test]
+    fn step_replies_are_base64() {
+        assert_eq!(&decode_reply(r#"{"reply":"AQIDBAU="}"#).unwrap()[..], &[1, 2, 3, 4, 5]);
+        assert_eq!(decode_reply(r#"{"reply":"***"}"#).unwrap_err().code, ErrorCode::SERIALIZATION_ERROR);
+        assert_eq!(decode_reply(r#"[1]"#).unwrap_err().code, ErrorCode::SERIALIZATION_ERROR);
     }
 
     #[test]

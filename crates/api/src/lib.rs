@@ -9,6 +9,7 @@
 //! Events reach agents as Server-Sent Events (`/events`, with replay) and,
 //! for agents that prefer a socket, through the [`event_pipe`].
 
+pub mod agent_ws;
 mod envelope;
 pub mod event_pipe;
 mod extract;

@@ -1,33 +1,72 @@
-//! Functions agents registered for the game to call (`external_call`), and
-//! the trait through which the hub reaches those agents. The hub knows no
-//! HTTP: the webhook caller lives in the `agents` crate.
+//! Functions agents registered for the game to call (`external_call`, and
+//! `step` for lockstep games), and the traits through which the hub reaches
+//! those agents. The hub knows no HTTP and no WebSocket: the webhook caller
+//! lives in the `agents` crate, the WebSocket agent in the `api` crate.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode, RawValue, WireId};
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
 /// An agent function the game may call.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone)]
 pub struct ExternalFunction {
     pub name: String,
-    /// Where the bridge POSTs `{args, id}`.
-    pub url: String,
-    #[serde(rename = "async")]
+    pub endpoint: AgentEndpoint,
     pub is_async: bool,
-    /// Milliseconds the agent has to answer.
-    #[serde(rename = "timeout", serialize_with = "as_millis")]
+    /// How long the agent has to answer.
     pub timeout: Duration,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
-fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(duration.as_millis() as u64)
+/// Where an agent function lives.
+#[derive(Clone)]
+pub enum AgentEndpoint {
+    /// The bridge POSTs each call to this URL.
+    Webhook { url: String },
+    /// A connected agent (a WebSocket) that receives calls on its connection.
+    Channel(Arc<dyn AgentChannel>),
+}
+
+impl ExternalFunction {
+    /// The webhook URL, for functions registered with one.
+    pub fn url(&self) -> Option<&str> {
+        match &self.endpoint {
+            AgentEndpoint::Webhook { url } => Some(url),
+            AgentEndpoint::Channel(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for ExternalFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExternalFunction").field("name", &self.name).field("timeout", &self.timeout).finish()
+    }
+}
+
+/// `{name, url | agent, async, timeout (ms), description?}` for agents.
+impl Serialize for ExternalFunction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &self.name)?;
+        match &self.endpoint {
+            AgentEndpoint::Webhook { url } => map.serialize_entry("url", url)?,
+            AgentEndpoint::Channel(channel) => map.serialize_entry("agent", &channel.describe())?,
+        }
+        map.serialize_entry("async", &self.is_async)?;
+        map.serialize_entry("timeout", &(self.timeout.as_millis() as u64))?;
+        if let Some(description) = &self.description {
+            map.serialize_entry("description", description)?;
+        }
+        map.end()
+    }
 }
 
 /// One call from the game to an agent function.
@@ -39,21 +78,55 @@ pub struct ExternalRequest {
     pub args: Box<RawValue>,
 }
 
-pub type DispatchFuture = Pin<Box<dyn Future<Output = CallResult> + Send>>;
+/// One frame of a lockstep game, waiting for the agent's reply.
+#[derive(Debug)]
+pub struct StepRequest {
+    /// The instance, such as `tempest/3`.
+    pub game: Arc<str>,
+    /// The frame's number on its connection, from 1.
+    pub seq: u64,
+    pub frame: Bytes,
+}
 
-/// Delivers external calls to agents. The hub enforces each function's
+pub type DispatchFuture = Pin<Box<dyn Future<Output = CallResult> + Send>>;
+pub type StepFuture = Pin<Box<dyn Future<Output = Result<Bytes, ErrorBody>> + Send>>;
+
+/// Delivers calls to webhook agents. The hub enforces each function's
 /// timeout around it, so implementations need not.
 pub trait ExternalDispatch: Send + Sync + 'static {
     fn call(&self, function: Arc<ExternalFunction>, request: ExternalRequest) -> DispatchFuture;
+    fn step(&self, function: Arc<ExternalFunction>, request: StepRequest) -> StepFuture;
 }
 
-/// For hubs built without a way to reach agents.
+/// A connected agent that answers on its own connection.
+pub trait AgentChannel: Send + Sync + 'static {
+    fn call(&self, function: &str, request: ExternalRequest) -> DispatchFuture;
+    fn step(&self, request: StepRequest) -> StepFuture;
+    /// How the agent is shown in `/external/functions`.
+    fn describe(&self) -> String;
+}
+
+/// For hubs built without a way to reach webhook agents.
 pub struct NoDispatch;
+
+impl NoDispatch {
+    fn unavailable(function: &ExternalFunction) -> ErrorBody {
+        ErrorBody::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!("no agent transport is configured to call '{}'", function.name),
+        )
+    }
+}
 
 impl ExternalDispatch for NoDispatch {
     fn call(&self, function: Arc<ExternalFunction>, _request: ExternalRequest) -> DispatchFuture {
-        let message = format!("no agent transport is configured to call '{}'", function.name);
-        Box::pin(async move { Err(ErrorBody::new(ErrorCode::INTERNAL_ERROR, message)) })
+        let error = Self::unavailable(&function);
+        Box::pin(async move { Err(error) })
+    }
+
+    fn step(&self, function: Arc<ExternalFunction>, _request: StepRequest) -> StepFuture {
+        let error = Self::unavailable(&function);
+        Box::pin(async move { Err(error) })
     }
 }
 
@@ -80,6 +153,22 @@ impl ExternalRegistry {
 
     pub fn unregister(&self, name: &str) -> Option<Arc<ExternalFunction>> {
         self.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(name)
+    }
+
+    /// Removes every function served by `channel` (its agent disconnected).
+    pub fn unregister_channel(&self, channel: &Arc<dyn AgentChannel>) -> Vec<String> {
+        let mut functions = self.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let gone: Vec<String> = functions
+            .values()
+            .filter(|function| {
+                matches!(&function.endpoint, AgentEndpoint::Channel(own) if Arc::ptr_eq(own, channel))
+            })
+            .map(|function| function.name.clone())
+            .collect();
+        for name in &gone {
+            functions.remove(name);
+        }
+        gone
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<ExternalFunction>> {

@@ -29,7 +29,10 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 pub use events::{Delivery, EventCursor, EventLog, HubEventKind, Journal, StoredEvent};
-pub use external::{DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest, NoDispatch};
+pub use external::{
+    AgentChannel, AgentEndpoint, DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest,
+    NoDispatch, StepFuture, StepRequest,
+};
 pub use game::{Game, GameStatus, LinkState};
 pub use pause::PLAYER_IDS;
 pub use pending::CallIds;
@@ -92,7 +95,7 @@ impl Hub {
 
     /// Adds a game reached through `link` (a link spec, shown to agents).
     pub fn add_game(&self, name: &str, link: &str) -> Result<Arc<Game>, DuplicateGame> {
-        let game = Arc::new(Game::new(name, link, self.shared.clone()));
+        let game = Arc::new(Game::new(name, link, None, self.shared.clone()));
         let mut duplicate = false;
         let previous = self.games.rcu(|games| {
             duplicate = games.iter().any(|existing| existing.name() == name);
@@ -108,6 +111,42 @@ impl Hub {
         // With several games, event data says which game each event came from.
         self.shared.events.tag_games(!previous.is_empty());
         Ok(game)
+    }
+
+    /// Adds the next instance of a listening game: `NAME/1`, `NAME/2`, …,
+    /// reusing the lowest number no live instance holds.
+    pub fn add_instance(&self, parent: &Arc<Game>) -> Arc<Game> {
+        let mut added = None;
+        self.games.rcu(|games| {
+            let taken: std::collections::BTreeSet<u32> = games
+                .iter()
+                .filter(|game| game.parent().is_some_and(|own| Arc::ptr_eq(own, parent)))
+                .filter_map(|game| game.name().rsplit_once('/')?.1.parse().ok())
+                .collect();
+            let number = (1..).find(|number| !taken.contains(number)).expect("a free instance number");
+            let name = format!("{}/{number}", parent.name());
+            let game = Arc::new(Game::new(&name, parent.link(), Some(parent.clone()), self.shared.clone()));
+            added = Some(game.clone());
+            let mut games = Vec::clone(games);
+            games.push(game);
+            games
+        });
+        self.shared.events.tag_games(true);
+        added.expect("rcu ran at least once")
+    }
+
+    /// Removes a game (an instance whose connection ended).
+    pub fn remove_game(&self, name: &str) {
+        self.games.rcu(|games| games.iter().filter(|game| game.name() != name).cloned().collect::<Vec<_>>());
+    }
+
+    /// The instances of a listening game that are connected.
+    pub fn connected_instances(&self, parent: &str) -> usize {
+        self.games
+            .load()
+            .iter()
+            .filter(|game| game.parent().is_some_and(|own| own.name() == parent) && game.is_connected())
+            .count()
     }
 
     /// The game called `name`.

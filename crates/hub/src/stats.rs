@@ -14,6 +14,8 @@ pub struct GameStats {
     failed: AtomicU64,
     external_calls: AtomicU64,
     external_failed: AtomicU64,
+    steps: AtomicU64,
+    step_misses: AtomicU64,
     events: AtomicU64,
     bad_frames: AtomicU64,
     connects: AtomicU64,
@@ -31,6 +33,10 @@ pub struct StatsSnapshot {
     /// Calls from the game to agent functions, and how many failed.
     pub external_calls: u64,
     pub external_failed: u64,
+    /// Frames of a lockstep game, and how many got the default reply
+    /// (no agent, an error, or a missed deadline).
+    pub steps: u64,
+    pub step_misses: u64,
     pub events: u64,
     pub bad_frames: u64,
     pub connects: u64,
@@ -62,6 +68,13 @@ impl GameStats {
         }
     }
 
+    pub fn record_step(&self, missed: bool) {
+        self.steps.fetch_add(1, Relaxed);
+        if missed {
+            self.step_misses.fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn record_event(&self) {
         self.events.fetch_add(1, Relaxed);
     }
@@ -82,6 +95,8 @@ impl GameStats {
             errors: self.errors.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone(),
             external_calls: self.external_calls.load(Relaxed),
             external_failed: self.external_failed.load(Relaxed),
+            steps: self.steps.load(Relaxed),
+            step_misses: self.step_misses.load(Relaxed),
             events: self.events.load(Relaxed),
             bad_frames: self.bad_frames.load(Relaxed),
             connects: self.connects.load(Relaxed),

@@ -6,25 +6,33 @@
 //! game is connected, and reconnects when it is lost.
 
 mod backoff;
+mod fifo;
 pub mod mailbox;
 mod spec;
 pub mod stream;
 
 use std::sync::Arc;
 
-use gamebridge_hub::Game;
+use gamebridge_hub::{Game, Hub};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
-pub use spec::{LinkSpec, MailboxOptions, PROFILES, SpecError, StreamOptions, Transport};
+pub use spec::{
+    LinkSpec, MailboxOptions, PROFILES, Protocol, SpecError, StepOptions, StreamOptions, Transport,
+};
 
 /// Starts the link that serves `game`; it runs until `shutdown` is cancelled.
-pub fn spawn(game: Arc<Game>, spec: LinkSpec, shutdown: CancellationToken) -> JoinHandle<()> {
+/// Listening links add an instance game to `hub` for each connection.
+pub fn spawn(hub: Arc<Hub>, game: Arc<Game>, spec: LinkSpec, shutdown: CancellationToken) -> JoinHandle<()> {
     match spec.transport {
+        Transport::Stream { endpoint, options } if options.listen => {
+            tokio::spawn(stream::listen_forever(hub, game, endpoint, options, shutdown))
+        }
         Transport::Stream { endpoint, options } => {
             tokio::spawn(stream::connect_forever(game, endpoint, options, shutdown))
         }
+        Transport::Fifo { prefix, options } => tokio::spawn(fifo::serve(game, prefix, options, shutdown)),
         Transport::Mailbox(options) => tokio::spawn(mailbox::serve(game, options, shutdown)),
     }
 }

@@ -21,23 +21,74 @@ pub struct LinkSpec {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transport {
-    /// A byte stream the bridge connects to.
+    /// A byte stream the bridge connects to, or listens for (`?listen`).
     Stream { endpoint: Endpoint, options: StreamOptions },
+    /// A FIFO pair `PREFIX_output` (game → bridge) and `PREFIX_input` (bridge → game).
+    Fifo { prefix: PathBuf, options: StreamOptions },
     /// Files in a folder (or the TF2 file pair).
     Mailbox(MailboxOptions),
 }
 
-/// Options of stream links.
+/// Options of stream and FIFO links.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamOptions {
     pub framing: Framing,
     /// Larger frames are refused (and skipped) rather than buffered.
     pub max_frame: usize,
+    /// Accept games (each connection an instance `NAME/k`) instead of connecting.
+    pub listen: bool,
+    pub protocol: Protocol,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        Self { framing: Framing::default(), max_frame: DEFAULT_MAX_FRAME }
+        Self {
+            framing: Framing::default(),
+            max_frame: DEFAULT_MAX_FRAME,
+            listen: false,
+            protocol: Protocol::Bridge,
+        }
+    }
+}
+
+/// What the bytes on a link mean.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Protocol {
+    /// The JSON messages of the pipe protocol.
+    Bridge,
+    /// Lockstep: each frame is a call of the agent function `step`, and its
+    /// reply is written back.
+    Step(StepOptions),
+}
+
+/// Options of the step protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepOptions {
+    /// Bytes the game sends once on connect (ignored).
+    pub handshake: usize,
+    /// A reply of exactly this many raw bytes; `None`: length-prefixed like the frames.
+    pub reply_size: Option<usize>,
+    /// What the game gets when no agent answers in time (default: zeros).
+    pub default_reply: Option<Vec<u8>>,
+    /// How long the agent has for each frame.
+    pub deadline: std::time::Duration,
+}
+
+impl Default for StepOptions {
+    fn default() -> Self {
+        Self {
+            handshake: 0,
+            reply_size: None,
+            default_reply: None,
+            deadline: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+impl StepOptions {
+    /// The reply a frame gets when the agent does not give one.
+    pub fn fallback_reply(&self) -> Vec<u8> {
+        self.default_reply.clone().unwrap_or_else(|| vec![0; self.reply_size.unwrap_or(0)])
     }
 }
 
@@ -64,7 +115,7 @@ pub struct SpecError {
 pub const VOX_DEORUM_PIPE_ID: &str = "vox-deorum-bridge";
 
 /// The profile names, for help texts.
-pub const PROFILES: &[&str] = &["vox-deorum", "tf2"];
+pub const PROFILES: &[&str] = &["vox-deorum", "tf2", "tempest"];
 
 impl LinkSpec {
     /// Expands a profile name to its spec; other text is returned unchanged.
@@ -76,6 +127,9 @@ impl LinkSpec {
                 format!("pipe:{id}")
             }
             "tf2" => "mailbox:/tmp/tf2?legacy".to_owned(),
+            "tempest" => {
+                "tcp:127.0.0.1:9999?listen&framing=u16be&handshake=2&reply=5&protocol=step".to_owned()
+            }
             other => other.to_owned(),
         }
     }
@@ -90,12 +144,19 @@ fn options(query: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 fn stream_transport(scheme: &str, address: &str, query: &str) -> Result<Transport, String> {
+    let options = stream_options(query)?;
     let endpoint = match scheme {
         "pipe" => Endpoint::pipe(address),
         "unix" => Endpoint::Local(address.into()),
+        "fifo" => {
+            if options.listen {
+                return Err("a FIFO pair is always waited on; ?listen does not apply".into());
+            }
+            return Ok(Transport::Fifo { prefix: address.into(), options });
+        }
         _ => {
             let port_ok = address.rsplit_once(':').is_some_and(|(host, port)| {
-                !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0)
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|port| port != 0 || options.listen)
             });
             if !port_ok {
                 return Err(format!("tcp:{address} needs HOST:PORT with a port from 1 to 65535"));
@@ -103,26 +164,70 @@ fn stream_transport(scheme: &str, address: &str, query: &str) -> Result<Transpor
             Endpoint::Tcp(address.to_owned())
         }
     };
+    Ok(Transport::Stream { endpoint, options })
+}
+
+fn stream_options(query: &str) -> Result<StreamOptions, String> {
     let mut stream = StreamOptions::default();
+    let mut step = StepOptions::default();
+    let mut is_step = false;
+    let number = |key: &str, value: &str| {
+        value.parse::<usize>().map_err(|_| format!("{key}={value} is not a whole number"))
+    };
     for (key, value) in options(query) {
         match key {
             "framing" => stream.framing = value.parse()?,
             "max_frame" => {
-                stream.max_frame = value
-                    .parse()
-                    .ok()
+                stream.max_frame = Some(number(key, value)?)
                     .filter(|max| *max > 0)
                     .ok_or_else(|| format!("max_frame={value} is not a positive byte count"))?;
             }
-            "protocol" if value == "bridge" => {}
-            "protocol" => return Err(format!("protocol={value} is not available; use protocol=bridge")),
-            "listen" => return Err("the listen role is not available in this version".into()),
+            "listen" if value.is_empty() || value == "true" => stream.listen = true,
+            "protocol" => match value {
+                "bridge" => is_step = false,
+                "step" => is_step = true,
+                _ => return Err(format!("protocol={value} is unknown; expected bridge or step")),
+            },
+            "handshake" => step.handshake = number(key, value)?,
+            "reply" => step.reply_size = Some(number(key, value)?).filter(|size| *size > 0),
+            "default" => step.default_reply = Some(hex(value)?),
+            "step_timeout_ms" => {
+                let millis = Some(number(key, value)?).filter(|millis| *millis > 0);
+                let millis = millis.ok_or("step_timeout_ms must be a positive number of milliseconds")?;
+                step.deadline = std::time::Duration::from_millis(millis as u64);
+            }
             other => {
-                return Err(format!("unknown option {other:?}; expected framing, max_frame or protocol"));
+                return Err(format!(
+                    "unknown option {other:?}; expected framing, max_frame, listen, protocol, handshake, reply, \
+                     default or step_timeout_ms"
+                ));
             }
         }
     }
-    Ok(Transport::Stream { endpoint, options: stream })
+    if is_step {
+        if !matches!(stream.framing, Framing::LengthPrefixed(_)) {
+            return Err("protocol=step needs framing=u16be or framing=u32be".into());
+        }
+        if let (Some(size), Some(default)) = (step.reply_size, &step.default_reply)
+            && default.len() != size
+        {
+            return Err(format!("default= has {} bytes but reply={size}", default.len()));
+        }
+        stream.protocol = Protocol::Step(step);
+    }
+    Ok(stream)
+}
+
+/// Bytes from hexadecimal text (`default=0000000000`).
+fn hex(text: &str) -> Result<Vec<u8>, String> {
+    let invalid = || format!("default={text} is not hexadecimal bytes");
+    if text.len() % 2 != 0 {
+        return Err(invalid());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).map_err(|_| invalid()))
+        .collect()
 }
 
 fn mailbox_transport(address: &str, query: &str) -> Result<Transport, String> {
@@ -160,10 +265,10 @@ impl FromStr for LinkSpec {
             return Err(fail(format!("{scheme}: needs an address")));
         }
         let transport = match scheme {
-            "pipe" | "unix" | "tcp" => stream_transport(scheme, address, query),
+            "pipe" | "unix" | "tcp" | "fifo" => stream_transport(scheme, address, query),
             "mailbox" => mailbox_transport(address, query),
-            "fifo" | "http" => Err(format!("{scheme} links are not available in this version")),
-            other => Err(format!("unknown link scheme {other:?}; expected pipe, unix, tcp or mailbox")),
+            "http" => Err(format!("{scheme} links are not available in this version")),
+            other => Err(format!("unknown link scheme {other:?}; expected pipe, unix, tcp, fifo or mailbox")),
         }
         .map_err(fail)?;
         Ok(LinkSpec { transport })
@@ -175,10 +280,11 @@ impl fmt::Display for LinkSpec {
         match &self.transport {
             Transport::Stream { endpoint, options } => {
                 write!(f, "{endpoint}")?;
-                if options.framing != Framing::default() {
-                    write!(f, "?framing={}", options.framing)?;
-                }
-                Ok(())
+                write_options(f, options)
+            }
+            Transport::Fifo { prefix, options } => {
+                write!(f, "fifo:{}", prefix.display())?;
+                write_options(f, options)
             }
             Transport::Mailbox(mailbox) => {
                 write!(f, "mailbox:{}", mailbox.path.display())?;
@@ -189,6 +295,30 @@ impl fmt::Display for LinkSpec {
             }
         }
     }
+}
+
+/// The options that differ from the defaults, as a query.
+fn write_options(f: &mut fmt::Formatter<'_>, options: &StreamOptions) -> fmt::Result {
+    let mut parts = Vec::new();
+    if options.listen {
+        parts.push("listen".to_owned());
+    }
+    if options.framing != Framing::default() {
+        parts.push(format!("framing={}", options.framing));
+    }
+    if let Protocol::Step(step) = &options.protocol {
+        parts.push("protocol=step".into());
+        if step.handshake > 0 {
+            parts.push(format!("handshake={}", step.handshake));
+        }
+        if let Some(size) = step.reply_size {
+            parts.push(format!("reply={size}"));
+        }
+    }
+    if !parts.is_empty() {
+        write!(f, "?{}", parts.join("&"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -241,6 +371,26 @@ mod tests {
     }
 
     #[test]
+    fn the_tempest_profile_is_the_mame_scripts_wire_format() {
+        let spec: LinkSpec = "tempest".parse().unwrap();
+        let Transport::Stream { endpoint, options } = &spec.transport else { panic!("not a stream") };
+        assert_eq!(endpoint, &Endpoint::Tcp("127.0.0.1:9999".into()));
+        assert!(options.listen);
+        assert_eq!(options.framing, Framing::LengthPrefixed(gamebridge_protocol::codec::PrefixWidth::U16));
+        let Protocol::Step(step) = &options.protocol else { panic!("not the step protocol") };
+        assert_eq!((step.handshake, step.reply_size), (2, Some(5)));
+        assert_eq!(step.fallback_reply(), vec![0; 5], "zeros when the agent misses a frame");
+        assert_eq!(
+            spec.to_string(),
+            "tcp:127.0.0.1:9999?listen&framing=u16be&protocol=step&handshake=2&reply=5"
+        );
+        let fifo: LinkSpec = "fifo:/tmp/tempest?framing=u32be&protocol=step&default=0102".parse().unwrap();
+        let Transport::Fifo { options, .. } = fifo.transport else { panic!("not a FIFO") };
+        let Protocol::Step(step) = options.protocol else { panic!("not the step protocol") };
+        assert_eq!(step.fallback_reply(), vec![1, 2]);
+    }
+
+    #[test]
     fn clear_errors_for_bad_specs() {
         let error = |spec: &str| spec.parse::<LinkSpec>().unwrap_err().reason;
         assert!(error("civ5").contains("expected SCHEME:ADDRESS"));
@@ -253,5 +403,10 @@ mod tests {
         assert!(error("mailbox:/tmp/x?framing=lines").contains("unknown mailbox option"));
         assert!(error("mailbox:/tmp/x?log=/tmp/l").contains("legacy"));
         assert!(error("pipe:x?legacy").contains("unknown option"));
+        assert!(error("tcp:h:1?protocol=step").contains("u16be"));
+        assert!(error("tcp:h:1?protocol=fast").contains("unknown"));
+        assert!(error("tcp:h:1?framing=u16be&protocol=step&reply=5&default=00").contains("reply=5"));
+        assert!(error("tcp:h:1?framing=u16be&protocol=step&default=xyz").contains("hexadecimal"));
+        assert!(error("fifo:/tmp/x?listen").contains("FIFO"));
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::Path;
 use axum::extract::rejection::BytesRejection;
 use axum::response::Response;
 use bytes::Bytes;
-use gamebridge_hub::{ExternalFunction, PLAYER_IDS};
+use gamebridge_hub::{AgentEndpoint, ExternalFunction, PLAYER_IDS};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,7 +29,7 @@ pub async fn register(
     tracing::info!(
         game = game.name(),
         function = function.name,
-        url = function.url,
+        url = function.url().unwrap_or_default(),
         "external function registered"
     );
     Ok(envelope::success(&*function))
@@ -65,7 +65,7 @@ fn validate_registration(body: &Value) -> Result<ExternalFunction, ApiError> {
     };
     Ok(ExternalFunction {
         name: name.to_owned(),
-        url: url.to_owned(),
+        endpoint: AgentEndpoint::Webhook { url: url.to_owned() },
         is_async,
         timeout: Duration::from_millis(timeout),
         description,
@@ -105,7 +105,8 @@ pub async fn unregister(
 }
 
 pub async fn functions(TargetGame(game): TargetGame) -> Response {
-    let functions: Vec<ExternalFunction> = game.external_functions().iter().map(|f| (**f).clone()).collect();
+    let functions = game.external_functions();
+    let functions: Vec<&ExternalFunction> = functions.iter().map(|function| &**function).collect();
     envelope::success(json!({ "functions": functions }))
 }
 

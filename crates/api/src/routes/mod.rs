@@ -2,7 +2,7 @@
 //! and under `/games/{name}`. `/events` covers every game (filter with
 //! `?game=`); `/games/{name}/events` one game.
 
-mod events;
+pub(crate) mod events;
 mod external;
 mod lua;
 mod system;
@@ -23,6 +23,7 @@ pub fn router() -> Router<ApiState> {
         .route("/events", get(events::events))
         .route("/events/history", get(events::history))
         .route("/games/{name}/events", get(events::events))
+        .route("/agent", get(crate::agent_ws::upgrade))
         .merge(game_routes())
         .nest("/games/{name}", game_routes())
         .fallback(not_found)

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use gamebridge_protocol::{BridgeMessage, CallResult, ErrorBody, ErrorCode, RawValue, Response, WireId};
 
 use super::Game;
-use crate::external::{ExternalFunction, ExternalRequest};
+use bytes::Bytes;
+
+use crate::external::{AgentChannel, AgentEndpoint, ExternalFunction, ExternalRequest, StepRequest};
 use crate::session::{Outbound, Session};
 
 impl Game {
@@ -33,6 +35,35 @@ impl Game {
         self.external.list()
     }
 
+    /// The agent function `name` for this game: its own, or, for an
+    /// instance of a listening game, the one registered for the game itself.
+    pub fn find_external(&self, name: &str) -> Option<Arc<ExternalFunction>> {
+        self.external.get(name).or_else(|| self.parent.as_ref()?.find_external(name))
+    }
+
+    /// Removes the functions a disconnected agent served, telling the game.
+    pub fn unregister_channel(&self, channel: &Arc<dyn AgentChannel>) {
+        for name in self.external.unregister_channel(channel) {
+            self.send_control(BridgeMessage::ExternalUnregister { name });
+        }
+    }
+
+    /// Asks the agent that registered `step` for the reply to one frame of a
+    /// lockstep game. The link bounds the wait with its step deadline.
+    pub async fn step(&self, seq: u64, frame: Bytes) -> Result<Bytes, ErrorBody> {
+        let Some(function) = self.find_external("step") else {
+            return Err(ErrorBody::new(
+                ErrorCode::INVALID_FUNCTION,
+                "no agent registered the function 'step'",
+            ));
+        };
+        let request = StepRequest { game: self.name.clone(), seq, frame };
+        match &function.endpoint {
+            AgentEndpoint::Webhook { .. } => self.shared.dispatch.step(function.clone(), request).await,
+            AgentEndpoint::Channel(channel) => channel.step(request).await,
+        }
+    }
+
     /// Answers the game's `external_call` from the agent that registered the
     /// function, within the registration's timeout. Runs in its own task: the
     /// link goes on reading while the agent thinks.
@@ -43,7 +74,7 @@ impl Game {
         function: String,
         args: Box<RawValue>,
     ) {
-        let Some(registration) = self.external.get(&function) else {
+        let Some(registration) = self.find_external(&function) else {
             let error = ErrorBody::new(
                 ErrorCode::INVALID_FUNCTION,
                 format!("External function '{function}' is not registered"),
@@ -53,7 +84,10 @@ impl Game {
             return;
         };
         let request = ExternalRequest { game: self.name.clone(), id: id.clone(), args };
-        let call = self.shared.dispatch.call(registration.clone(), request);
+        let call = match &registration.endpoint {
+            AgentEndpoint::Webhook { .. } => self.shared.dispatch.call(registration.clone(), request),
+            AgentEndpoint::Channel(channel) => channel.call(&registration.name, request),
+        };
         let session = session.clone();
         let game = self.name.clone();
         let stats = self.stats.clone();

@@ -67,6 +67,8 @@ pub struct Game {
     status: Mutex<LinkStatus>,
     external: ExternalRegistry,
     pause: PauseState,
+    /// For an instance of a listening game (`tempest/3`), the game itself.
+    parent: Option<Arc<Game>>,
     /// Whether a session is attached, for those who wait on it.
     connected: tokio::sync::watch::Sender<bool>,
     shared: Arc<Shared>,
@@ -80,7 +82,7 @@ pub(crate) struct Shared {
 }
 
 impl Game {
-    pub(crate) fn new(name: &str, link: &str, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(name: &str, link: &str, parent: Option<Arc<Game>>, shared: Arc<Shared>) -> Self {
         Self {
             name: name.into(),
             link: link.to_owned(),
@@ -94,6 +96,7 @@ impl Game {
             }),
             external: ExternalRegistry::default(),
             pause: PauseState::default(),
+            parent,
             connected: tokio::sync::watch::Sender::new(false),
             shared,
         }
@@ -105,6 +108,11 @@ impl Game {
 
     pub fn link(&self) -> &str {
         &self.link
+    }
+
+    /// The listening game this is an instance of, if any.
+    pub fn parent(&self) -> Option<&Arc<Game>> {
+        self.parent.as_ref()
     }
 
     pub fn functions(&self) -> &FunctionRegistry {

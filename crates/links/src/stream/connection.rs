@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use futures::StreamExt;
 use gamebridge_hub::{Game, Outbound, SessionGuard};
-use gamebridge_protocol::{ErrorBody, ErrorCode, FrameCodec, GameMessage};
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use gamebridge_protocol::{ErrorBody, ErrorCode, FrameCodec, Framing, GameMessage};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::{Endpoint, GameStream};
-use crate::StreamOptions;
+use super::GameStream;
+use crate::{Protocol, StreamOptions};
 
 /// Messages waiting to be written; a full queue makes callers wait (each
 /// within its own deadline) instead of dropping messages.
@@ -42,37 +42,61 @@ impl fmt::Display for Ended {
     }
 }
 
+/// The game's side of a link, as two halves.
+pub type GameReader = Box<dyn AsyncRead + Send + Unpin>;
+pub type GameWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
 /// Serves one connected stream until it ends. While it runs the game is
 /// attached to the hub; when it returns, every call still pending on it has
 /// already failed with `DLL_DISCONNECTED`.
 pub async fn serve_connection(
     game: &Arc<Game>,
     stream: Box<dyn GameStream>,
-    endpoint: &Endpoint,
+    peer: &(dyn fmt::Display + Sync),
     options: &StreamOptions,
     shutdown: &CancellationToken,
 ) -> Ended {
     let (reader, writer) = tokio::io::split(stream);
+    serve_halves(game, Box::new(reader), Box::new(writer), peer, options, shutdown).await
+}
+
+/// [`serve_connection`] for a reader and writer that are separate already
+/// (a FIFO pair).
+pub async fn serve_halves(
+    game: &Arc<Game>,
+    reader: GameReader,
+    writer: GameWriter,
+    peer: &(dyn fmt::Display + Sync),
+    options: &StreamOptions,
+    shutdown: &CancellationToken,
+) -> Ended {
     let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
     let session = game.attach(outbound);
     // Logged once calls can flow, so the line is true when someone reads it.
-    tracing::info!(game = game.name(), %endpoint, "game connected");
-    let codec = FrameCodec::new(&options.framing, options.max_frame);
-    let write_codec = FrameCodec::new(&options.framing, options.max_frame);
-    let ended = tokio::select! {
-        ended = read_frames(reader, codec, &session) => ended,
-        ended = write_frames(writer, write_codec, queue, &session) => ended,
-        () = shutdown.cancelled() => Ended::Shutdown,
+    tracing::info!(game = game.name(), %peer, "game connected");
+    let ended = match &options.protocol {
+        Protocol::Bridge => {
+            let codec = FrameCodec::new(&options.framing, options.max_frame);
+            let write_codec = FrameCodec::new(&options.framing, options.max_frame);
+            tokio::select! {
+                ended = read_frames(reader, codec, &session) => ended,
+                ended = write_frames(writer, write_codec, queue, &session) => ended,
+                () = shutdown.cancelled() => Ended::Shutdown,
+            }
+        }
+        Protocol::Step(step) => {
+            let Framing::LengthPrefixed(width) = options.framing else {
+                unreachable!("the spec parser requires a length prefix for protocol=step")
+            };
+            let frames = super::step::StepFraming { width, max_frame: options.max_frame };
+            super::step::serve_steps(&session, reader, writer, frames, step, queue, shutdown).await
+        }
     };
     drop(session);
     ended
 }
 
-async fn read_frames(
-    reader: ReadHalf<Box<dyn GameStream>>,
-    codec: FrameCodec,
-    session: &SessionGuard,
-) -> Ended {
+async fn read_frames(reader: GameReader, codec: FrameCodec, session: &SessionGuard) -> Ended {
     let mut frames = FramedRead::with_capacity(reader, codec, 64 * 1024);
     let mut warnings = WarningLimiter::default();
     let game = session.game().name();
@@ -99,7 +123,7 @@ async fn read_frames(
 }
 
 async fn write_frames(
-    mut writer: WriteHalf<Box<dyn GameStream>>,
+    mut writer: GameWriter,
     codec: FrameCodec,
     mut queue: mpsc::Receiver<Outbound>,
     session: &SessionGuard,
@@ -136,12 +160,12 @@ async fn write_frames(
 /// Logs at most one warning per second, so a game spewing garbage cannot
 /// flood the log; every dropped frame is still counted in `/stats`.
 #[derive(Default)]
-struct WarningLimiter {
+pub(super) struct WarningLimiter {
     last: Option<Instant>,
 }
 
 impl WarningLimiter {
-    fn warn(&mut self, log: impl FnOnce()) {
+    pub(super) fn warn(&mut self, log: impl FnOnce()) {
         if self.last.is_none_or(|last| last.elapsed() >= Duration::from_secs(1)) {
             self.last = Some(Instant::now());
             log();

@@ -3,14 +3,17 @@
 
 mod connection;
 mod endpoint;
+mod listen;
+mod step;
 
 use std::sync::Arc;
 
 use gamebridge_hub::{Game, LinkState};
 use tokio_util::sync::CancellationToken;
 
-pub use connection::serve_connection;
+pub use connection::{GameReader, GameWriter, serve_connection, serve_halves};
 pub use endpoint::{Endpoint, GameStream};
+pub use listen::listen_forever;
 
 use crate::{Backoff, StreamOptions};
 

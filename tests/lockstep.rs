@@ -1,0 +1,332 @@
+//! Lockstep games (Tempest on MAME): the step protocol over listening TCP
+//! and FIFO links, answered by WebSocket and webhook agents, or by the
+//! default reply when no agent answers in time.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
+use gamebridge_hub::LinkState;
+use serde_json::{Value, json};
+use support::{Harness, within};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
+const PAYLOAD: usize = 819;
+
+/// Frame `n` of instance `instance`: n in the first 4 bytes, the instance
+/// in the fifth, padded to Tempest's 819-byte payload.
+fn frame(instance: u8, n: u32) -> Vec<u8> {
+    let mut frame = vec![0u8; PAYLOAD];
+    frame[..4].copy_from_slice(&n.to_be_bytes());
+    frame[4] = instance;
+    frame
+}
+
+/// What the test agents answer: the frame's first five bytes.
+fn expected_reply(instance: u8, n: u32) -> [u8; 5] {
+    let mut reply = [0u8; 5];
+    reply[..4].copy_from_slice(&n.to_be_bytes());
+    reply[4] = instance;
+    reply
+}
+
+/// A MAME instance running the Tempest script's wire protocol.
+struct Instance(TcpStream);
+
+impl Instance {
+    async fn connect(address: &str) -> Self {
+        let mut stream = within("connecting to the bridge", TcpStream::connect(address)).await.unwrap();
+        stream.write_all(&[0, 0]).await.unwrap(); // the 2-byte handshake
+        Self(stream)
+    }
+
+    async fn step(&mut self, frame: &[u8]) -> [u8; 5] {
+        let mut message = (frame.len() as u16).to_be_bytes().to_vec();
+        message.extend_from_slice(frame);
+        self.0.write_all(&message).await.unwrap();
+        let mut reply = [0u8; 5];
+        within("a step reply", self.0.read_exact(&mut reply)).await.unwrap();
+        reply
+    }
+}
+
+/// The address a listening game accepts on (the spec asked for port 0).
+async fn listening_address(harness: &Harness, game: &str) -> String {
+    let game = harness.hub().game(game).unwrap();
+    within("the link to listen", async {
+        loop {
+            let status = game.status();
+            if status.state == LinkState::Listening
+                && let Some(address) =
+                    status.detail.as_deref().and_then(|detail| detail.strip_prefix("listening on tcp:"))
+            {
+                return address.to_owned();
+            }
+            // The link binds in its own task; there is no event for it.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+}
+
+async fn tempest(options: &str) -> (Harness, String) {
+    let spec = format!("{TEMPEST}{options}");
+    let harness = Harness::start(&[("tempest", spec)]).await;
+    let address = listening_address(&harness, "tempest").await;
+    (harness, address)
+}
+
+/// A WebSocket agent that registers `step` for `tempest` and answers every
+/// frame (or none, when `silent`); it records the largest batch it got.
+async fn websocket_agent(harness: &Harness, silent: bool) -> Arc<AtomicUsize> {
+    let url = harness.url("/agent").replacen("http://", "ws://", 1);
+    let (mut socket, _) =
+        within("the agent to connect", tokio_tungstenite::connect_async(url)).await.unwrap();
+    let register = json!({"type": "register", "game": "tempest", "functions": ["step"], "batch": {"max": 32, "wait_ms": 5}});
+    socket.send(Message::Text(register.to_string().into())).await.unwrap();
+    let registered = within("registration", socket.next()).await.unwrap().unwrap();
+    let registered: Value = serde_json::from_str(registered.to_text().unwrap()).unwrap();
+    assert_eq!(registered, json!({"type": "registered", "game": "tempest", "functions": ["step"]}));
+    let largest_batch = Arc::new(AtomicUsize::new(0));
+    let largest = largest_batch.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Binary(bytes) = message else { continue };
+            let frames = decode_frames(bytes).unwrap();
+            largest.fetch_max(frames.len(), Ordering::Relaxed);
+            if silent {
+                continue;
+            }
+            let replies: Vec<(u64, Bytes)> =
+                frames.iter().map(|(id, _, _, frame)| (*id, frame.slice(..5))).collect();
+            let refs: Vec<(u64, &[u8])> = replies.iter().map(|(id, reply)| (*id, &reply[..])).collect();
+            if socket.send(Message::Binary(encode_replies(&refs))).await.is_err() {
+                return;
+            }
+        }
+    });
+    largest_batch
+}
+
+#[tokio::test]
+async fn sixteen_instances_with_a_websocket_agent_every_frame_answered_in_order() {
+    let (harness, address) = tempest("").await;
+    let largest_batch = websocket_agent(&harness, false).await;
+    let instances = (1..=16u8).map(|instance| {
+        let address = address.clone();
+        async move {
+            let mut game = Instance::connect(&address).await;
+            for n in 1..=200u32 {
+                assert_eq!(
+                    game.step(&frame(instance, n)).await,
+                    expected_reply(instance, n),
+                    "instance {instance}, frame {n}"
+                );
+            }
+            game
+        }
+    });
+    let games = within("16 instances × 200 frames", futures::future::join_all(instances)).await;
+    let (_, listing) = harness.get("/games").await;
+    let names: Vec<&str> =
+        listing["result"]["games"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    for number in 1..=16 {
+        assert!(names.contains(&format!("tempest/{number}").as_str()), "{names:?}");
+    }
+    let (_, stats) = harness.get("/stats").await;
+    let steps: u64 = stats["result"]["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["calls"]["steps"].as_u64().unwrap())
+        .sum();
+    let misses: u64 = stats["result"]["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["calls"]["step_misses"].as_u64().unwrap())
+        .sum();
+    assert_eq!((steps, misses), (16 * 200, 0));
+    assert!(largest_batch.load(Ordering::Relaxed) >= 1);
+    drop(games);
+}
+
+#[tokio::test]
+async fn a_webhook_agent_answers_frames_in_base64() {
+    let (harness, address) = tempest("").await;
+    let agent = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+                let frame = BASE64.decode(body["args"]["frame"].as_str().unwrap()).unwrap();
+                assert!(body["args"]["game"].as_str().unwrap().starts_with("tempest/"));
+                assert!(body["args"]["seq"].as_u64().unwrap() >= 1);
+                axum::Json(json!({"success": true, "result": {"reply": BASE64.encode(&frame[..5])}}))
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    };
+    let registered = harness
+        .post("/external/register", json!({"name": "step", "url": agent, "async": false, "timeout": 1000}))
+        .await;
+    assert_eq!(registered["success"], true);
+    let mut game = Instance::connect(&address).await;
+    for n in 1..=5 {
+        assert_eq!(game.step(&frame(9, n)).await, expected_reply(9, n));
+    }
+}
+
+#[tokio::test]
+async fn frames_split_across_writes_are_put_back_together() {
+    let (harness, address) = tempest("").await;
+    websocket_agent(&harness, false).await;
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut bytes = vec![0, 0]; // handshake
+    for n in 1..=3u32 {
+        bytes.extend_from_slice(&(PAYLOAD as u16).to_be_bytes());
+        bytes.extend_from_slice(&frame(3, n));
+    }
+    // The handshake and the first frame byte by byte, the rest in uneven pieces.
+    let first_frame_end = 2 + 2 + PAYLOAD;
+    for byte in &bytes[..first_frame_end] {
+        stream.write_all(std::slice::from_ref(byte)).await.unwrap();
+    }
+    let mut reply = [0u8; 5];
+    within("the first reply", stream.read_exact(&mut reply)).await.unwrap();
+    assert_eq!(reply, expected_reply(3, 1));
+    for n in 2..=3u32 {
+        let start = first_frame_end + (n as usize - 2) * (2 + PAYLOAD);
+        let frame_bytes = &bytes[start..start + 2 + PAYLOAD];
+        for piece in frame_bytes.chunks(100) {
+            stream.write_all(piece).await.unwrap();
+        }
+        within("a reply", stream.read_exact(&mut reply)).await.unwrap();
+        assert_eq!(reply, expected_reply(3, n));
+    }
+}
+
+#[tokio::test]
+async fn without_an_agent_the_game_gets_the_default_reply_in_time() {
+    let (harness, address) = tempest("&default=0102030405").await;
+    let mut game = Instance::connect(&address).await;
+    for n in 1..=3 {
+        assert_eq!(game.step(&frame(1, n)).await, [1, 2, 3, 4, 5], "the configured default reply");
+    }
+    let (_, stats) = harness.get("/stats").await;
+    let instance = stats["result"]["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "tempest/1")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (instance["calls"]["steps"].as_u64(), instance["calls"]["step_misses"].as_u64()),
+        (Some(3), Some(3))
+    );
+}
+
+#[tokio::test]
+async fn an_agent_that_misses_the_deadline_costs_the_game_one_default_reply() {
+    let (harness, address) = tempest("&step_timeout_ms=100").await;
+    websocket_agent(&harness, true).await;
+    let mut game = Instance::connect(&address).await;
+    assert_eq!(game.step(&frame(1, 1)).await, [0; 5], "zeros, as the Tempest server answers on errors");
+    let (_, stats) = harness.get("/stats").await;
+    let instance = stats["result"]["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "tempest/1")
+        .unwrap()
+        .clone();
+    assert_eq!(instance["calls"]["step_misses"], 1);
+}
+
+#[tokio::test]
+async fn a_killed_instance_is_removed_and_its_number_reused() {
+    let (harness, address) = tempest("").await;
+    websocket_agent(&harness, false).await;
+    let mut first = Instance::connect(&address).await;
+    assert_eq!(first.step(&frame(1, 1)).await, expected_reply(1, 1));
+    let mut second = Instance::connect(&address).await;
+    assert_eq!(second.step(&frame(2, 1)).await, expected_reply(2, 1));
+    drop(first);
+    within("tempest/1 to be removed", async {
+        while harness.hub().game("tempest/1").is_some() {
+            // Removal happens in the instance's task; there is no event for it.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert!(harness.hub().game("tempest/2").is_some(), "the other instance is untouched");
+    let mut restarted = Instance::connect(&address).await;
+    assert_eq!(restarted.step(&frame(1, 2)).await, expected_reply(1, 2));
+    assert!(harness.hub().game("tempest/1").is_some(), "the lowest free number is reused");
+    assert_eq!(second.step(&frame(2, 2)).await, expected_reply(2, 2));
+}
+
+#[tokio::test]
+async fn an_agent_that_disconnects_is_unregistered() {
+    let (harness, address) = tempest("").await;
+    let url = harness.url("/agent").replacen("http://", "ws://", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    socket
+        .send(Message::Text(
+            json!({"type": "register", "game": "tempest", "functions": ["step"]}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    socket.next().await.unwrap().unwrap();
+    let (_, functions) = harness.get("/games/tempest/external/functions").await;
+    assert_eq!(functions["result"]["functions"][0]["name"], "step");
+    assert!(functions["result"]["functions"][0]["agent"].as_str().unwrap().starts_with("websocket agent"));
+    drop(socket);
+    within("the agent's functions to go", async {
+        while harness.hub().game("tempest").unwrap().find_external("step").is_some() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    let mut game = Instance::connect(&address).await;
+    assert_eq!(game.step(&frame(1, 1)).await, [0; 5]);
+}
+
+#[tokio::test]
+async fn websocket_agents_call_game_functions_and_get_events() {
+    let (harness, _game, connection) = Harness::with_one_game().await;
+    connection.echo_forever();
+    let url = harness.url("/agent").replacen("http://", "ws://", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let send = |message: Value| Message::Text(message.to_string().into());
+    socket.send(send(json!({"type": "subscribe", "since": 0}))).await.unwrap();
+    socket.send(send(json!({"type": "call", "id": "c1", "function": "GetTurn", "args": [1]}))).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let message = within("agent messages", socket.next()).await.unwrap().unwrap();
+        seen.push(serde_json::from_str::<Value>(message.to_text().unwrap()).unwrap());
+    }
+    assert!(seen.contains(&json!({"type": "subscribed"})));
+    assert!(seen.contains(&json!({"type": "result", "id": "c1", "success": true, "result": {"function": "GetTurn", "args": [1]}})));
+    let event = seen.iter().find(|message| message["type"] == "event").expect("the dll_status event");
+    assert_eq!(event["data"]["type"], "dll_status");
+    socket.send(send(json!({"type": "bogus"}))).await.unwrap();
+    let error: Value =
+        serde_json::from_str(within("an error", socket.next()).await.unwrap().unwrap().to_text().unwrap())
+            .unwrap();
+    assert_eq!(error["code"], "INVALID_ARGUMENTS");
+}
