@@ -91,7 +91,9 @@ async fn tempest(options: &str) -> (Harness, String) {
 async fn websocket_agent(harness: &Harness, silent: bool) -> Arc<AtomicUsize> {
     let url = harness.url("/agent").replacen("http://", "ws://", 1);
     let (mut socket, _) =
-        within("the agent to connect", tokio_tungstenite::connect_async(url)).await.unwrap();
+        within("the agent to connect", tokio_tungstenite::connect_async_with_config(url, None, true))
+            .await
+            .unwrap();
     let register = json!({"type": "register", "game": "tempest", "functions": ["step"], "batch": {"max": 32, "wait_ms": 5}});
     socket.send(Message::Text(register.to_string().into())).await.unwrap();
     let registered = within("registration", socket.next()).await.unwrap().unwrap();
@@ -329,4 +331,102 @@ async fn websocket_agents_call_game_functions_and_get_events() {
         serde_json::from_str(within("an error", socket.next()).await.unwrap().unwrap().to_text().unwrap())
             .unwrap();
     assert_eq!(error["code"], "INVALID_ARGUMENTS");
+}
+
+/// A game on a FIFO pair: blocking `open`s as plain `io.open` does, the
+/// game's input opened first (the order that deadlocked the original).
+fn fifo_game_session(prefix: &std::path::Path, frames: &[Vec<u8>]) -> Vec<[u8; 5]> {
+    use std::io::{Read, Write};
+    let input = format!("{}_input", prefix.display());
+    let output = format!("{}_output", prefix.display());
+    let mut from_bridge = std::fs::File::open(&input).unwrap();
+    let mut to_bridge = std::fs::OpenOptions::new().write(true).open(&output).unwrap();
+    to_bridge.write_all(&[0, 0]).unwrap();
+    frames
+        .iter()
+        .map(|frame| {
+            let mut message = (frame.len() as u16).to_be_bytes().to_vec();
+            message.extend_from_slice(frame);
+            to_bridge.write_all(&message).unwrap();
+            let mut reply = [0u8; 5];
+            from_bridge.read_exact(&mut reply).unwrap();
+            reply
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fifo_pair_serves_a_game_and_reopens_after_it_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("tempest");
+    let spec = format!("fifo:{}?framing=u16be&protocol=step&handshake=2&reply=5", prefix.display());
+    let harness = Harness::start(&[("tempest", spec)]).await;
+    websocket_agent(&harness, false).await;
+    let output = std::path::PathBuf::from(format!("{}_output", prefix.display()));
+    within("the FIFOs to be made", async {
+        while !output.exists() || !std::path::Path::new(&format!("{}_input", prefix.display())).exists() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let metadata = std::fs::metadata(&output).unwrap();
+        assert!(metadata.file_type().is_fifo());
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+    }
+    for session in 1..=2u8 {
+        let game_prefix = prefix.clone();
+        let frames: Vec<Vec<u8>> = (1..=3).map(|n| frame(session, n)).collect();
+        let replies = within(
+            "a FIFO game session",
+            tokio::task::spawn_blocking(move || fifo_game_session(&game_prefix, &frames)),
+        )
+        .await
+        .unwrap();
+        let expected: Vec<[u8; 5]> = (1..=3).map(|n| expected_reply(session, n)).collect();
+        assert_eq!(replies, expected, "session {session}: the emulator restarted and the pair was reopened");
+    }
+    within("the bridge to stop", harness.bridge.stop()).await.unwrap();
+    assert!(!output.exists(), "the FIFOs are removed on exit");
+}
+
+/// The reply lines the stand-in Lua games write: the agent echoes a frame's
+/// first five bytes, so frame n's reply is n big-endian and n % 256.
+fn expected_lua_output(frames: u32) -> String {
+    let mut text: String = (1..=frames).map(|n| format!("reply {n} {:08x}{:02x}\n", n, n % 256)).collect();
+    text.push_str(&format!("done {frames}\n"));
+    text
+}
+
+#[tokio::test]
+async fn the_lua_mame_transport_under_sim_emu() {
+    let (harness, address) = tempest("").await;
+    websocket_agent(&harness, false).await;
+    let out = harness.dir.path().join("mame.out");
+    let target = std::path::PathBuf::from(format!("socket.{address}"));
+    let game = support::SimProcess::start_with(
+        "step_mame.lua",
+        &["--emu"],
+        &[("STEP_TARGET", &target), ("STEP_FRAMES", std::path::Path::new("40")), ("STEP_OUT", &out)],
+    );
+    assert!(game.finished().await.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected_lua_output(40));
+}
+
+#[tokio::test]
+async fn the_lua_fifo_transport_under_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("tempest");
+    let spec = format!("fifo:{}?framing=u16be&protocol=step&handshake=2&reply=5", prefix.display());
+    let harness = Harness::start_in(dir, &[("tempest", spec)]).await;
+    websocket_agent(&harness, false).await;
+    let out = harness.dir.path().join("fifo.out");
+    let game = support::SimProcess::start(
+        "step_fifo.lua",
+        &[("STEP_TARGET", &prefix), ("STEP_FRAMES", std::path::Path::new("40")), ("STEP_OUT", &out)],
+    );
+    assert!(game.finished().await.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected_lua_output(40));
 }

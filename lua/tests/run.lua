@@ -9,7 +9,10 @@ named test functions; a test fails when it raises an error. The last line is
 
 package.path = "./?.lua;./?/init.lua;" .. package.path
 
-local test_files = { "tests/test_json.lua", "tests/test_core.lua", "tests/test_mailbox.lua" }
+local test_files = {
+  "tests/test_json.lua", "tests/test_core.lua", "tests/test_mailbox.lua",
+  "tests/test_lockstep.lua", "tests/test_fifo.lua",
+}
 
 local passed, failed = 0, 0
 

@@ -3,8 +3,8 @@ End-to-end tests of gamebridge.mailbox in a temporary folder. The test plays
 the bridge: it writes requests/ID.json, appends ID lines to requests.idx,
 calls poll() and reads what the game wrote back.
 
-Only these tests use os.execute (to make and remove the folder); the SDK
-itself must not, and the tests check that it does not.
+Only these tests and test_fifo.lua use os.execute (to make and remove the
+folder); the SDK itself must not, and the tests check that it does not.
 ]]
 
 local core = require("gamebridge.core")

@@ -5,6 +5,7 @@ mod call;
 mod events;
 mod mailbox;
 mod report;
+mod step;
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +28,9 @@ pub enum Scenario {
     /// A Transport Fever 2 command round trip through the legacy mailbox,
     /// beside the seed's Python client (100 ms polling) on the same game.
     Mailbox(mailbox::MailboxBench),
+    /// Lockstep frames from 1 and 16 instances through the bridge to a
+    /// WebSocket agent, beside a raw TCP ping-pong.
+    Step(step::StepBench),
 }
 
 pub fn run(scenario: Scenario) -> anyhow::Result<()> {
@@ -34,6 +38,7 @@ pub fn run(scenario: Scenario) -> anyhow::Result<()> {
         Scenario::Call(options) => call::run(options),
         Scenario::Events(options) => events::run(options),
         Scenario::Mailbox(options) => mailbox::run(options),
+        Scenario::Step(options) => step::run(options),
     }
 }
 

@@ -353,24 +353,39 @@ pub fn game_event(event: &str, payload: Value) -> GameMessage {
 
 /// A game script from tests/lua running under `gamebridge sim` (ticking
 /// every 5 ms) in its own process, stopped when dropped.
-pub struct SimProcess(std::process::Child);
+pub struct SimProcess(Option<std::process::Child>);
 
 impl SimProcess {
     pub fn start(script: &str, env: &[(&str, &Path)]) -> Self {
+        Self::start_with(script, &[], env)
+    }
+
+    /// With extra `gamebridge sim` flags (such as `--emu`).
+    pub fn start_with(script: &str, flags: &[&str], env: &[(&str, &Path)]) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lua").join(script);
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-            .args(["sim", script.to_str().unwrap(), "--tick-ms", "5"])
+            .arg("sim")
+            .args(flags)
+            .args([script.to_str().unwrap(), "--tick-ms", "5"])
             .envs(env.iter().copied())
             .spawn()
             .expect("start gamebridge sim");
-        Self(child)
+        Self(Some(child))
+    }
+
+    /// Waits for a script that stops by itself.
+    pub async fn finished(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("running");
+        within("the sim to finish", tokio::task::spawn_blocking(move || child.wait())).await.unwrap().unwrap()
     }
 }
 
 impl Drop for SimProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -91,12 +91,16 @@ mod imp {
     }
 
     /// Opens `output` for reading; the open returns once the game opens it
-    /// for writing.
+    /// for writing. It waits on a thread of its own rather than tokio's
+    /// blocking pool, which a runtime waits for when it is dropped: a game
+    /// that never comes back must not hold up the bridge's exit.
     async fn wait_for_writer(output: &Path) -> io::Result<pipe::Receiver> {
         let path = output.to_owned();
-        let file = tokio::task::spawn_blocking(move || std::fs::File::open(path))
-            .await
-            .map_err(io::Error::other)??;
+        let (opened, waiting) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new().name("gamebridge-fifo-open".into()).spawn(move || {
+            let _ = opened.send(std::fs::File::open(path));
+        })?;
+        let file = waiting.await.map_err(|_| io::Error::other("the FIFO opener thread stopped"))??;
         pipe::Receiver::from_file(file)
     }
 

@@ -221,7 +221,7 @@ fn stream_options(query: &str) -> Result<StreamOptions, String> {
 /// Bytes from hexadecimal text (`default=0000000000`).
 fn hex(text: &str) -> Result<Vec<u8>, String> {
     let invalid = || format!("default={text} is not hexadecimal bytes");
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(invalid());
     }
     (0..text.len())
