@@ -62,3 +62,19 @@ fn bench_mailbox_compares_with_the_python_client() {
     assert_eq!(report["ratios"][0]["target"], 0.2);
     assert!(report["ratios"][0]["value"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn bench_step_measures_instances_beside_a_raw_ping_pong() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["-q", "bench", "step", "--steps", "50", "--instances", "1,4", "--json"])
+        .output()
+        .expect("run gamebridge bench");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["floors"][0]["label"], "raw TCP ping-pong");
+    assert_eq!(report["results"][0]["calls"], 50);
+    assert_eq!(report["results"][1]["calls"], 200, "4 instances × 50 steps");
+    let targets: Vec<f64> =
+        report["ratios"].as_array().unwrap().iter().map(|r| r["target"].as_f64().unwrap()).collect();
+    assert_eq!(targets, [3.0, 1.0]);
+}
