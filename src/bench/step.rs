@@ -163,6 +163,7 @@ async fn play(mut stream: TcpStream, steps: usize, handshake: bool) -> anyhow::R
 /// machine, the server on a thread of its own as the bridge is.
 async fn raw_ping_pong(steps: usize) -> anyhow::Result<Measurement> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
