@@ -11,13 +11,16 @@ const AFTER_HELP: &str = "\
 Link specs (SPEC in --game NAME=SPEC):
   pipe:ID            the game's named pipe: /tmp/app.ID (Windows: \\\\.\\pipe\\tmp-app.ID)
   unix:PATH          a Unix socket the game listens on
-  tcp:HOST:PORT      a TCP port the game listens on
+  tcp:HOST:PORT      a TCP port the game listens on (add ?listen to accept games: instances NAME/1, NAME/2, …)
+  fifo:PREFIX        a FIFO pair PREFIX_output (game → bridge) / PREFIX_input (bridge → game)
   mailbox:DIR        a folder of request and answer files (docs/MAILBOX.md)
   mailbox:PREFIX?legacy[&log=PATH]  the TF2 files PREFIX_cmd.json / PREFIX_resp.json
-  options: ?framing=delimiter|delimiter:TEXT|lines|u16be|u32be&max_frame=BYTES
+  options: ?framing=delimiter|delimiter:TEXT|lines|u16be|u32be&max_frame=BYTES&listen
+           &protocol=bridge|step&handshake=N&reply=N&default=HEX&step_timeout_ms=MS
 Profiles:
   vox-deorum         pipe:vox-deorum-bridge (or $VOX_DEORUM_PIPE_NAME): Civilization V
   tf2                mailbox:/tmp/tf2?legacy: the Transport Fever 2 AI Builder mod
+  tempest            tcp:127.0.0.1:9999?listen&framing=u16be&handshake=2&reply=5&protocol=step: Tempest on MAME
 Examples:
   gamebridge demo
   gamebridge serve --game civ5=vox-deorum
