@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gamebridge_hub::LinkState;
 use support::{Harness, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -51,19 +50,7 @@ async fn the_python_example_agent_plays_tempest() {
     let spec = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step&step_timeout_ms=5000";
     let harness = Harness::start(&[("tempest", spec.to_owned())]).await;
     let game = harness.hub().game("tempest").unwrap();
-    let address = within("the link to listen", async {
-        loop {
-            let status = game.status();
-            if status.state == LinkState::Listening
-                && let Some(address) =
-                    status.detail.as_deref().and_then(|d| d.strip_prefix("listening on tcp:"))
-            {
-                return address.to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await;
+    let address = harness.listening_address("tempest").await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python/tempest_agent.py");
     let url = harness.url("/agent").replacen("http://", "ws://", 1);
     let mut agent = tokio::process::Command::new("python3")

@@ -269,6 +269,32 @@ impl Harness {
         assert_eq!(envelope["success"], true, "sync call failed: {envelope}");
     }
 
+    /// The address a listening game accepts on (its spec may say port 0).
+    pub async fn listening_address(&self, game: &str) -> String {
+        let game = self.hub().game(game).expect("game exists");
+        within("the link to listen", async {
+            loop {
+                let status = game.status();
+                if status.state == gamebridge_hub::LinkState::Listening
+                    && let Some(address) =
+                        status.detail.as_deref().and_then(|detail| detail.strip_prefix("listening on tcp:"))
+                {
+                    return address.to_owned();
+                }
+                // The link binds in its own task; there is no event for it.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        })
+        .await
+    }
+
+    /// The `/stats` counters of one game (or instance).
+    pub async fn game_stats(&self, name: &str) -> Value {
+        let (_, stats) = self.get("/stats").await;
+        let games = stats["result"]["games"].as_array().expect("games").clone();
+        games.into_iter().find(|game| game["name"] == name).expect("the game is listed")["calls"].clone()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Value {
         let response = self.http.post(self.url(path)).json(&body).send().await.expect("POST");
         response.json().await.expect("JSON answer")
