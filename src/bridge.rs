@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use gamebridge_agents::WebhookDispatch;
+use gamebridge_agents::arena::{Arena, ArenaOptions, Backend};
+use gamebridge_agents::llm::LlmConfig;
 use gamebridge_api::{ApiState, event_pipe};
 use gamebridge_hub::{Hub, HubConfig};
+use gamebridge_links::Transport;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +62,9 @@ impl RunningBridge {
             event_pipe::serve(hub.clone(), id, shutdown.clone())
                 .with_context(|| format!("could not serve the event pipe {id:?}"))?;
         }
+        let arena = arena_for(&hub, &config)?;
         let mut state = ApiState::new(hub.clone(), shutdown.clone());
+        state.arena = arena;
         state.default_timeout = config.default_timeout;
         state.ping_interval = config.ping_interval;
         let server = tokio::spawn(gamebridge_api::serve(listener, state));
@@ -94,6 +99,29 @@ impl RunningBridge {
         self.shutdown.cancel();
         self.wait().await
     }
+}
+
+/// The Agent Arena of the first game that posts over HTTP, if any.
+fn arena_for(hub: &Arc<Hub>, config: &BridgeConfig) -> anyhow::Result<Option<Arc<Arena>>> {
+    let Some((name, http)) = config.games.iter().find_map(|game| match &game.spec.transport {
+        Transport::Http(http) => Some((&game.name, http)),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let default_backend = match http.backend.as_str() {
+        "llm" => Backend::Llm(LlmConfig {
+            base_url: http.llm_url.clone().unwrap_or_default(),
+            model: http.llm_model.clone().unwrap_or_else(|| "default".into()),
+            temperature: http.llm_temperature,
+            max_tokens: http.llm_max_tokens,
+            api_key_env: None,
+            system_prompt: None,
+        }),
+        _ => Backend::Rules,
+    };
+    let game = hub.game(name).expect("the game was added");
+    Ok(Some(Arena::new(game, ArenaOptions { deadline: http.deadline, default_backend })))
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

@@ -39,6 +39,8 @@ pub struct ApiState {
     pub default_timeout: std::time::Duration,
     /// How often event streams send `ping` (the original: every 5 s).
     pub ping_interval: std::time::Duration,
+    /// The Agent Arena game, when one is served (`/tick` and its routes).
+    pub arena: Option<Arc<gamebridge_agents::arena::Arena>>,
 }
 
 impl ApiState {
@@ -48,6 +50,7 @@ impl ApiState {
             shutdown,
             default_timeout: std::time::Duration::from_secs(60),
             ping_interval: std::time::Duration::from_secs(5),
+            arena: None,
         }
     }
 }

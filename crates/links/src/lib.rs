@@ -34,5 +34,10 @@ pub fn spawn(hub: Arc<Hub>, game: Arc<Game>, spec: LinkSpec, shutdown: Cancellat
         }
         Transport::Fifo { prefix, options } => tokio::spawn(fifo::serve(game, prefix, options, shutdown)),
         Transport::Mailbox(options) => tokio::spawn(mailbox::serve(game, options, shutdown)),
+        // The game posts to the bridge's HTTP listener: there is nothing to run here.
+        Transport::Http(_) => {
+            game.set_state(gamebridge_hub::LinkState::Listening, Some("the game posts to /tick".into()));
+            tokio::spawn(async {})
+        }
     }
 }

@@ -27,6 +27,35 @@ pub enum Transport {
     Fifo { prefix: PathBuf, options: StreamOptions },
     /// Files in a folder (or the TF2 file pair).
     Mailbox(MailboxOptions),
+    /// The game posts to the bridge's own HTTP listener (Agent Arena's `/tick`).
+    Http(HttpOptions),
+}
+
+/// Options of games that post over HTTP (Agent Arena).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpOptions {
+    /// Each agent's deadline per tick.
+    pub deadline: std::time::Duration,
+    /// The default decision backend: `rules` or `llm`.
+    pub backend: String,
+    /// The OpenAI-compatible endpoint of the `llm` backend, e.g. `http://127.0.0.1:8080/v1`.
+    pub llm_url: Option<String>,
+    pub llm_model: Option<String>,
+    pub llm_temperature: Option<f64>,
+    pub llm_max_tokens: Option<u32>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            deadline: std::time::Duration::from_secs(25),
+            backend: "rules".into(),
+            llm_url: None,
+            llm_model: None,
+            llm_temperature: None,
+            llm_max_tokens: None,
+        }
+    }
 }
 
 /// Options of stream and FIFO links.
@@ -115,12 +144,14 @@ pub struct SpecError {
 pub const VOX_DEORUM_PIPE_ID: &str = "vox-deorum-bridge";
 
 /// The profile names, for help texts.
-pub const PROFILES: &[&str] = &["vox-deorum", "tf2", "tempest"];
+pub const PROFILES: &[&str] = &["vox-deorum", "tf2", "tempest", "agent-arena"];
 
 impl LinkSpec {
     /// Expands a profile name to its spec; other text is returned unchanged.
     pub fn expand_profile(text: &str) -> String {
-        match text {
+        // A profile may take options of its own: `tempest?default=0000000000`.
+        let (name, extra) = text.split_once('?').unwrap_or((text, ""));
+        let expanded = match name {
             "vox-deorum" => {
                 let id =
                     std::env::var("VOX_DEORUM_PIPE_NAME").unwrap_or_else(|_| VOX_DEORUM_PIPE_ID.to_owned());
@@ -130,7 +161,13 @@ impl LinkSpec {
             "tempest" => {
                 "tcp:127.0.0.1:9999?listen&framing=u16be&handshake=2&reply=5&protocol=step".to_owned()
             }
-            other => other.to_owned(),
+            "agent-arena" => "http".to_owned(),
+            _ => return text.to_owned(),
+        };
+        match (extra.is_empty(), expanded.contains('?')) {
+            (true, _) => expanded,
+            (false, true) => format!("{expanded}&{extra}"),
+            (false, false) => format!("{expanded}?{extra}"),
         }
     }
 }
@@ -230,6 +267,43 @@ fn hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+fn http_transport(query: &str) -> Result<Transport, String> {
+    let mut http = HttpOptions::default();
+    for (key, value) in options(query) {
+        match key {
+            "decide_timeout_ms" => {
+                let millis = value.parse::<u64>().ok().filter(|millis| *millis > 0);
+                let millis = millis.ok_or("decide_timeout_ms must be a positive number of milliseconds")?;
+                http.deadline = std::time::Duration::from_millis(millis);
+            }
+            "backend" if value == "rules" || value == "llm" => http.backend = value.to_owned(),
+            "backend" => return Err(format!("backend={value} is unknown; expected rules or llm")),
+            "llm_url" => http.llm_url = Some(value.to_owned()),
+            "llm_model" => http.llm_model = Some(value.to_owned()),
+            "llm_temperature" => {
+                http.llm_temperature =
+                    Some(value.parse().map_err(|_| format!("llm_temperature={value} is not a number"))?);
+            }
+            "llm_max_tokens" => {
+                http.llm_max_tokens =
+                    Some(value.parse().map_err(|_| format!("llm_max_tokens={value} is not a number"))?);
+            }
+            other => {
+                return Err(format!(
+                    "unknown option {other:?}; expected decide_timeout_ms, backend, llm_url, llm_model, llm_temperature or llm_max_tokens"
+                ));
+            }
+        }
+    }
+    if http.backend == "llm" && http.llm_url.is_none() {
+        return Err(
+            "backend=llm needs llm_url=URL (an OpenAI-compatible endpoint such as http://127.0.0.1:8080/v1)"
+                .into(),
+        );
+    }
+    Ok(Transport::Http(http))
+}
+
 fn mailbox_transport(address: &str, query: &str) -> Result<Transport, String> {
     let mut mailbox = MailboxOptions { path: address.into(), legacy: false, log: None };
     for (key, value) in options(query) {
@@ -255,6 +329,9 @@ impl FromStr for LinkSpec {
         let expanded = LinkSpec::expand_profile(text);
         let fail = |reason: String| SpecError { spec: text.to_owned(), reason };
         let (target, query) = expanded.split_once('?').unwrap_or((&expanded, ""));
+        if target == "http" {
+            return http_transport(query).map(|transport| LinkSpec { transport }).map_err(fail);
+        }
         let (scheme, address) = target.split_once(':').ok_or_else(|| {
             fail(format!(
                 "expected SCHEME:ADDRESS (pipe:ID, unix:PATH, tcp:HOST:PORT, mailbox:DIR) or a profile ({})",
@@ -267,7 +344,6 @@ impl FromStr for LinkSpec {
         let transport = match scheme {
             "pipe" | "unix" | "tcp" | "fifo" => stream_transport(scheme, address, query),
             "mailbox" => mailbox_transport(address, query),
-            "http" => Err(format!("{scheme} links are not available in this version")),
             other => Err(format!("unknown link scheme {other:?}; expected pipe, unix, tcp, fifo or mailbox")),
         }
         .map_err(fail)?;
@@ -286,6 +362,7 @@ impl fmt::Display for LinkSpec {
                 write!(f, "fifo:{}", prefix.display())?;
                 write_options(f, options)
             }
+            Transport::Http(_) => f.write_str("http"),
             Transport::Mailbox(mailbox) => {
                 write!(f, "mailbox:{}", mailbox.path.display())?;
                 if mailbox.legacy {
@@ -388,6 +465,23 @@ mod tests {
         let Transport::Fifo { options, .. } = fifo.transport else { panic!("not a FIFO") };
         let Protocol::Step(step) = options.protocol else { panic!("not the step protocol") };
         assert_eq!(step.fallback_reply(), vec![1, 2]);
+    }
+
+    #[test]
+    fn agent_arena_games_post_over_http() {
+        let spec: LinkSpec = "agent-arena".parse().unwrap();
+        assert_eq!(spec.transport, Transport::Http(HttpOptions::default()));
+        let llm: LinkSpec =
+            "http?backend=llm&llm_url=http://127.0.0.1:8080/v1&decide_timeout_ms=500".parse().unwrap();
+        let Transport::Http(options) = llm.transport else { panic!("not http") };
+        assert_eq!((options.backend.as_str(), options.deadline.as_millis()), ("llm", 500));
+        assert!("http?backend=llm".parse::<LinkSpec>().unwrap_err().reason.contains("llm_url"));
+        let tuned: LinkSpec = "agent-arena?decide_timeout_ms=300".parse().unwrap();
+        let Transport::Http(options) = tuned.transport else { panic!("not http") };
+        assert_eq!(options.deadline.as_millis(), 300, "profiles take options");
+        let quiet: LinkSpec = "tempest?default=0101010101".parse().unwrap();
+        assert!(quiet.to_string().starts_with("tcp:127.0.0.1:9999?listen"));
+        assert!("http?backend=magic".parse::<LinkSpec>().unwrap_err().reason.contains("unknown"));
     }
 
     #[test]

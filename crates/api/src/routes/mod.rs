@@ -2,9 +2,11 @@
 //! and under `/games/{name}`. `/events` covers every game (filter with
 //! `?game=`); `/games/{name}/events` one game.
 
+mod arena;
 pub(crate) mod events;
 mod external;
 mod lua;
+mod prometheus;
 mod system;
 
 use axum::Router;
@@ -24,6 +26,14 @@ pub fn router() -> Router<ApiState> {
         .route("/events/history", get(events::history))
         .route("/games/{name}/events", get(events::events))
         .route("/agent", get(crate::agent_ws::upgrade))
+        .route("/metrics/prometheus", get(prometheus::prometheus))
+        .route("/tick", post(arena::tick))
+        .route("/observe", post(arena::observe))
+        .route("/agents/register", post(arena::register_agent))
+        .route("/metrics", get(arena::metrics))
+        .route("/tools/execute", post(arena::execute_tool))
+        .route("/tools/list", get(arena::list_tools))
+        .route("/tools/register", post(arena::register_tool))
         .merge(game_routes())
         .nest("/games/{name}", game_routes())
         .fallback(not_found)

@@ -15,7 +15,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub async fn discovery(State(state): State<ApiState>) -> Response {
     let games: Vec<String> = state.hub.games().iter().map(|game| game.name().to_owned()).collect();
-    envelope::success(json!({
+    let result = json!({
         "service": "gamebridge",
         "version": VERSION,
         "status": "running",
@@ -33,7 +33,19 @@ pub async fn discovery(State(state): State<ApiState>) -> Response {
             },
         },
         "documentation": "See README.md; deadlines: timeout_ms body field or X-Timeout-Ms header (default 60000)",
-    }))
+    });
+    match &state.arena {
+        // One answer for both kinds of client: Agent Arena's {status, agents, metrics}
+        // beside the Vox envelope {success, result}.
+        Some(arena) => json_response(
+            StatusCode::OK,
+            &json!({
+                "success": true, "result": result, "status": "running",
+                "agents": arena.agent_count(), "metrics": arena.metrics().snapshot(),
+            }),
+        ),
+        None => envelope::success(result),
+    }
 }
 
 #[derive(Serialize)]
@@ -49,13 +61,21 @@ struct Health<'a> {
 /// the original's code (not its docs) does it.
 pub async fn health(State(state): State<ApiState>, TargetGame(game): TargetGame) -> Response {
     let connected = game.is_connected();
-    envelope::success(Health {
+    let health = Health {
         success: connected,
         dll_connected: connected,
         uptime: state.hub.uptime().as_secs(),
         version: VERSION,
         game: game.name(),
-    })
+    };
+    match &state.arena {
+        // Agent Arena's {status:"ok", agents} beside the Vox envelope.
+        Some(arena) => json_response(
+            StatusCode::OK,
+            &json!({ "success": true, "result": health, "status": "ok", "agents": arena.agent_count() }),
+        ),
+        None => envelope::success(health),
+    }
 }
 
 #[derive(Serialize)]

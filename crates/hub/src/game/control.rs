@@ -64,49 +64,49 @@ impl Game {
         }
     }
 
+    /// Calls the agent function `name` registered for this game, within
+    /// the function's timeout: the webhook or the connected agent.
+    pub async fn call_agent(&self, name: &str, id: WireId, args: Box<RawValue>) -> CallResult {
+        let Some(function) = self.find_external(name) else {
+            return Err(ErrorBody::new(
+                ErrorCode::INVALID_FUNCTION,
+                format!("External function '{name}' is not registered"),
+            ));
+        };
+        let request = ExternalRequest { game: self.name.clone(), id, args };
+        let call = match &function.endpoint {
+            AgentEndpoint::Webhook { .. } => self.shared.dispatch.call(function.clone(), request),
+            AgentEndpoint::Channel(channel) => channel.call(&function.name, request),
+        };
+        let outcome = tokio::time::timeout(function.timeout, call).await.unwrap_or_else(|_| {
+            Err(ErrorBody::new(
+                ErrorCode::CALL_TIMEOUT,
+                format!(
+                    "external function '{name}' did not answer within {} ms",
+                    function.timeout.as_millis()
+                ),
+            ))
+        });
+        self.stats.record_external(&outcome);
+        outcome
+    }
+
     /// Answers the game's `external_call` from the agent that registered the
-    /// function, within the registration's timeout. Runs in its own task: the
-    /// link goes on reading while the agent thinks.
+    /// function. Runs in its own task: the link goes on reading while the
+    /// agent thinks.
     pub(crate) fn handle_external_call(
-        &self,
+        self: &Arc<Self>,
         session: &Arc<Session>,
         id: WireId,
         function: String,
         args: Box<RawValue>,
     ) {
-        let Some(registration) = self.find_external(&function) else {
-            let error = ErrorBody::new(
-                ErrorCode::INVALID_FUNCTION,
-                format!("External function '{function}' is not registered"),
-            );
-            self.stats.record_external(&Err(error.clone()));
-            session.send_detached(Outbound::One(external_response(id, Err(error))));
-            return;
-        };
-        let request = ExternalRequest { game: self.name.clone(), id: id.clone(), args };
-        let call = match &registration.endpoint {
-            AgentEndpoint::Webhook { .. } => self.shared.dispatch.call(registration.clone(), request),
-            AgentEndpoint::Channel(channel) => channel.call(&registration.name, request),
-        };
-        let session = session.clone();
-        let game = self.name.clone();
-        let stats = self.stats.clone();
-        let timeout = registration.timeout;
+        let (game, session) = (self.clone(), session.clone());
         tokio::spawn(async move {
-            let outcome = tokio::time::timeout(timeout, call).await.unwrap_or_else(|_| {
-                Err(ErrorBody::new(
-                    ErrorCode::CALL_TIMEOUT,
-                    format!(
-                        "external function '{}' did not answer within {} ms",
-                        registration.name,
-                        timeout.as_millis()
-                    ),
-                ))
-            });
+            let outcome = game.call_agent(&function, id.clone(), args).await;
             if let Err(error) = &outcome {
-                tracing::debug!(%game, function = registration.name, %error, "external call failed");
+                tracing::debug!(game = game.name(), function, %error, "external call failed");
             }
-            stats.record_external(&outcome);
             session.send_detached(Outbound::One(external_response(id, outcome)));
         });
     }

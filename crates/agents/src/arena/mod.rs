@@ -1,0 +1,217 @@
+//! Agent Arena: a simulation posts every tick with all its agents'
+//! observations and waits for their actions. The original decided agents
+//! one at a time with no timeout; here all agents of a tick are decided at
+//! once, each with its own deadline, so the tick always answers in time.
+//!
+//! An agent's decision comes from the first that applies:
+//! 1. an agent that registered `decide` for the game: a WebSocket agent gets
+//!    all agents of the tick as one batch, a webhook one POST per agent;
+//! 2. the agent's configured built-in backend (`rules` or `llm`), else the
+//!    arena's default backend;
+//! 3. the rule-based fallback.
+//!
+//! An agent that errors or misses its deadline gets `idle`, with the reason.
+
+mod metrics;
+mod tick;
+mod tools;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use gamebridge_hub::{AgentEndpoint, Game};
+use gamebridge_protocol::{RawValue, WireId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use metrics::{ArenaMetrics, MetricsSnapshot};
+pub use tick::{Observation, TickShape, read_tick, sdk_action, v1_action};
+pub use tools::{Tool, ToolRegistry, to_json_schema};
+
+use crate::llm::{LlmClient, LlmConfig};
+use crate::{Decision, rules};
+
+/// A built-in way to decide.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Backend {
+    Rules,
+    Llm(LlmConfig),
+}
+
+/// How an arena decides.
+#[derive(Clone, Debug)]
+pub struct ArenaOptions {
+    /// Each agent's deadline per tick (default 25 s, under the Godot client's 30 s).
+    pub deadline: Duration,
+    pub default_backend: Backend,
+}
+
+impl Default for ArenaOptions {
+    fn default() -> Self {
+        Self { deadline: Duration::from_secs(25), default_backend: Backend::Rules }
+    }
+}
+
+pub struct Arena {
+    game: Arc<Game>,
+    options: ArenaOptions,
+    tools: ToolRegistry,
+    /// Agents registered with `POST /agents/register`, and their backend.
+    agents: RwLock<HashMap<String, Option<Backend>>>,
+    metrics: ArenaMetrics,
+    llm: LlmClient,
+}
+
+impl Arena {
+    pub fn new(game: Arc<Game>, options: ArenaOptions) -> Arc<Self> {
+        Arc::new(Self {
+            game,
+            options,
+            tools: ToolRegistry::default(),
+            agents: RwLock::default(),
+            metrics: ArenaMetrics::default(),
+            llm: LlmClient::default(),
+        })
+    }
+
+    pub fn game(&self) -> &Arc<Game> {
+        &self.game
+    }
+
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.tools
+    }
+
+    pub fn metrics(&self) -> &ArenaMetrics {
+        &self.metrics
+    }
+
+    /// Registers an agent, optionally with its own backend.
+    pub fn register_agent(&self, agent_id: &str, backend: Option<Backend>) {
+        self.agents
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(agent_id.to_owned(), backend);
+    }
+
+    pub fn agent_count(&self) -> usize {
+        self.agents.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    /// Decides every observation of a tick, concurrently and within the
+    /// deadline; the answers are in the order of the observations.
+    pub async fn decide(&self, tick: u64, observations: &[Observation]) -> Vec<Decision> {
+        let started = Instant::now();
+        self.game.set_state(gamebridge_hub::LinkState::Connected, Some(format!("tick {tick}")));
+        let decisions = match self.game.find_external("decide").map(|function| function.endpoint.clone()) {
+            Some(AgentEndpoint::Channel(_)) => self.decide_as_batch(tick, observations).await,
+            Some(AgentEndpoint::Webhook { .. }) => {
+                let each = observations.iter().map(|observation| self.ask_agent(tick, observation));
+                futures::future::join_all(each).await
+            }
+            None => {
+                let each = observations.iter().map(|observation| self.decide_built_in(observation));
+                futures::future::join_all(each).await
+            }
+        };
+        self.metrics.record_tick(observations.len(), &decisions, started.elapsed());
+        decisions
+    }
+
+    /// A webhook's decision for one agent: `{agent_id, tick, observation}`
+    /// in, `{tool, params, reasoning}` out.
+    async fn ask_agent(&self, tick: u64, observation: &Observation) -> Decision {
+        let args = json!({ "agent_id": observation.agent_id, "tick": tick, "observation": observation.data });
+        let id = WireId::Text(format!("{}#{tick}", observation.agent_id));
+        let asked = self.game.call_agent("decide", id, raw(&args));
+        match tokio::time::timeout(self.options.deadline, asked).await {
+            Ok(Ok(result)) => serde_json::from_str(result.get()).unwrap_or_else(|error| {
+                Decision::idle(format!("the agent's decision is not {{tool, params, reasoning}}: {error}"))
+            }),
+            Ok(Err(error)) => Decision::idle(format!("the agent failed: {error}")),
+            Err(_) => Decision::idle(self.missed()),
+        }
+    }
+
+    /// A WebSocket agent's decisions for the whole tick, in one message:
+    /// `{tick, agents: [{agent_id, observation}]}` in, `{actions: [{agent_id,
+    /// tool, params, reasoning}]}` out.
+    async fn decide_as_batch(&self, tick: u64, observations: &[Observation]) -> Vec<Decision> {
+        let agents: Vec<Value> = observations
+            .iter()
+            .map(|observation| json!({ "agent_id": observation.agent_id, "observation": observation.data }))
+            .collect();
+        let asked = self.game.call_agent(
+            "decide",
+            WireId::Number(tick as i64),
+            raw(&json!({ "tick": tick, "agents": agents })),
+        );
+        let answer = match tokio::time::timeout(self.options.deadline, asked).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(error)) => {
+                return vec![Decision::idle(format!("the agent failed: {error}")); observations.len()];
+            }
+            Err(_) => return vec![Decision::idle(self.missed()); observations.len()],
+        };
+        #[derive(Deserialize)]
+        struct Answer {
+            actions: Vec<AgentAction>,
+        }
+        #[derive(Deserialize)]
+        struct AgentAction {
+            agent_id: String,
+            #[serde(flatten)]
+            decision: Decision,
+        }
+        let mut by_agent: HashMap<String, Decision> = match serde_json::from_str::<Answer>(answer.get()) {
+            Ok(answer) => {
+                answer.actions.into_iter().map(|action| (action.agent_id, action.decision)).collect()
+            }
+            Err(error) => {
+                let reason = format!("the agent's answer is not {{actions: [...]}}: {error}");
+                return vec![Decision::idle(reason); observations.len()];
+            }
+        };
+        observations
+            .iter()
+            .map(|observation| {
+                by_agent
+                    .remove(&observation.agent_id)
+                    .unwrap_or_else(|| Decision::idle("the agent gave no action for this agent"))
+            })
+            .collect()
+    }
+
+    async fn decide_built_in(&self, observation: &Observation) -> Decision {
+        let backend = self
+            .agents
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&observation.agent_id)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| self.options.default_backend.clone());
+        match backend {
+            Backend::Rules => rules::decide(&observation.data),
+            Backend::Llm(config) => {
+                let tools = self.tools.list();
+                let asked = self.llm.decide(&config, &tools, &observation.data);
+                match tokio::time::timeout(self.options.deadline, asked).await {
+                    Ok(Ok(decision)) => decision,
+                    Ok(Err(error)) => Decision::idle(format!("the model failed: {error}")),
+                    Err(_) => Decision::idle(self.missed()),
+                }
+            }
+        }
+    }
+
+    fn missed(&self) -> String {
+        format!("no decision within the {} ms deadline", self.options.deadline.as_millis())
+    }
+}
+
+fn raw(value: &Value) -> Box<RawValue> {
+    RawValue::from_string(value.to_string()).expect("serde_json output is JSON")
+}

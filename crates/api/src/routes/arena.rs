@@ -1,0 +1,170 @@
+//! Agent Arena's game-facing routes, on the bridge's own listener: the
+//! simulation posts `/tick` with every agent's observation and gets every
+//! agent's action back (both the V1 and the SDK shape), plus `/observe`,
+//! `/agents/register`, `/metrics` and the tool routes. Bodies and answers
+//! follow the FastAPI original, so the Godot client works unchanged.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gamebridge_agents::arena::{Arena, Backend, Observation, TickShape, read_tick, sdk_action, v1_action};
+use serde_json::{Value, json};
+
+use crate::ApiState;
+
+/// A FastAPI-style failure: `{detail}` with a status.
+pub struct Detail {
+    status: StatusCode,
+    message: String,
+}
+
+fn detail(status: StatusCode, message: impl Into<String>) -> Detail {
+    Detail { status, message: message.into() }
+}
+
+impl IntoResponse for Detail {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "detail": self.message }))).into_response()
+    }
+}
+
+fn arena(state: &ApiState) -> Result<&Arena, Detail> {
+    state.arena.as_deref().ok_or_else(|| {
+        detail(
+            StatusCode::NOT_FOUND,
+            "no Agent Arena game is served; start the bridge with --game arena=agent-arena",
+        )
+    })
+}
+
+/// The JSON body, whatever its content type says (as for the REST routes).
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
+    let bytes = body.map_err(|rejection| detail(rejection.status(), rejection.body_text()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}")))
+}
+
+pub async fn tick(
+    State(state): State<ApiState>,
+    request: Result<Bytes, BytesRejection>,
+) -> Result<Response, Detail> {
+    let (arena, request) = (arena(&state)?, body(request)?);
+    let started = Instant::now();
+    let (tick, shape, observations) =
+        read_tick(&request).map_err(|message| detail(StatusCode::UNPROCESSABLE_ENTITY, message))?;
+    let decisions = arena.decide(tick, &observations).await;
+    let pairs = observations.iter().zip(&decisions);
+    let answer = match shape {
+        TickShape::V1 => {
+            let actions: Vec<Value> =
+                pairs.map(|(seen, decision)| v1_action(&seen.agent_id, seen.tick, decision)).collect();
+            json!({
+                "tick": tick,
+                "actions": actions,
+                "metrics": {
+                    "tick_time_ms": started.elapsed().as_secs_f64() * 1000.0,
+                    "agents_processed": observations.len(),
+                    "actions_generated": decisions.iter().filter(|decision| decision.tool != "idle").count(),
+                },
+            })
+        }
+        TickShape::Sdk => {
+            let actions: Vec<Value> =
+                pairs.map(|(seen, decision)| sdk_action(&seen.agent_id, decision)).collect();
+            json!({ "tick": tick, "actions": actions })
+        }
+    };
+    Ok(Json(answer).into_response())
+}
+
+/// One observation, one decision: `{agent_id, tool, params, reasoning}`.
+pub async fn observe(
+    State(state): State<ApiState>,
+    request: Result<Bytes, BytesRejection>,
+) -> Result<Response, Detail> {
+    let (arena, request) = (arena(&state)?, body(request)?);
+    let agent_id = request["agent_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "agent_id is required"))?;
+    let tick = request["tick"].as_u64().unwrap_or(0);
+    let data = request.get("observations").cloned().unwrap_or_else(|| request.clone());
+    arena.metrics().record_observation();
+    let decision =
+        arena.decide(tick, &[Observation { agent_id: agent_id.clone(), tick, data }]).await.remove(0);
+    let answer = json!({ "agent_id": agent_id, "tool": decision.tool, "params": decision.params, "reasoning": decision.reasoning });
+    Ok(Json(answer).into_response())
+}
+
+/// `{agent_id, backend?: {kind: "rules"} | {kind: "llm", base_url, model, …}}`.
+pub async fn register_agent(
+    State(state): State<ApiState>,
+    request: Result<Bytes, BytesRejection>,
+) -> Result<Response, Detail> {
+    let (arena, request) = (arena(&state)?, body(request)?);
+    // The original answered 500 here; a missing id is the client's mistake.
+    let agent_id = request["agent_id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| detail(StatusCode::BAD_REQUEST, "agent_id is required"))?;
+    let backend = match request.get("backend") {
+        None | Some(Value::Null) => None,
+        Some(spec) => Some(
+            serde_json::from_value::<Backend>(spec.clone())
+                .map_err(|error| detail(StatusCode::BAD_REQUEST, format!("invalid backend: {error}")))?,
+        ),
+    };
+    arena.register_agent(agent_id, backend);
+    Ok(Json(json!({ "status": "success", "agent_id": agent_id })).into_response())
+}
+
+pub async fn metrics(State(state): State<ApiState>) -> Result<Response, Detail> {
+    Ok(Json(arena(&state)?.metrics().snapshot()).into_response())
+}
+
+/// `{tool_name, params, agent_id, tick}` → `{success, result, error}`: the
+/// call checked against the tool's schema, with defaults filled in.
+pub async fn execute_tool(
+    State(state): State<ApiState>,
+    request: Result<Bytes, BytesRejection>,
+) -> Result<Response, Detail> {
+    let (arena, request) = (arena(&state)?, body(request)?);
+    let name = request["tool_name"]
+        .as_str()
+        .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "tool_name is required"))?;
+    arena.metrics().record_tool();
+    let answer = match arena.tools().validate(name, &request["params"]) {
+        Ok(params) => json!({
+            "success": true,
+            "result": { "tool": name, "params": params, "agent_id": request["agent_id"], "tick": request["tick"] },
+            "error": null,
+        }),
+        Err(error) => json!({ "success": false, "result": null, "error": error }),
+    };
+    Ok(Json(answer).into_response())
+}
+
+pub async fn list_tools(State(state): State<ApiState>) -> Result<Response, Detail> {
+    Ok(Json(json!({ "tools": arena(&state)?.tools().list() })).into_response())
+}
+
+/// `{name, description, parameters}`; parameters as JSON Schema or in the
+/// flat Godot form `{param: {type, description, default}}`.
+pub async fn register_tool(
+    State(state): State<ApiState>,
+    request: Result<Bytes, BytesRejection>,
+) -> Result<Response, Detail> {
+    let (arena, request) = (arena(&state)?, body(request)?);
+    let name = request["name"]
+        .as_str()
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "name is required"))?;
+    let description = request["description"].as_str().unwrap_or_default();
+    let tool = arena.tools().register(name, description, &request["parameters"]);
+    Ok(Json(json!({ "status": "success", "tool": tool })).into_response())
+}
