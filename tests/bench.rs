@@ -78,3 +78,20 @@ fn bench_step_measures_instances_beside_a_raw_ping_pong() {
         report["ratios"].as_array().unwrap().iter().map(|r| r["target"].as_f64().unwrap()).collect();
     assert_eq!(targets, [3.0, 1.0]);
 }
+
+#[test]
+fn bench_tick_measures_rules_and_a_websocket_agent() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["-q", "bench", "tick", "--agents", "1,3", "--work", "40", "--json"])
+        .output()
+        .expect("run gamebridge bench");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["floors"][0]["label"], "empty HTTP handler");
+    let labels: Vec<&str> =
+        report["results"].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap()).collect();
+    assert_eq!(
+        labels,
+        ["rules, 1 agents", "rules, 3 agents", "WebSocket agent, 1 agents", "WebSocket agent, 3 agents"]
+    );
+}

@@ -76,18 +76,7 @@ pub fn run(options: CallBench) -> anyhow::Result<()> {
 
 async fn start_bridge(socket: &Path) -> anyhow::Result<(RunningBridge, String)> {
     let bridge = super::bridge_for("sim", socket, BridgeConfig::default()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let empty_url = format!("http://{}/empty", listener.local_addr()?);
-    let empty = axum::Router::new().route(
-        "/empty",
-        axum::routing::post(|_body: bytes::Bytes| async {
-            ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"success":true,"result":[1]}"#)
-        }),
-    );
-    let shutdown = bridge.shutdown_token();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, empty).with_graceful_shutdown(shutdown.cancelled_owned()).await;
-    });
+    let empty_url = super::empty_handler(bridge.shutdown_token()).await?;
     Ok((bridge, empty_url))
 }
 

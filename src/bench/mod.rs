@@ -6,6 +6,7 @@ mod events;
 mod mailbox;
 mod report;
 mod step;
+mod tick;
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +32,9 @@ pub enum Scenario {
     /// Lockstep frames from 1 and 16 instances through the bridge to a
     /// WebSocket agent, beside a raw TCP ping-pong.
     Step(step::StepBench),
+    /// Agent Arena ticks with 1 to 1,000 agents, decided by the rules and by
+    /// a WebSocket agent, beside an empty HTTP handler.
+    Tick(tick::TickBench),
 }
 
 pub fn run(scenario: Scenario) -> anyhow::Result<()> {
@@ -39,6 +43,7 @@ pub fn run(scenario: Scenario) -> anyhow::Result<()> {
         Scenario::Events(options) => events::run(options),
         Scenario::Mailbox(options) => mailbox::run(options),
         Scenario::Step(options) => step::run(options),
+        Scenario::Tick(options) => tick::run(options),
     }
 }
 
@@ -51,15 +56,37 @@ async fn bridge_for(name: &str, socket: &Path, config: BridgeConfig) -> anyhow::
 /// A bridge on an ephemeral port serving one game, `name`, through link
 /// `spec`; returns once the game is connected.
 async fn bridge_for_spec(name: &str, spec: &str, config: BridgeConfig) -> anyhow::Result<RunningBridge> {
-    let config = BridgeConfig {
-        listen: "127.0.0.1:0".parse()?,
-        games: vec![format!("{name}={spec}").parse::<GameConfig>()?],
-        ..config
-    };
-    let bridge = RunningBridge::start(config).await?;
+    let bridge = bridge_serving(name, spec, config).await?;
     let game = bridge.hub.game(name).expect("the game was added");
     tokio::time::timeout(Duration::from_secs(10), game.wait_until_connected(true))
         .await
         .with_context(|| format!("the bridge did not connect to the game {name}"))?;
     Ok(bridge)
+}
+
+/// A bridge on an ephemeral port serving one game, `name`, through link `spec`.
+async fn bridge_serving(name: &str, spec: &str, config: BridgeConfig) -> anyhow::Result<RunningBridge> {
+    let config = BridgeConfig {
+        listen: "127.0.0.1:0".parse()?,
+        games: vec![format!("{name}={spec}").parse::<GameConfig>()?],
+        ..config
+    };
+    RunningBridge::start(config).await
+}
+
+/// An HTTP endpoint that answers every POST at once, stopped with `shutdown`:
+/// the floor under any HTTP round trip.
+async fn empty_handler(shutdown: tokio_util::sync::CancellationToken) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/empty", listener.local_addr()?);
+    let empty = axum::Router::new().route(
+        "/empty",
+        axum::routing::post(|_body: bytes::Bytes| async {
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], r#"{"success":true,"result":[1]}"#)
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, empty).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+    });
+    Ok(url)
 }
