@@ -15,12 +15,15 @@ Link specs (SPEC in --game NAME=SPEC):
   fifo:PREFIX        a FIFO pair PREFIX_output (game → bridge) / PREFIX_input (bridge → game)
   mailbox:DIR        a folder of request and answer files (docs/MAILBOX.md)
   mailbox:PREFIX?legacy[&log=PATH]  the TF2 files PREFIX_cmd.json / PREFIX_resp.json
+  http               the game posts to the bridge's own listener (Agent Arena)
   options: ?framing=delimiter|delimiter:TEXT|lines|u16be|u32be&max_frame=BYTES&listen
            &protocol=bridge|step&handshake=N&reply=N&default=HEX&step_timeout_ms=MS
 Profiles:
   vox-deorum         pipe:vox-deorum-bridge (or $VOX_DEORUM_PIPE_NAME): Civilization V
   tf2                mailbox:/tmp/tf2?legacy: the Transport Fever 2 AI Builder mod
   tempest            tcp:127.0.0.1:9999?listen&framing=u16be&handshake=2&reply=5&protocol=step: Tempest on MAME
+  agent-arena        http: the Godot simulation posts /tick to the bridge
+                     (options: decide_timeout_ms, backend=rules|llm, llm_url, llm_model, …)
 Examples:
   gamebridge demo
   gamebridge serve --game civ5=vox-deorum
