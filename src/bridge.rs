@@ -55,6 +55,11 @@ impl RunningBridge {
         let mut links = Vec::new();
         for game in &config.games {
             let handle = hub.add_game(&game.name, &game.link_label())?;
+            if let Some(path) = &game.spec.manifest {
+                let commands = crate::manifest::load(path)?;
+                tracing::info!(game = game.name, commands = commands.len(), manifest = %path.display(), "manifest loaded");
+                handle.functions().set_manifest(commands);
+            }
             tracing::info!(game = game.name, link = game.link_label(), "serving game");
             links.push(gamebridge_links::spawn(hub.clone(), handle, game.spec.clone(), shutdown.clone()));
         }

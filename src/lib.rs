@@ -9,4 +9,5 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod logging;
+pub mod manifest;
 pub mod sim;

@@ -74,6 +74,7 @@ impl SimGame {
             let register = GameMessage::LuaRegister {
                 function: (*name).into(),
                 description: Some((*description).into()),
+                parameters: None,
             };
             encode(&codec, &register, &mut out);
         }

@@ -107,6 +107,7 @@ impl GameConnection {
         self.send(&GameMessage::LuaRegister {
             function: function.into(),
             description: Some(format!("{function} doc")),
+            parameters: None,
         })
         .await;
     }

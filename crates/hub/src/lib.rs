@@ -85,7 +85,12 @@ impl Hub {
             Some(path) => EventLog::with_journal(config.event_capacity, path)?,
             None => EventLog::new(config.event_capacity),
         };
-        let shared = Shared { events: Arc::new(events), ids: CallIds::new(), dispatch: config.dispatch };
+        let shared = Shared {
+            events: Arc::new(events),
+            function_changes: tokio::sync::watch::Sender::new(0),
+            ids: CallIds::new(),
+            dispatch: config.dispatch,
+        };
         Ok(Arc::new(Self {
             games: ArcSwap::from_pointee(Vec::new()),
             shared: Arc::new(shared),
@@ -110,6 +115,7 @@ impl Hub {
         }
         // With several games, event data says which game each event came from.
         self.shared.events.tag_games(!previous.is_empty());
+        self.games_changed();
         Ok(game)
     }
 
@@ -132,12 +138,14 @@ impl Hub {
             games
         });
         self.shared.events.tag_games(true);
+        self.games_changed();
         added.expect("rcu ran at least once")
     }
 
     /// Removes a game (an instance whose connection ended).
     pub fn remove_game(&self, name: &str) {
         self.games.rcu(|games| games.iter().filter(|game| game.name() != name).cloned().collect::<Vec<_>>());
+        self.games_changed();
     }
 
     /// The instances of a listening game that are connected.
@@ -166,6 +174,16 @@ impl Hub {
 
     pub fn events(&self) -> &Arc<EventLog> {
         &self.shared.events
+    }
+
+    /// Changes whenever the games or their functions change (the MCP tool
+    /// list follows it).
+    pub fn function_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.function_changes.subscribe()
+    }
+
+    fn games_changed(&self) {
+        self.shared.function_changes.send_modify(|version| *version += 1);
     }
 
     pub fn uptime(&self) -> Duration {

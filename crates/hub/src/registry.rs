@@ -1,63 +1,137 @@
-//! The functions a game registered (`lua_register`), mirrored for agents.
+//! The functions a game offers agents: those it registered (`lua_register`)
+//! and those a manifest describes (a game such as the TF2 mod that never
+//! registers anything). Each may carry a JSON Schema of its arguments, so
+//! MCP clients see typed tools.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::watch;
 
-/// A registered game function.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A function agents can call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FunctionInfo {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// JSON Schema of the arguments (an object schema), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
 }
 
 /// The game-function registry of one game. Changed by the game's messages,
 /// read by agents; never on the call path (calls go to the game even for
 /// names the bridge has not seen, since the game is the authority).
-#[derive(Default)]
 pub struct FunctionRegistry {
-    functions: RwLock<BTreeMap<String, Option<String>>>,
+    registered: RwLock<BTreeMap<String, FunctionInfo>>,
+    manifest: RwLock<BTreeMap<String, FunctionInfo>>,
+    /// Bumped on every change, for those who follow the tool list (MCP).
+    changes: watch::Sender<u64>,
 }
 
 impl FunctionRegistry {
-    pub fn register(&self, name: String, description: Option<String>) {
-        self.write().insert(name, description);
+    pub(crate) fn new(changes: watch::Sender<u64>) -> Self {
+        Self { registered: RwLock::default(), manifest: RwLock::default(), changes }
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|version| *version += 1);
+    }
+
+    pub fn register(&self, function: FunctionInfo) {
+        write(&self.registered).insert(function.name.clone(), function);
+        self.changed();
     }
 
     pub fn unregister(&self, name: &str) -> bool {
-        self.write().remove(name).is_some()
+        let removed = write(&self.registered).remove(name).is_some();
+        if removed {
+            self.changed();
+        }
+        removed
     }
 
+    /// `lua_clear`: the game's registrations go; a manifest stays.
     pub fn clear(&self) {
-        self.write().clear();
+        write(&self.registered).clear();
+        self.changed();
+    }
+
+    /// Describes functions the game offers without registering them.
+    pub fn set_manifest(&self, functions: Vec<FunctionInfo>) {
+        *write(&self.manifest) =
+            functions.into_iter().map(|function| (function.name.clone(), function)).collect();
+        self.changed();
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.read().keys().cloned().collect()
+        self.list().into_iter().map(|function| function.name).collect()
     }
 
+    /// Every function, the game's registration completed by the manifest
+    /// (a description or schema the game did not give).
     pub fn list(&self) -> Vec<FunctionInfo> {
-        self.read()
-            .iter()
-            .map(|(name, description)| FunctionInfo { name: name.clone(), description: description.clone() })
-            .collect()
+        let mut all = read(&self.manifest).clone();
+        for (name, registered) in read(&self.registered).iter() {
+            let merged = match all.remove(name) {
+                Some(described) => FunctionInfo {
+                    name: name.clone(),
+                    description: registered.description.clone().or(described.description),
+                    parameters: registered.parameters.clone().or(described.parameters),
+                },
+                None => registered.clone(),
+            };
+            all.insert(name.clone(), merged);
+        }
+        all.into_values().collect()
     }
 
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.list().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Option<String>>> {
-        self.functions.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn info(name: &str, description: Option<&str>, parameters: Option<Value>) -> FunctionInfo {
+        FunctionInfo { name: name.into(), description: description.map(Into::into), parameters }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Option<String>>> {
-        self.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    #[test]
+    fn registrations_are_completed_by_the_manifest_and_changes_are_announced() {
+        let (changes, mut seen) = watch::channel(0);
+        let registry = FunctionRegistry::new(changes);
+        registry.set_manifest(vec![info("ping", Some("Connectivity test"), Some(json!({"type": "object"})))]);
+        registry.register(info("ping", None, None));
+        registry.register(info("GetCity", Some("A city"), None));
+        assert_eq!(
+            registry.list(),
+            [
+                info("GetCity", Some("A city"), None),
+                info("ping", Some("Connectivity test"), Some(json!({"type": "object"})))
+            ]
+        );
+        registry.clear();
+        assert_eq!(registry.names(), ["ping"], "the manifest stays after lua_clear");
+        assert!(seen.has_changed().unwrap());
+        assert_eq!(*seen.borrow_and_update(), 4);
     }
 }

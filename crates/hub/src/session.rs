@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use crate::events::HubEventKind;
 use crate::game::Game;
 use crate::pending::{CallIds, PendingCalls};
+use crate::registry::FunctionInfo;
 
 /// What the hub asks a link to write to its game. A batch is written in one
 /// go, as the Vox Deorum bridge does for `/lua/batch`.
@@ -82,9 +83,10 @@ impl SessionGuard {
                     tracing::debug!(game = game.name(), id = %wire_id, "answer for no waiting call (late or unknown id)");
                 }
             }
-            GameMessage::LuaRegister { function, description } => {
+            GameMessage::LuaRegister { function, description, parameters } => {
                 tracing::debug!(game = game.name(), function, "game function registered");
-                game.functions().register(function, description);
+                let parameters = parameters.and_then(|schema| serde_json::from_str(schema.get()).ok());
+                game.functions().register(FunctionInfo { name: function, description, parameters });
             }
             GameMessage::LuaUnregister { function } => {
                 game.functions().unregister(&function);

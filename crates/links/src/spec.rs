@@ -17,6 +17,8 @@ use crate::stream::Endpoint;
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkSpec {
     pub transport: Transport,
+    /// A JSON file describing the game's commands (`manifest=PATH`, any link).
+    pub manifest: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -329,25 +331,44 @@ impl FromStr for LinkSpec {
         let expanded = LinkSpec::expand_profile(text);
         let fail = |reason: String| SpecError { spec: text.to_owned(), reason };
         let (target, query) = expanded.split_once('?').unwrap_or((&expanded, ""));
-        if target == "http" {
-            return http_transport(query).map(|transport| LinkSpec { transport }).map_err(fail);
+        // `manifest=PATH` applies to every kind of link.
+        let mut manifest = None;
+        let query: Vec<&str> = query
+            .split('&')
+            .filter(|option| match option.strip_prefix("manifest=") {
+                Some(path) => {
+                    manifest = Some(PathBuf::from(path));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let query = query.join("&");
+        if manifest.as_ref().is_some_and(|path| path.as_os_str().is_empty()) {
+            return Err(fail("manifest=PATH needs a path".into()));
         }
-        let (scheme, address) = target.split_once(':').ok_or_else(|| {
-            fail(format!(
-                "expected SCHEME:ADDRESS (pipe:ID, unix:PATH, tcp:HOST:PORT, mailbox:DIR) or a profile ({})",
-                PROFILES.join(", ")
-            ))
-        })?;
-        if address.is_empty() {
-            return Err(fail(format!("{scheme}: needs an address")));
-        }
-        let transport = match scheme {
-            "pipe" | "unix" | "tcp" | "fifo" => stream_transport(scheme, address, query),
-            "mailbox" => mailbox_transport(address, query),
-            other => Err(format!("unknown link scheme {other:?}; expected pipe, unix, tcp, fifo or mailbox")),
+        let transport = if target == "http" {
+            http_transport(&query)
+        } else {
+            let (scheme, address) = target.split_once(':').ok_or_else(|| {
+                fail(format!(
+                    "expected SCHEME:ADDRESS (pipe:ID, unix:PATH, tcp:HOST:PORT, mailbox:DIR) or a profile ({})",
+                    PROFILES.join(", ")
+                ))
+            })?;
+            if address.is_empty() {
+                return Err(fail(format!("{scheme}: needs an address")));
+            }
+            match scheme {
+                "pipe" | "unix" | "tcp" | "fifo" => stream_transport(scheme, address, &query),
+                "mailbox" => mailbox_transport(address, &query),
+                other => {
+                    Err(format!("unknown link scheme {other:?}; expected pipe, unix, tcp, fifo or mailbox"))
+                }
+            }
         }
         .map_err(fail)?;
-        Ok(LinkSpec { transport })
+        Ok(LinkSpec { transport, manifest })
     }
 }
 
@@ -482,6 +503,16 @@ mod tests {
         let quiet: LinkSpec = "tempest?default=0101010101".parse().unwrap();
         assert!(quiet.to_string().starts_with("tcp:127.0.0.1:9999?listen"));
         assert!("http?backend=magic".parse::<LinkSpec>().unwrap_err().reason.contains("unknown"));
+    }
+
+    #[test]
+    fn any_link_takes_a_manifest() {
+        let spec: LinkSpec = "tf2?manifest=manifests/tf2.json".parse().unwrap();
+        assert_eq!(spec.manifest.as_deref(), Some(std::path::Path::new("manifests/tf2.json")));
+        assert!(matches!(spec.transport, Transport::Mailbox(MailboxOptions { legacy: true, .. })));
+        let stream: LinkSpec = "tcp:h:1?manifest=/m.json&framing=lines".parse().unwrap();
+        assert_eq!(stream.manifest.as_deref(), Some(std::path::Path::new("/m.json")));
+        assert!("pipe:x?manifest=".parse::<LinkSpec>().unwrap_err().reason.contains("needs a path"));
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct Game {
 /// What every game of a hub shares.
 pub(crate) struct Shared {
     pub events: Arc<EventLog>,
+    /// Bumped whenever any game's functions, or the set of games, change.
+    pub function_changes: tokio::sync::watch::Sender<u64>,
     pub ids: CallIds,
     pub dispatch: Arc<dyn ExternalDispatch>,
 }
@@ -87,7 +89,7 @@ impl Game {
             name: name.into(),
             link: link.to_owned(),
             session: ArcSwapOption::empty(),
-            functions: FunctionRegistry::default(),
+            functions: FunctionRegistry::new(shared.function_changes.clone()),
             stats: Arc::default(),
             status: Mutex::new(LinkStatus {
                 state: LinkState::Starting,

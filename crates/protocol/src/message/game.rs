@@ -17,6 +17,9 @@ pub enum GameMessage {
         function: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
+        /// JSON Schema of the arguments, when the game gives one (the Lua SDK does).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parameters: Option<Box<RawValue>>,
     },
     LuaUnregister {
         function: String,
@@ -84,6 +87,8 @@ struct Wire<'a> {
     extra_payload: Option<&'a RawValue>,
     #[serde(borrow)]
     visibility: Option<&'a RawValue>,
+    #[serde(borrow)]
+    parameters: Option<&'a RawValue>,
 }
 
 impl Wire<'_> {
@@ -98,6 +103,7 @@ impl Wire<'_> {
             "lua_register" => GameMessage::LuaRegister {
                 function: self.function.ok_or(missing("lua_register", "function"))?,
                 description: self.description,
+                parameters: self.parameters.map(owned),
             },
             "lua_unregister" => GameMessage::LuaUnregister {
                 function: self.function.ok_or(missing("lua_unregister", "function"))?,
