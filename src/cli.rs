@@ -86,6 +86,12 @@ pub enum Command {
     /// Run a game-side Lua script headless, calling its tick(n) at a fixed rate
     /// (the Lua SDK is built in: require "gamebridge").
     Sim(crate::sim::SimOptions),
+    /// An MCP server on stdio forwarding to a running bridge's /mcp, for MCP
+    /// clients that start servers as processes.
+    Mcp {
+        #[arg(long, default_value = crate::client::DEFAULT_URL)]
+        url: String,
+    },
     /// Show the games of a running bridge and their state.
     Status {
         #[arg(long, default_value = crate::client::DEFAULT_URL)]
@@ -122,6 +128,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(options) => {
             drop(runtime);
             crate::sim::run(options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mcp { url } => {
+            runtime.block_on(crate::mcp_stdio::run(&url))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { url } => runtime.block_on(crate::client::status(&url)),

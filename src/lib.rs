@@ -10,4 +10,5 @@ pub mod config;
 pub mod demo;
 pub mod logging;
 pub mod manifest;
+pub mod mcp_stdio;
 pub mod sim;

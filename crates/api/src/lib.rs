@@ -13,6 +13,7 @@ pub mod agent_ws;
 mod envelope;
 pub mod event_pipe;
 mod extract;
+pub mod mcp;
 mod routes;
 
 use std::net::SocketAddr;
@@ -55,9 +56,10 @@ impl ApiState {
     }
 }
 
-/// The complete router.
-pub fn router(state: ApiState) -> Router {
-    routes::router().with_state(state)
+/// The complete router; MCP sessions are announced to through `sessions`.
+pub fn router(state: ApiState, sessions: mcp::Sessions) -> Router {
+    let mcp = mcp::service(state.clone(), sessions);
+    routes::router().nest_service("/mcp", mcp).with_state(state)
 }
 
 /// Serves the API on `listener` until `state.shutdown` is cancelled.
@@ -66,7 +68,9 @@ pub async fn serve(listener: TcpListener, state: ApiState) -> std::io::Result<()
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+    let sessions = mcp::Sessions::default();
+    tokio::spawn(mcp::notify(state.clone(), sessions.clone()));
+    axum::serve(listener, router(state, sessions).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

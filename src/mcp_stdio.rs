@@ -1,0 +1,150 @@
+//! `gamebridge mcp`: an MCP server on stdio that forwards to a running
+//! bridge's `/mcp`. MCP clients that start their servers as processes use
+//! it; restarting the MCP client restarts this small proxy, never the
+//! bridge, so the game stays connected.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, UnsubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::transport::{StreamableHttpClientTransport, stdio};
+use rmcp::{ClientHandler, ErrorData, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt};
+
+/// The stdio side's peer, once the MCP client has initialized.
+type Downstream = Arc<Mutex<Option<Peer<RoleServer>>>>;
+
+pub async fn run(url: &str) -> anyhow::Result<()> {
+    let endpoint = format!("{}/mcp", url.trim_end_matches('/'));
+    let downstream = Downstream::default();
+    let upstream = Upstream { downstream: downstream.clone() }
+        .serve(StreamableHttpClientTransport::from_uri(endpoint.clone()))
+        .await
+        .with_context(|| {
+            format!("could not reach the bridge's MCP endpoint {endpoint} (is `gamebridge serve` running?)")
+        })?;
+    tracing::info!(%endpoint, "forwarding MCP from stdio");
+    let proxy = Proxy { upstream: Arc::new(upstream), downstream };
+    let service = proxy.serve(stdio()).await.context("the MCP client did not initialize on stdio")?;
+    service.waiting().await?;
+    Ok(())
+}
+
+/// The client of the bridge: relays its notifications to the stdio client.
+struct Upstream {
+    downstream: Downstream,
+}
+
+impl Upstream {
+    fn peer(&self) -> Option<Peer<RoleServer>> {
+        self.downstream.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+impl ClientHandler for Upstream {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("gamebridge-mcp", env!("CARGO_PKG_VERSION")),
+        )
+        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(peer) = self.peer() {
+            let _ = peer.notify_tool_list_changed().await;
+        }
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(peer) = self.peer() {
+            let _ = peer.notify_resource_updated(params).await;
+        }
+    }
+}
+
+/// The server on stdio: every request goes to the bridge.
+struct Proxy {
+    upstream: Arc<RunningService<RoleClient, Upstream>>,
+    downstream: Downstream,
+}
+
+fn relay(error: rmcp::ServiceError) -> ErrorData {
+    ErrorData::internal_error(format!("the bridge: {error}"), None)
+}
+
+impl ServerHandler for Proxy {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("gamebridge", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        *self.downstream.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(context.peer);
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.upstream.list_tools(request).await.map_err(relay)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.upstream.call_tool(request).await.map(Into::into).map_err(relay)
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.upstream.list_resources(request).await.map_err(relay)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.upstream.read_resource(request).await.map(Into::into).map_err(relay)
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.upstream.subscribe(request).await.map_err(relay)
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.upstream.unsubscribe(request).await.map_err(relay)
+    }
+}

@@ -1,0 +1,260 @@
+//! MCP: game functions as tools for LLM agents, tested with rmcp's own
+//! client over streamable HTTP (`/mcp`) and over stdio (`gamebridge mcp`).
+
+mod support;
+
+use std::path::Path;
+
+use gamebridge_protocol::{ErrorBody, ErrorCode, GameMessage, RawValue, Response};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+    ReadResourceRequestParams, ResourceUpdatedNotificationParam, SubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use support::{GameConnection, Harness, SimProcess, game_event, within};
+use tokio::sync::mpsc;
+
+#[derive(Debug, PartialEq)]
+enum Notice {
+    ToolsChanged,
+    ResourceUpdated(String),
+}
+
+struct Client(mpsc::UnboundedSender<Notice>);
+
+impl ClientHandler for Client {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("test", "1"))
+            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.0.send(Notice::ToolsChanged);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.0.send(Notice::ResourceUpdated(params.uri));
+    }
+}
+
+type McpClient = RunningService<RoleClient, Client>;
+
+async fn over_http(harness: &Harness) -> (McpClient, mpsc::UnboundedReceiver<Notice>) {
+    let (notices, received) = mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_uri(harness.url("/mcp"));
+    let client = within("MCP initialize", Client(notices).serve(transport)).await.expect("initialize");
+    (client, received)
+}
+
+fn arguments(value: Value) -> rmcp::model::JsonObject {
+    value.as_object().cloned().unwrap()
+}
+
+async fn call(client: &McpClient, tool: &str, args: Value) -> CallToolResult {
+    let request = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments(args));
+    within("a tool call", client.call_tool(request)).await.expect("call_tool")
+}
+
+fn text(result: &CallToolResult) -> String {
+    result.content[0].as_text().map(|text| text.text.clone()).unwrap_or_default()
+}
+
+/// Answers every call the way a game would: `Fail` fails, others echo.
+fn game_answering(mut connection: GameConnection) {
+    tokio::spawn(async move {
+        loop {
+            let (id, function, args) = connection.expect_call().await;
+            if function == "Fail" {
+                let error = ErrorBody::new(ErrorCode::LUA_EXECUTION_ERROR, "attempt to index a nil value");
+                connection.send(&GameMessage::LuaResponse(Response::from_result(id, Err(error)))).await;
+            } else {
+                connection.answer(id, json!({"function": function, "args": args})).await;
+            }
+        }
+    });
+}
+
+async fn register(connection: &mut GameConnection, function: &str, parameters: Option<Value>) {
+    let parameters = parameters.map(|schema| RawValue::from_string(schema.to_string()).unwrap());
+    connection
+        .send(&GameMessage::LuaRegister {
+            function: function.into(),
+            description: Some(format!("{function} doc")),
+            parameters,
+        })
+        .await;
+}
+
+async fn tool_names(client: &McpClient) -> Vec<String> {
+    within("list_tools", client.list_all_tools())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|tool| tool.name.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn game_functions_are_tools_over_streamable_http() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let schema = json!({"type": "object", "properties": {"city": {"type": "integer"}}, "required": ["city"]});
+    register(&mut connection, "GetCity", Some(schema.clone())).await;
+    register(&mut connection, "Fail", None).await;
+    harness.sync(&mut connection).await;
+    game_answering(connection);
+    let (client, _) = over_http(&harness).await;
+
+    let tools = within("list_tools", client.list_all_tools()).await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+    for expected in [
+        "GetCity",
+        "Fail",
+        "call_function",
+        "execute_lua",
+        "list_functions",
+        "get_events",
+        "pause_player",
+        "resume_player",
+        "game_status",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    let get_city = tools.iter().find(|tool| tool.name == "GetCity").unwrap();
+    assert_eq!(Value::Object((*get_city.input_schema).clone()), schema, "the game's schema is the tool's");
+    assert_eq!(get_city.description.as_deref(), Some("GetCity doc"));
+
+    let result = call(&client, "GetCity", json!({"city": 7})).await;
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(result.structured_content, Some(json!({"function": "GetCity", "args": {"city": 7}})));
+    let failed = call(&client, "Fail", json!({"args": [1]})).await;
+    assert_eq!(failed.is_error, Some(true));
+    assert_eq!(text(&failed), "LUA_EXECUTION_ERROR: attempt to index a nil value");
+    let generic = call(&client, "call_function", json!({"function": "Anything", "args": [1, 2]})).await;
+    assert_eq!(generic.structured_content, Some(json!({"function": "Anything", "args": [1, 2]})));
+    let status = call(&client, "game_status", json!({})).await;
+    assert_eq!(status.structured_content.unwrap()["games"][0]["name"], "civ5");
+    let bad = call(&client, "pause_player", json!({"player_id": 99})).await;
+    assert_eq!(bad.is_error, Some(true));
+    assert!(text(&bad).starts_with("INVALID_ARGUMENTS"));
+}
+
+#[tokio::test]
+async fn clients_hear_when_the_tool_list_changes() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let (client, mut notices) = over_http(&harness).await;
+    assert!(!tool_names(&client).await.contains(&"EndTurn".to_owned()));
+    register(&mut connection, "EndTurn", None).await;
+    assert_eq!(within("tools/list_changed", notices.recv()).await, Some(Notice::ToolsChanged));
+    assert!(tool_names(&client).await.contains(&"EndTurn".to_owned()));
+}
+
+#[tokio::test]
+async fn events_are_a_resource_clients_subscribe_to() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let (client, mut notices) = over_http(&harness).await;
+    let resources = within("list_resources", client.list_all_resources()).await.unwrap();
+    assert_eq!(resources[0].uri, "gamebridge://events/recent");
+    #[allow(deprecated)]
+    within("subscribe", client.subscribe(SubscribeRequestParams::new("gamebridge://events/recent")))
+        .await
+        .unwrap();
+    connection.send(&game_event("TurnStart", json!({"turn": 9}))).await;
+    loop {
+        if within("resources/updated", notices.recv()).await
+            == Some(Notice::ResourceUpdated("gamebridge://events/recent".into()))
+        {
+            break;
+        }
+    }
+    let read = within(
+        "read_resource",
+        client.read_resource(ReadResourceRequestParams::new("gamebridge://events/recent")),
+    )
+    .await
+    .unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("text contents")
+    };
+    let events: Value = serde_json::from_str(text).unwrap();
+    let types: Vec<&str> =
+        events["events"].as_array().unwrap().iter().map(|event| event["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"TurnStart"), "{types:?}");
+    let recent = call(&client, "get_events", json!({"types": "TurnStart"})).await;
+    assert_eq!(recent.structured_content.unwrap()["events"][0]["data"]["payload"], json!({"turn": 9}));
+}
+
+#[tokio::test]
+async fn with_several_games_tools_are_prefixed_by_the_game() {
+    let (harness, _games, mut civ, mut lab) = Harness::with_two_games().await;
+    register(&mut civ, "GetCity", None).await;
+    register(&mut lab, "Reset", None).await;
+    harness.sync(&mut civ).await;
+    let lab_sync = harness.post("/games/lab/lua/call", json!({"function": "Sync"}));
+    let (_, ()) = tokio::join!(lab_sync, async {
+        let (id, ..) = lab.expect_call().await;
+        lab.answer(id, Value::Null).await;
+    });
+    let (client, _) = over_http(&harness).await;
+    let names = tool_names(&client).await;
+    assert!(
+        names.contains(&"civ5_GetCity".to_owned()) && names.contains(&"lab_Reset".to_owned()),
+        "{names:?}"
+    );
+    game_answering(lab);
+    let reset = call(&client, "lab_Reset", json!({"args": {"hard": true}})).await;
+    assert_eq!(reset.structured_content, Some(json!({"function": "Reset", "args": {"hard": true}})));
+}
+
+#[tokio::test]
+async fn the_tf2_manifest_gives_typed_tools_that_reach_the_mod() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("tf2");
+    let runs = dir.path().join("runs.log");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/tf2.json");
+    let spec = format!("mailbox:{}?legacy&manifest={}", prefix.display(), manifest.display());
+    let harness = Harness::start_in(dir, &[("tf2", spec)]).await;
+    harness.wait_connected("tf2").await;
+    let _game = SimProcess::start("tf2_mod.lua", &[("TF2_PREFIX", &prefix), ("TF2_RUNS", &runs)]);
+    let (client, _) = over_http(&harness).await;
+    let tools = within("list_tools", client.list_all_tools()).await.unwrap();
+    assert!(tools.len() >= 50 + 7, "the whole catalogue and the generic tools: {}", tools.len());
+    let set_speed = tools.iter().find(|tool| tool.name == "set_speed").unwrap();
+    assert_eq!(set_speed.input_schema["required"], json!(["speed"]));
+    assert_eq!(set_speed.input_schema["properties"]["speed"]["maximum"], 4);
+    let pong = call(&client, "ping", json!({})).await;
+    assert_eq!(text(&pong), "\"pong\"");
+    let state = call(&client, "query_game_state", json!({})).await;
+    assert_eq!(state.structured_content.unwrap()["year"], "1855");
+}
+
+#[tokio::test]
+async fn the_stdio_server_forwards_to_the_bridge() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    register(&mut connection, "GetCity", None).await;
+    harness.sync(&mut connection).await;
+    let url = harness.bridge.url();
+    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gamebridge")).configure(|command| {
+        command.args(["-q", "mcp", "--url", &url]);
+    });
+    let (notices, mut received) = mpsc::unbounded_channel();
+    let client = within("stdio initialize", Client(notices).serve(TokioChildProcess::new(command).unwrap()))
+        .await
+        .unwrap();
+    assert!(tool_names(&client).await.contains(&"GetCity".to_owned()));
+    let answering = async {
+        let (id, function, args) = connection.expect_call().await;
+        connection.answer(id, json!({"function": function, "args": args})).await;
+        connection
+    };
+    let (result, mut connection) = tokio::join!(call(&client, "GetCity", json!({"args": [3]})), answering);
+    assert_eq!(result.structured_content, Some(json!({"function": "GetCity", "args": [3]})));
+    register(&mut connection, "EndTurn", None).await;
+    assert_eq!(within("forwarded list_changed", received.recv()).await, Some(Notice::ToolsChanged));
+}
