@@ -16,6 +16,7 @@ Link specs (SPEC in --game NAME=SPEC):
   mailbox:DIR        a folder of request and answer files (docs/MAILBOX.md)
   mailbox:PREFIX?legacy[&log=PATH]  the TF2 files PREFIX_cmd.json / PREFIX_resp.json
   http               the game posts to the bridge's own listener (Agent Arena)
+  any link: ?manifest=PATH  a JSON file describing the game's commands (typed MCP tools)
   options: ?framing=delimiter|delimiter:TEXT|lines|u16be|u32be&max_frame=BYTES&listen
            &protocol=bridge|step&handshake=N&reply=N&default=HEX&step_timeout_ms=MS
 Profiles:
