@@ -9,8 +9,8 @@ use anyhow::Context;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
-    ReadResourceResponse, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, UnsubscribeRequestParams,
+    ReadResourceResponse, ResourceUpdatedNotificationParam, ServerConfig, SubscribeRequestParams,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, stdio};
@@ -84,14 +84,7 @@ fn relay(error: rmcp::ServiceError) -> ErrorData {
 
 impl ServerHandler for Proxy {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_tool_list_changed()
-            .enable_resources()
-            .enable_resources_subscribe()
-            .build();
-        ServerConfig::new(capabilities)
-            .with_server_info(Implementation::new("gamebridge", env!("CARGO_PKG_VERSION")))
+        gamebridge_api::mcp::server_config()
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

@@ -302,15 +302,7 @@ impl GameMcp {
 
 impl ServerHandler for GameMcp {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_tool_list_changed()
-            .enable_resources()
-            .enable_resources_subscribe()
-            .build();
-        ServerConfig::new(capabilities)
-            .with_server_info(Implementation::new("gamebridge", env!("CARGO_PKG_VERSION")))
-            .with_instructions("Game functions as tools. A failed game call is a tool error: CODE: message.")
+        server_config()
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -416,6 +408,20 @@ impl ServerHandler for GameMcp {
             .remove(&request.uri);
         Ok(())
     }
+}
+
+/// What gamebridge's MCP servers offer: tools that change, and subscribable
+/// resources (shared by `/mcp` and the stdio proxy).
+pub fn server_config() -> ServerConfig {
+    let capabilities = ServerCapabilities::builder()
+        .enable_tools()
+        .enable_tool_list_changed()
+        .enable_resources()
+        .enable_resources_subscribe()
+        .build();
+    ServerConfig::new(capabilities)
+        .with_server_info(Implementation::new("gamebridge", env!("CARGO_PKG_VERSION")))
+        .with_instructions("Game functions as tools. A failed game call is a tool error: CODE: message.")
 }
 
 /// A name MCP accepts: letters, digits, `_` and `-`, at most 64 characters.
