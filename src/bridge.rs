@@ -28,12 +28,17 @@ pub struct RunningBridge {
 
 impl RunningBridge {
     pub async fn start(config: BridgeConfig) -> anyhow::Result<Self> {
+        let mut security = config.security.clone();
         if !config.listen.ip().is_loopback() {
-            bail!(
-                "refusing to listen on {}: the API can run code in the game, so it only listens on loopback \
-                 addresses (127.0.0.1, ::1)",
-                config.listen
-            );
+            if security.token.is_none() {
+                bail!(
+                    "refusing to listen on {} without a token: the API can run code in the game. Set --token \
+                     (or GAMEBRIDGE_TOKEN), or listen on 127.0.0.1",
+                    config.listen
+                );
+            }
+            // Clients reach a bridge on another address by that address.
+            security.allowed_hosts.push(config.listen.ip().to_string());
         }
         let listener = TcpListener::bind(config.listen).await.with_context(|| {
             format!(
@@ -72,6 +77,7 @@ impl RunningBridge {
         state.arena = arena;
         state.default_timeout = config.default_timeout;
         state.ping_interval = config.ping_interval;
+        state.security = Arc::new(security);
         let server = tokio::spawn(gamebridge_api::serve(listener, state));
         tracing::info!("agent API listening on http://{addr}");
         Ok(Self { addr, hub, shutdown, server, links })

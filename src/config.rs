@@ -75,6 +75,8 @@ pub struct BridgeConfig {
     pub event_pipe: Option<String>,
     /// How often SSE streams send `ping`.
     pub ping_interval: Duration,
+    /// Host check, token, CORS, agent hosts, script execution.
+    pub security: gamebridge_api::security::Security,
 }
 
 impl Default for BridgeConfig {
@@ -87,6 +89,7 @@ impl Default for BridgeConfig {
             journal: None,
             event_pipe: None,
             ping_interval: Duration::from_secs(5),
+            security: gamebridge_api::security::Security::default(),
         }
     }
 }
@@ -116,6 +119,22 @@ pub struct ServeOptions {
     /// Also serve events on node-ipc pipe ID (/tmp/app.ID; Windows \\.\pipe\tmp-app.ID).
     #[arg(long, value_name = "ID")]
     pub event_pipe: Option<String>,
+    /// Require this token on agent-side requests (Authorization: Bearer TOKEN); needed to
+    /// listen on a non-loopback address.
+    #[arg(long, env = "GAMEBRIDGE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Accept this Host name besides localhost/127.0.0.1/::1 (repeat for several).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
+    /// Let browser pages from this origin call the API (CORS); none by default.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
+    /// Allow agent function URLs on this host besides this machine (repeat for several).
+    #[arg(long = "allow-agent-host", value_name = "HOST")]
+    pub allow_agent_hosts: Vec<String>,
+    /// Refuse /lua/execute (and MCP's execute_lua): agents may only call registered functions.
+    #[arg(long)]
+    pub no_execute: bool,
 }
 
 /// The TOML file's shape: the flags of `serve`, by the same names.
@@ -129,6 +148,13 @@ pub struct ConfigFile {
     pub event_ring: Option<usize>,
     pub journal: Option<PathBuf>,
     pub event_pipe: Option<String>,
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    pub cors: Option<String>,
+    #[serde(default)]
+    pub allow_agent_hosts: Vec<String>,
+    #[serde(default)]
+    pub no_execute: bool,
 }
 
 impl ConfigFile {
@@ -169,6 +195,18 @@ impl BridgeConfig {
             Some(events) => events,
             None => gamebridge_hub::DEFAULT_EVENT_CAPACITY,
         };
+        // The token comes from the command line or GAMEBRIDGE_TOKEN, never from a file.
+        let security = gamebridge_api::security::Security {
+            token: options.token.clone().filter(|token| !token.is_empty()),
+            allowed_hosts: file.allow_hosts.into_iter().chain(options.allow_hosts.iter().cloned()).collect(),
+            cors_origin: options.cors.clone().or(file.cors),
+            agent_hosts: file
+                .allow_agent_hosts
+                .into_iter()
+                .chain(options.allow_agent_hosts.iter().cloned())
+                .collect(),
+            no_execute: options.no_execute || file.no_execute,
+        };
         Ok(Self {
             listen,
             games,
@@ -176,6 +214,7 @@ impl BridgeConfig {
             event_ring,
             journal: options.journal.clone().or(file.journal),
             event_pipe: options.event_pipe.clone().or(file.event_pipe),
+            security,
             ..Self::default()
         })
     }

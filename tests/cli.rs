@@ -107,7 +107,7 @@ fn bad_arguments_are_clear_errors_not_panics() {
     for (args, expected) in [
         (&["serve", "--game", "civ5=warp:9"][..], "unknown link scheme"),
         (&["serve", "--game", "tcp:localhost:1"][..], "NAME=SPEC"),
-        (&["serve", "--listen", "0.0.0.0:5000"][..], "loopback"),
+        (&["serve", "--listen", "0.0.0.0:5000"][..], "without a token"),
         (&["serve", "--config", "/nonexistent/gamebridge.toml"][..], "could not read"),
         (&["call", "F", "{not json"][..], "ARGS must be JSON"),
     ] {

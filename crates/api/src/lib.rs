@@ -15,6 +15,7 @@ pub mod event_pipe;
 mod extract;
 pub mod mcp;
 mod routes;
+pub mod security;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub ping_interval: std::time::Duration,
     /// The Agent Arena game, when one is served (`/tick` and its routes).
     pub arena: Option<Arc<gamebridge_agents::arena::Arena>>,
+    /// Host check, token, CORS, agent hosts, script execution.
+    pub security: Arc<security::Security>,
 }
 
 impl ApiState {
@@ -52,6 +55,7 @@ impl ApiState {
             default_timeout: std::time::Duration::from_secs(60),
             ping_interval: std::time::Duration::from_secs(5),
             arena: None,
+            security: Arc::default(),
         }
     }
 }
@@ -59,7 +63,27 @@ impl ApiState {
 /// The complete router; MCP sessions are announced to through `sessions`.
 pub fn router(state: ApiState, sessions: mcp::Sessions) -> Router {
     let mcp = mcp::service(state.clone(), sessions);
-    routes::router().nest_service("/mcp", mcp).with_state(state)
+    let guard = axum::middleware::from_fn_with_state(state.clone(), security::guard);
+    let router = routes::router().nest_service("/mcp", mcp).layer(guard);
+    let router = match &state.security.cors_origin {
+        Some(origin) => router.layer(cors(origin)),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+/// CORS for the one allowed origin; without `--cors`, browsers get none.
+fn cors(origin: &str) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderValue, Method, header};
+    let origin = HeaderValue::from_str(origin).unwrap_or_else(|_| HeaderValue::from_static("null"));
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-timeout-ms"),
+        ])
 }
 
 /// Serves the API on `listener` until `state.shutdown` is cancelled.

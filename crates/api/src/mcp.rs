@@ -226,6 +226,7 @@ impl GameMcp {
         ];
         tools
             .into_iter()
+            .filter(|(name, ..)| *name != "execute_lua" || !self.state.security.no_execute)
             .map(|(name, description, schema)| Tool::new(name, description, Arc::new(object(schema))))
             .collect()
     }
@@ -251,6 +252,9 @@ impl GameMcp {
                     .ok_or("INVALID_ARGUMENTS: function is required")?;
                 let raw = raw(args.get("args").unwrap_or(&json!({})));
                 outcome(self.game(args)?.call(function.to_owned(), raw, timeout).await)
+            }
+            "execute_lua" if self.state.security.no_execute => {
+                Err("INVALID_SCRIPT: script execution is disabled on this bridge (--no-execute)".to_owned())
             }
             "execute_lua" => {
                 let script =

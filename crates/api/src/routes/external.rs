@@ -4,27 +4,29 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::Path;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::Bytes;
 use gamebridge_hub::{AgentEndpoint, ExternalFunction, PLAYER_IDS};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ApiError;
 use crate::envelope;
 use crate::extract::{TargetGame, parse_body};
+use crate::security::Security;
+use crate::{ApiError, ApiState};
 
 /// How long an agent has to answer when its registration says nothing.
 pub const DEFAULT_EXTERNAL_TIMEOUT_MS: u64 = 5000;
 
 pub async fn register(
+    State(state): State<ApiState>,
     TargetGame(game): TargetGame,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body: Value = parse_body(body)?;
-    let function = validate_registration(&body)?;
+    let function = validate_registration(&body, &state.security)?;
     let function = game.register_external(function)?;
     tracing::info!(
         game = game.name(),
@@ -37,7 +39,7 @@ pub async fn register(
 
 /// The reference's rules: a name like a Lua identifier, an http(s) URL, a
 /// boolean `async`, a positive integer `timeout` in milliseconds.
-fn validate_registration(body: &Value) -> Result<ExternalFunction, ApiError> {
+fn validate_registration(body: &Value, security: &Security) -> Result<ExternalFunction, ApiError> {
     let invalid = |message: &str| ApiError::invalid_arguments(message.to_owned());
     let name = body["name"].as_str().ok_or_else(|| invalid("name is required and must be a string"))?;
     if !is_identifier(name) {
@@ -48,6 +50,13 @@ fn validate_registration(body: &Value) -> Result<ExternalFunction, ApiError> {
         url::Url::parse(url).map_err(|error| invalid(&format!("url is not a valid URL: {error}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(invalid("url must be an http:// or https:// URL with a host"));
+    }
+    // The bridge would POST game data there: only this machine, unless allowed.
+    let host = parsed.host_str().unwrap_or_default();
+    if !security.agent_host_allowed(host) {
+        return Err(invalid(&format!(
+            "url host {host} is not this machine; allow it with --allow-agent-host {host}"
+        )));
     }
     let is_async =
         body["async"].as_bool().ok_or_else(|| invalid("async is required and must be a boolean"))?;

@@ -66,6 +66,12 @@ pub async fn execute(
     header: TimeoutHeader,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if state.security.no_execute {
+        return Err(ApiError::handled(
+            ErrorCode::INVALID_SCRIPT,
+            "script execution is disabled on this bridge (--no-execute)",
+        ));
+    }
     let request: ExecuteRequest = parse_body(body)?;
     let timeout = deadline(&state, request.timeout_ms, header)?;
     let script = request
