@@ -298,3 +298,22 @@ async fn a_game_that_starts_after_the_bridge_is_found() {
     let envelope = harness.post("/lua/call", json!({"function": "Late"})).await;
     assert_eq!(envelope["result"]["function"], "Late");
 }
+
+#[tokio::test]
+async fn ten_thousand_calls_in_flight_each_get_their_own_answer() {
+    let (harness, _game, connection) = Harness::with_one_game().await;
+    connection.echo_forever();
+    let game = harness.hub().game("civ5").unwrap();
+    let calls = (0..10_000u32).map(|n| {
+        let args = gamebridge_protocol::RawValue::from_string(format!("[{n}]")).unwrap();
+        game.call("Echo".into(), args, std::time::Duration::from_secs(60))
+    });
+    let outcomes = within("10,000 calls", futures::future::join_all(calls)).await;
+    for (n, outcome) in outcomes.into_iter().enumerate() {
+        let result: serde_json::Value = serde_json::from_str(outcome.expect("answered").get()).unwrap();
+        assert_eq!(result["args"], json!([n]), "call {n} got its own answer");
+    }
+    assert_eq!(game.status().pending_calls, 0, "nothing left behind");
+    let (_, stats) = harness.get("/stats").await;
+    assert_eq!(stats["result"]["games"][0]["calls"]["succeeded"], 10_000);
+}
