@@ -148,12 +148,6 @@ async fn a_listening_socket_is_private_to_the_user() {
     let socket = dir.path().join("games.sock");
     let spec = format!("unix:{}?listen", socket.display());
     let harness = Harness::start_in(dir, &[("lab", spec)]).await;
-    let game = harness.hub().game("lab").unwrap();
-    support::within("the socket to exist", async {
-        while game.status().state != gamebridge_hub::LinkState::Listening {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
-    })
-    .await;
+    harness.wait_listening("lab").await;
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
 }

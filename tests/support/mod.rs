@@ -270,23 +270,29 @@ impl Harness {
         assert_eq!(envelope["success"], true, "sync call failed: {envelope}");
     }
 
-    /// The address a listening game accepts on (its spec may say port 0).
-    pub async fn listening_address(&self, game: &str) -> String {
+    /// Waits until a listening game's link is bound; returns where it
+    /// listens (`listening on …`).
+    pub async fn wait_listening(&self, game: &str) -> String {
         let game = self.hub().game(game).expect("game exists");
         within("the link to listen", async {
             loop {
                 let status = game.status();
                 if status.state == gamebridge_hub::LinkState::Listening
-                    && let Some(address) =
-                        status.detail.as_deref().and_then(|detail| detail.strip_prefix("listening on tcp:"))
+                    && let Some(detail) = status.detail
                 {
-                    return address.to_owned();
+                    return detail;
                 }
                 // The link binds in its own task; there is no event for it.
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
         })
         .await
+    }
+
+    /// The address a listening TCP game accepts on (its spec may say port 0).
+    pub async fn listening_address(&self, game: &str) -> String {
+        let detail = self.wait_listening(game).await;
+        detail.strip_prefix("listening on tcp:").expect("a TCP listener").to_owned()
     }
 
     /// The `/stats` counters of one game (or instance).
