@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::Decision;
-
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct MetricsSnapshot {
     pub total_ticks: u64,
@@ -30,12 +28,10 @@ impl ArenaMetrics {
         change(snapshot, total_ms)
     }
 
-    pub fn record_tick(&self, agents: usize, decisions: &[Decision], took: Duration) {
-        let fallbacks = decisions.iter().filter(|decision| is_fallback(decision)).count() as u64;
+    pub fn record_tick(&self, agents: usize, took: Duration) {
         self.with(|snapshot, total_ms| {
             snapshot.total_ticks += 1;
             snapshot.total_agents_processed += agents as u64;
-            snapshot.total_fallbacks += fallbacks;
             *total_ms += took.as_secs_f64() * 1000.0;
             snapshot.avg_tick_time_ms = *total_ms / snapshot.total_ticks as f64;
         });
@@ -45,6 +41,12 @@ impl ArenaMetrics {
         self.with(|snapshot, _| snapshot.total_observations_processed += 1);
     }
 
+    /// Counted where the arena gives `idle` in place of a decision, not
+    /// guessed from reasoning text an agent could write itself.
+    pub fn record_fallbacks(&self, count: usize) {
+        self.with(|snapshot, _| snapshot.total_fallbacks += count as u64);
+    }
+
     pub fn record_tool(&self) {
         self.with(|snapshot, _| snapshot.total_tools_executed += 1);
     }
@@ -52,12 +54,4 @@ impl ArenaMetrics {
     pub fn snapshot(&self) -> MetricsSnapshot {
         self.with(|snapshot, _| snapshot.clone())
     }
-}
-
-/// `idle` given because deciding failed (its reasoning says why).
-fn is_fallback(decision: &Decision) -> bool {
-    decision.tool == "idle"
-        && ["failed", "deadline", "not {", "no action"]
-            .iter()
-            .any(|reason| decision.reasoning.contains(reason))
 }

@@ -116,7 +116,7 @@ impl Arena {
                 futures::future::join_all(each).await
             }
         };
-        self.metrics.record_tick(observations.len(), &decisions, started.elapsed());
+        self.metrics.record_tick(observations.len(), started.elapsed());
         decisions
     }
 
@@ -128,10 +128,10 @@ impl Arena {
         let asked = self.game.call_agent("decide", id, raw(&args));
         match tokio::time::timeout(self.options.deadline, asked).await {
             Ok(Ok(result)) => serde_json::from_str(result.get()).unwrap_or_else(|error| {
-                Decision::idle(format!("the agent's decision is not {{tool, params, reasoning}}: {error}"))
+                self.fallback(format!("the agent's decision is not {{tool, params, reasoning}}: {error}"))
             }),
-            Ok(Err(error)) => Decision::idle(format!("the agent failed: {error}")),
-            Err(_) => Decision::idle(self.missed()),
+            Ok(Err(error)) => self.fallback(format!("the agent failed: {error}")),
+            Err(_) => self.fallback(self.missed()),
         }
     }
 
@@ -151,9 +151,9 @@ impl Arena {
         let answer = match tokio::time::timeout(self.options.deadline, asked).await {
             Ok(Ok(result)) => result,
             Ok(Err(error)) => {
-                return vec![Decision::idle(format!("the agent failed: {error}")); observations.len()];
+                return self.fallback_all(format!("the agent failed: {error}"), observations.len());
             }
-            Err(_) => return vec![Decision::idle(self.missed()); observations.len()],
+            Err(_) => return self.fallback_all(self.missed(), observations.len()),
         };
         #[derive(Deserialize)]
         struct Answer {
@@ -171,7 +171,7 @@ impl Arena {
             }
             Err(error) => {
                 let reason = format!("the agent's answer is not {{actions: [...]}}: {error}");
-                return vec![Decision::idle(reason); observations.len()];
+                return self.fallback_all(reason, observations.len());
             }
         };
         observations
@@ -179,7 +179,7 @@ impl Arena {
             .map(|observation| {
                 by_agent
                     .remove(&observation.agent_id)
-                    .unwrap_or_else(|| Decision::idle("the agent gave no action for this agent"))
+                    .unwrap_or_else(|| self.fallback("the agent gave no action for this agent"))
             })
             .collect()
     }
@@ -200,11 +200,24 @@ impl Arena {
                 let asked = self.llm.decide(&config, &tools, &observation.data);
                 match tokio::time::timeout(self.options.deadline, asked).await {
                     Ok(Ok(decision)) => decision,
-                    Ok(Err(error)) => Decision::idle(format!("the model failed: {error}")),
-                    Err(_) => Decision::idle(self.missed()),
+                    Ok(Err(error)) => self.fallback(format!("the model failed: {error}")),
+                    Err(_) => self.fallback(self.missed()),
                 }
             }
         }
+    }
+
+    /// `idle` in place of a decision that could not be had, counted as a
+    /// fallback in `/metrics`.
+    fn fallback(&self, reason: impl Into<String>) -> Decision {
+        self.metrics.record_fallbacks(1);
+        Decision::idle(reason)
+    }
+
+    /// The same for every agent of a batch that failed as a whole.
+    fn fallback_all(&self, reason: impl Into<String>, count: usize) -> Vec<Decision> {
+        self.metrics.record_fallbacks(count);
+        vec![Decision::idle(reason); count]
     }
 
     fn missed(&self) -> String {
