@@ -88,8 +88,12 @@ impl FunctionRegistry {
         all.into_values().collect()
     }
 
+    /// How many functions `list` would give, without cloning their schemas
+    /// (`/games` and `/stats` ask on every request).
     pub fn len(&self) -> usize {
-        self.list().len()
+        let manifest = read(&self.manifest);
+        let registered = read(&self.registered);
+        manifest.len() + registered.keys().filter(|name| !manifest.contains_key(*name)).count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -129,8 +133,10 @@ mod tests {
                 info("ping", Some("Connectivity test"), Some(json!({"type": "object"})))
             ]
         );
+        assert_eq!(registry.len(), 2, "a function both registered and described counts once");
         registry.clear();
         assert_eq!(registry.names(), ["ping"], "the manifest stays after lua_clear");
+        assert_eq!(registry.len(), 1);
         assert!(seen.has_changed().unwrap());
         assert_eq!(*seen.borrow_and_update(), 4);
     }
