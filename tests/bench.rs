@@ -4,14 +4,23 @@
 
 use std::process::Command;
 
-#[test]
-fn bench_call_reports_results_floors_and_the_ratio_as_json() {
+use serde_json::Value;
+
+/// Runs `gamebridge bench ARGS --json` and parses its report.
+fn bench(args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-        .args(["-q", "bench", "call", "--calls", "40", "--concurrency", "1,4", "--json"])
+        .args(["-q", "bench"])
+        .args(args)
+        .arg("--json")
         .output()
         .expect("run gamebridge bench");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    serde_json::from_slice(&output.stdout).expect("JSON report")
+}
+
+#[test]
+fn bench_call_reports_results_floors_and_the_ratio_as_json() {
+    let report = bench(&["call", "--calls", "40", "--concurrency", "1,4"]);
     let labels = |key: &str| -> Vec<String> {
         report[key].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap().to_owned()).collect()
     };
@@ -32,12 +41,7 @@ fn bench_call_reports_results_floors_and_the_ratio_as_json() {
 
 #[test]
 fn bench_events_delivers_every_event_to_every_client() {
-    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-        .args(["-q", "bench", "events", "--events", "200", "--clients", "1,5", "--json"])
-        .output()
-        .expect("run gamebridge bench");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let report = bench(&["events", "--events", "200", "--clients", "1,5"]);
     assert_eq!(report["floors"][0]["label"], "raw socket (frame + parse)");
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
@@ -50,12 +54,7 @@ fn bench_events_delivers_every_event_to_every_client() {
 
 #[test]
 fn bench_mailbox_compares_with_the_python_client() {
-    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-        .args(["-q", "bench", "mailbox", "--calls", "3", "--tick-ms", "5", "--json"])
-        .output()
-        .expect("run gamebridge bench");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let report = bench(&["mailbox", "--calls", "3", "--tick-ms", "5"]);
     assert_eq!(report["floors"][0]["label"], "Python client (100 ms poll)");
     assert_eq!(report["results"][0]["label"], "gamebridge legacy mailbox");
     assert_eq!(report["results"][0]["calls"], 3);
@@ -65,12 +64,7 @@ fn bench_mailbox_compares_with_the_python_client() {
 
 #[test]
 fn bench_step_measures_instances_beside_a_raw_ping_pong() {
-    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-        .args(["-q", "bench", "step", "--steps", "50", "--instances", "1,4", "--json"])
-        .output()
-        .expect("run gamebridge bench");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let report = bench(&["step", "--steps", "50", "--instances", "1,4"]);
     assert_eq!(report["floors"][0]["label"], "raw TCP ping-pong");
     assert_eq!(report["results"][0]["calls"], 50);
     assert_eq!(report["results"][1]["calls"], 200, "4 instances × 50 steps");
@@ -81,12 +75,7 @@ fn bench_step_measures_instances_beside_a_raw_ping_pong() {
 
 #[test]
 fn bench_tick_measures_rules_and_a_websocket_agent() {
-    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
-        .args(["-q", "bench", "tick", "--agents", "1,3", "--work", "40", "--json"])
-        .output()
-        .expect("run gamebridge bench");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let report = bench(&["tick", "--agents", "1,3", "--work", "40"]);
     assert_eq!(report["floors"][0]["label"], "empty HTTP handler");
     let labels: Vec<&str> =
         report["results"].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap()).collect();
@@ -94,4 +83,71 @@ fn bench_tick_measures_rules_and_a_websocket_agent() {
         labels,
         ["rules, 1 agents", "rules, 3 agents", "WebSocket agent, 1 agents", "WebSocket agent, 3 agents"]
     );
+}
+
+#[test]
+fn bench_batch_measures_a_batch_beside_pipelined_raw_calls() {
+    let report = bench(&["batch", "--batches", "20", "--size", "8"]);
+    let labels = |key: &str| -> Vec<String> {
+        report[key].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(labels("floors"), ["raw socket, 8 calls pipelined", "HTTP echo of the batch body"]);
+    assert_eq!(labels("results"), ["bridge /lua/batch of 8", "bridge /lua/call, one call"]);
+    assert_eq!(report["ratios"][0]["target"], 2.0);
+    assert!(report["ratios"][0]["value"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_scale_grows_each_quantity_and_the_chart_draws_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["-q", "bench", "scale", "--calls", "60", "--payloads", "1024,65536"])
+        .args(["--games", "1,3", "--clients", "1,5", "--json"])
+        .output()
+        .expect("run gamebridge bench scale");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let series = report["series"].as_array().unwrap();
+    let names: Vec<&str> = series.iter().map(|series| series["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["payload", "games", "clients"]);
+    let xs = |index: usize| -> Vec<u64> {
+        series[index]["points"].as_array().unwrap().iter().map(|point| point["x"].as_u64().unwrap()).collect()
+    };
+    assert_eq!((xs(0), xs(1), xs(2)), (vec![1024, 65536], vec![1, 3], vec![1, 5]));
+    let clients_point = &series[2]["points"][1];
+    assert_eq!(clients_point["bridge"]["concurrency"], 5);
+    assert_eq!(clients_point["raw"]["concurrency"], 5, "each floor at the same concurrency");
+    for point in series.iter().flat_map(|series| series["points"].as_array().unwrap()) {
+        assert!(point["ratio"].as_f64().unwrap() > 0.0);
+    }
+
+    let folder = tempfile::tempdir().unwrap();
+    let json = folder.path().join("scale.json");
+    let svg = folder.path().join("scale.svg");
+    std::fs::write(&json, &output.stdout).unwrap();
+    let chart = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["bench", "chart"])
+        .arg(&json)
+        .arg("--output")
+        .arg(&svg)
+        .output()
+        .expect("run gamebridge bench chart");
+    assert!(chart.status.success(), "{}", String::from_utf8_lossy(&chart.stderr));
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.starts_with("<svg"), "an SVG document");
+    assert!(drawn.contains("p50 latency vs clients of one game"), "one panel per series");
+}
+
+#[test]
+fn bench_chart_refuses_json_that_is_not_a_scale_report() {
+    let folder = tempfile::tempdir().unwrap();
+    let json = folder.path().join("call.json");
+    std::fs::write(&json, r#"{"scenario":"call","floors":[]}"#).unwrap();
+    let chart = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["bench", "chart"])
+        .arg(&json)
+        .output()
+        .expect("run gamebridge bench chart");
+    assert!(!chart.status.success());
+    let stderr = String::from_utf8_lossy(&chart.stderr);
+    assert!(stderr.contains("is not the JSON of `bench scale --json`"), "{stderr}");
 }

@@ -120,6 +120,7 @@ async fn start_bridge(socket: &Path, events: usize) -> anyhow::Result<RunningBri
 
 /// The floor: the same frames over a Unix socket pair, cut and parsed.
 async fn measure_raw(frames: &Bytes, events: usize) -> anyhow::Result<Measurement> {
+    super::progress::stage("raw socket");
     let (mut writer, reader) = UnixStream::pair()?;
     let frames = frames.clone();
     let started = Instant::now();
@@ -144,6 +145,7 @@ async fn measure_sse(
     events: usize,
     bursts: &mpsc::Sender<oneshot::Sender<()>>,
 ) -> anyhow::Result<Measurement> {
+    super::progress::stage(&format!("{clients} SSE clients"));
     let http = reqwest::Client::new();
     let mut streams = Vec::with_capacity(clients);
     for _ in 0..clients {

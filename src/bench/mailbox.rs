@@ -5,13 +5,13 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use hdrhistogram::Histogram;
 use serde::Deserialize;
 
+use super::load::new_histogram;
 use super::report::{Measurement, Report};
 use crate::config::BridgeConfig;
 
@@ -96,6 +96,7 @@ struct PythonOutcome {
 }
 
 fn python_client(python: &str, client: &Path, prefix: &Path, calls: usize) -> anyhow::Result<Measurement> {
+    super::progress::stage("the Python client");
     let started = Instant::now();
     let output = Command::new(python)
         .args([client.as_os_str(), prefix.as_os_str(), calls.to_string().as_ref()])
@@ -106,7 +107,7 @@ fn python_client(python: &str, client: &Path, prefix: &Path, calls: usize) -> an
     let Some(latencies) = outcome.latencies_ms else {
         bail!("the Python client failed: {}", outcome.error.unwrap_or_default());
     };
-    let mut histogram = histogram();
+    let mut histogram = new_histogram();
     for latency in latencies {
         histogram.record((latency * 1_000_000.0) as u64)?;
     }
@@ -114,12 +115,13 @@ fn python_client(python: &str, client: &Path, prefix: &Path, calls: usize) -> an
 }
 
 async fn bridge_calls(prefix: &Path, calls: usize) -> anyhow::Result<Measurement> {
+    super::progress::stage("the bridge");
     let config = BridgeConfig::default();
     let game_spec = format!("{}?legacy", prefix.display());
     let bridge = super::bridge_for_spec("tf2", &format!("mailbox:{game_spec}"), config).await?;
     let http = reqwest::Client::new();
     let url = format!("{}/lua/call", bridge.url());
-    let mut histogram = histogram();
+    let mut histogram = new_histogram();
     let started = Instant::now();
     for n in 0..calls {
         let began = Instant::now();
@@ -131,8 +133,4 @@ async fn bridge_calls(prefix: &Path, calls: usize) -> anyhow::Result<Measurement
     let elapsed = started.elapsed();
     bridge.stop().await?;
     Ok(Measurement::from_histogram("gamebridge legacy mailbox", 1, calls, elapsed, &histogram))
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, Duration::from_secs(120).as_nanos() as u64, 3).expect("valid bounds")
 }

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One measured series.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Measurement {
     pub label: String,
     /// Concurrent callers, or clients.
@@ -86,6 +86,7 @@ impl Report {
     }
 
     pub fn print(&self, json: bool) -> anyhow::Result<()> {
+        super::progress::finish();
         if json {
             println!("{}", serde_json::to_string_pretty(self)?);
             return Ok(());

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::load::new_histogram;
 use super::report::{Measurement, Report};
 use crate::bridge::RunningBridge;
 use crate::config::{BridgeConfig, GameConfig};
@@ -149,7 +150,7 @@ async fn play(mut stream: TcpStream, steps: usize, handshake: bool) -> anyhow::R
     }
     let message = frame_message();
     let mut reply = [0u8; REPLY];
-    let mut histogram = Histogram::new_with_bounds(1, 60_000_000_000, 3)?;
+    let mut histogram = new_histogram();
     for _ in 0..steps {
         let began = Instant::now();
         stream.write_all(&message).await?;
@@ -162,6 +163,7 @@ async fn play(mut stream: TcpStream, steps: usize, handshake: bool) -> anyhow::R
 /// The floor: the same frames and replies between two sockets on this
 /// machine, the server on a thread of its own as the bridge is.
 async fn raw_ping_pong(steps: usize) -> anyhow::Result<Measurement> {
+    super::progress::stage("raw TCP ping-pong");
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
@@ -185,13 +187,14 @@ async fn raw_ping_pong(steps: usize) -> anyhow::Result<Measurement> {
 }
 
 async fn through_bridge(address: &str, instances: usize, steps: usize) -> anyhow::Result<Measurement> {
+    super::progress::stage(&format!("{instances} instances"));
     let mut connections = Vec::with_capacity(instances);
     for _ in 0..instances {
         connections.push(TcpStream::connect(address).await?);
     }
     let started = Instant::now();
     let games = connections.into_iter().map(|stream| play(stream, steps, true));
-    let mut total = Histogram::new_with_bounds(1, 60_000_000_000, 3)?;
+    let mut total = new_histogram();
     for histogram in futures::future::join_all(games).await {
         total.add(histogram?)?;
     }

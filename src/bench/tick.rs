@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use futures::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::load::new_histogram;
 use super::report::{Measurement, Report};
 use crate::config::BridgeConfig;
 
@@ -30,9 +30,11 @@ pub struct TickBench {
 pub fn run(options: TickBench) -> anyhow::Result<()> {
     let bridge_runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let bridge =
-        bridge_runtime.block_on(super::bridge_serving("arena", "agent-arena", BridgeConfig::default()))?;
-    let empty = bridge_runtime.block_on(super::empty_handler(bridge.shutdown_token()))?;
+    let bridge = bridge_runtime.block_on(super::bridge_serving(
+        &[("arena".into(), "agent-arena".into())],
+        BridgeConfig::default(),
+    ))?;
+    let empty = bridge_runtime.block_on(super::Floors::start(bridge.shutdown_token()))?.empty;
     let tick_url = format!("{}/tick", bridge.url());
     let agent_url = bridge.url().replacen("http://", "ws://", 1) + "/agent";
 
@@ -95,8 +97,9 @@ async fn series(
     ticks: usize,
     body: impl Fn(usize) -> Value,
 ) -> anyhow::Result<Measurement> {
+    super::progress::stage(label);
     let payload = serde_json::to_vec(&body(agents))?;
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 600_000_000_000, 3)?;
+    let mut histogram = new_histogram();
     for _ in 0..5 {
         http.post(url).body(payload.clone()).send().await?.bytes().await?;
     }

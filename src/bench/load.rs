@@ -1,0 +1,69 @@
+//! The load generator every call benchmark shares: workers run side by side,
+//! each awaiting one operation at a time, and every operation is timed into
+//! one histogram.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::future::try_join_all;
+use hdrhistogram::Histogram;
+
+use super::progress;
+use super::report::Measurement;
+
+/// Runs about `calls` operations spread over `workers` (one per concurrent
+/// caller), after a warm-up of a tenth as many, and measures them.
+pub async fn measure<W>(label: &str, calls: usize, mut workers: Vec<W>) -> anyhow::Result<Measurement>
+where
+    W: AsyncFnMut() -> anyhow::Result<()>,
+{
+    progress::stage(label);
+    let concurrency = workers.len().max(1);
+    let per_worker = calls.div_ceil(concurrency).max(1);
+    let warmup = (per_worker / 10).max(2);
+    try_join_all(workers.iter_mut().map(|operation| async move {
+        for _ in 0..warmup {
+            operation().await?;
+        }
+        anyhow::Ok(())
+    }))
+    .await?;
+
+    let started = Instant::now();
+    let histograms = try_join_all(workers.iter_mut().map(|operation| async move {
+        let mut histogram = new_histogram();
+        for _ in 0..per_worker {
+            let begun = Instant::now();
+            operation().await?;
+            histogram.record(begun.elapsed().as_nanos() as u64)?;
+        }
+        anyhow::Ok(histogram)
+    }))
+    .await?;
+    let elapsed = started.elapsed();
+    let mut total = new_histogram();
+    for histogram in histograms {
+        total.add(histogram)?;
+    }
+    Ok(Measurement::from_histogram(label, concurrency, per_worker * concurrency, elapsed, &total))
+}
+
+/// A worker that POSTs `body` to `url` and checks the Vox envelope says
+/// `success`.
+pub fn poster(http: &reqwest::Client, url: String, body: Bytes) -> impl AsyncFnMut() -> anyhow::Result<()> {
+    let http = http.clone();
+    async move || {
+        let response = http.post(&url).body(body.clone()).send().await?;
+        let answer = response.bytes().await?;
+        anyhow::ensure!(
+            answer.starts_with(br#"{"success":true"#),
+            "call failed: {}",
+            String::from_utf8_lossy(&answer[..answer.len().min(300)])
+        );
+        Ok(())
+    }
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
