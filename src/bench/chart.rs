@@ -56,17 +56,22 @@ fn draw_series(
     area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let p50 = |measurement: &Measurement| measurement.p50_us.unwrap_or(1.0).max(1.0);
+    // Payloads in KB, so the log axis ticks at 1, 10, 100, 1000.
+    let (unit, x_desc) = match series.name.as_str() {
+        "payload" => (1024.0, "payload, KB".to_owned()),
+        _ => (1.0, series.axis.clone()),
+    };
     let line = |label, color, y: &dyn Fn(&Point) -> f64| Line {
         label,
         color,
-        points: series.points.iter().map(|point| (point.x as f64, y(point))).collect(),
+        points: series.points.iter().map(|point| (point.x as f64 / unit, y(point))).collect(),
     };
     let lines = [
         line("bridge p50", BRIDGE, &|point| p50(&point.bridge)),
         line("floor p50 (raw + HTTP)", FLOOR, &|point| p50(&point.raw) + p50(&point.http)),
         line("raw socket p50", RAW, &|point| p50(&point.raw)),
     ];
-    let xs = span(series.points.iter().map(|point| point.x as f64));
+    let xs = span(series.points.iter().map(|point| point.x as f64 / unit));
     let ys = span(lines.iter().flat_map(|line| line.points.iter().map(|&(_, y)| y)));
 
     let mut chart = ChartBuilder::on(area)
@@ -77,9 +82,9 @@ fn draw_series(
         .build_cartesian_2d(xs.log_scale(), ys.log_scale())?;
     chart
         .configure_mesh()
-        .x_desc(series.axis.as_str())
+        .x_desc(x_desc)
         .y_desc("µs per call")
-        .x_label_formatter(&|x| quantity(*x, &series.name))
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
     for Line { label, color, points } in lines {
@@ -113,13 +118,4 @@ fn span(values: impl Iterator<Item = f64>) -> Range<f64> {
         return 1.0..10.0;
     }
     (low / 1.5).max(0.1)..(high * 1.5).max(low * 2.0)
-}
-
-/// Axis labels: payloads in KB or MB, counts as they are.
-fn quantity(x: f64, series: &str) -> String {
-    match series {
-        "payload" if x >= 1024.0 * 1024.0 => format!("{:.0} MB", x / (1024.0 * 1024.0)),
-        "payload" => format!("{:.0} KB", x / 1024.0),
-        _ => format!("{x:.0}"),
-    }
 }

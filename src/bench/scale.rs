@@ -22,7 +22,7 @@ use crate::config::BridgeConfig;
 pub struct ScaleBench {
     /// Calls per point at 1 KB; larger payloads make proportionally fewer
     /// (at least 50), more clients at least 10 each.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 5000)]
     calls: usize,
     /// Payload sizes in bytes (one client, one game).
     #[arg(long, value_delimiter = ',', default_value = "1024,4096,16384,65536,262144,1048576")]
