@@ -77,6 +77,19 @@ impl GameConnection {
         BridgeMessage::parse(&self.next_frame().await).expect("the bridge sends valid messages")
     }
 
+    /// The next message the bridge sent, or `None` once it hung up.
+    pub async fn recv_or_closed(&mut self) -> Option<BridgeMessage> {
+        loop {
+            match self.frames.next().await? {
+                Ok(Ok(frame)) => {
+                    return Some(BridgeMessage::parse(&frame).expect("the bridge sends valid messages"));
+                }
+                Ok(Err(_)) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The next message the bridge sent, as plain JSON (to compare with the
     /// reference field for field).
     pub async fn recv_json(&mut self) -> Value {
@@ -143,6 +156,13 @@ impl GameConnection {
 pub fn response(id: WireId, result: Value) -> GameMessage {
     let raw = RawValue::from_string(result.to_string()).unwrap();
     GameMessage::LuaResponse(Response::from_result(id, Ok(raw)))
+}
+
+/// A failed `lua_response`, as a Lua error reports it.
+pub fn failure(id: WireId, message: &str) -> GameMessage {
+    let error =
+        gamebridge_protocol::ErrorBody::new(gamebridge_protocol::ErrorCode::LUA_EXECUTION_ERROR, message);
+    GameMessage::LuaResponse(Response::from_result(id, Err(error)))
 }
 
 /// A bridge on an ephemeral loopback port with one game per fake game.

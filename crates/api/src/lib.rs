@@ -16,6 +16,7 @@ mod extract;
 pub mod mcp;
 mod routes;
 pub mod security;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,7 +65,7 @@ impl ApiState {
 pub fn router(state: ApiState, sessions: mcp::Sessions) -> Router {
     let mcp = mcp::service(state.clone(), sessions);
     let guard = axum::middleware::from_fn_with_state(state.clone(), security::guard);
-    let router = routes::router().nest_service("/mcp", mcp).layer(guard);
+    let router = routes::router().merge(ui::router()).nest_service("/mcp", mcp).layer(guard);
     let router = match &state.security.cors_origin {
         Some(origin) => router.layer(cors(origin)),
         None => router,

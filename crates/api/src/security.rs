@@ -101,8 +101,9 @@ pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) 
             return refuse(StatusCode::BAD_REQUEST, "INVALID_ARGUMENTS", "the request has no Host header");
         }
     }
-    let game_route = GAME_ROUTES.contains(&request.uri().path());
-    if !game_route && !security.token_matches(&request) {
+    let path = request.uri().path();
+    let open_route = GAME_ROUTES.contains(&path) || crate::ui::PATHS.contains(&path);
+    if !open_route && !security.token_matches(&request) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",

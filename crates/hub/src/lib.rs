@@ -38,7 +38,7 @@ pub use pause::PLAYER_IDS;
 pub use pending::CallIds;
 pub use registry::{FunctionInfo, FunctionRegistry};
 pub use session::{Outbound, SessionGuard};
-pub use stats::{GameStats, StatsSnapshot};
+pub use stats::{GameStats, LatencySlot, StatsSnapshot};
 
 use game::Shared;
 

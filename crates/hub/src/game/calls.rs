@@ -14,24 +14,27 @@ use crate::session::{Outbound, Session};
 impl Game {
     /// Calls a game function (`lua_call`).
     pub async fn call(&self, function: String, args: Box<RawValue>, timeout: Duration) -> CallResult {
+        let started = std::time::Instant::now();
         let outcome =
             self.request(timeout, |id| Outbound::One(BridgeMessage::LuaCall { id, function, args })).await;
-        self.stats.record_outcomes([&outcome]);
+        self.stats.record_outcomes([&outcome], started.elapsed());
         outcome
     }
 
     /// Runs a Lua script in the game (`lua_execute`).
     pub async fn execute(&self, script: String, timeout: Duration) -> CallResult {
+        let started = std::time::Instant::now();
         let outcome =
             self.request(timeout, |id| Outbound::One(BridgeMessage::LuaExecute { id, script })).await;
-        self.stats.record_outcomes([&outcome]);
+        self.stats.record_outcomes([&outcome], started.elapsed());
         outcome
     }
 
     /// Calls several functions, written to the game in one go; each call
     /// succeeds or fails on its own, and all share one deadline.
     pub async fn batch(&self, calls: Vec<(String, Box<RawValue>)>, timeout: Duration) -> Vec<CallResult> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let started = tokio::time::Instant::now();
+        let deadline = started + timeout;
         let count = calls.len();
         let outcomes = match self.send_batch(calls, deadline).await {
             Ok(waiting) => {
@@ -43,7 +46,7 @@ impl Game {
             }
             Err(error) => vec![Err(error); count],
         };
-        self.stats.record_outcomes(&outcomes);
+        self.stats.record_outcomes(&outcomes, started.elapsed());
         outcomes
     }
 

@@ -1,11 +1,18 @@
-//! Per-game counters for `/stats`, updated with relaxed atomics.
+//! Per-game counters for `/stats`, updated with relaxed atomics, and the
+//! recent call latency.
+
+mod latency;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 use gamebridge_protocol::{CallResult, ErrorCode};
 use serde::Serialize;
+
+pub use latency::LatencySlot;
+use latency::LatencyWindow;
 
 #[derive(Default)]
 pub struct GameStats {
@@ -21,6 +28,7 @@ pub struct GameStats {
     connects: AtomicU64,
     /// Failures by code; only touched on the failure path.
     errors: Mutex<BTreeMap<String, u64>>,
+    latency: LatencyWindow,
 }
 
 /// A copy of the counters at one moment.
@@ -40,12 +48,17 @@ pub struct StatsSnapshot {
     pub events: u64,
     pub bad_frames: u64,
     pub connects: u64,
+    /// Agent → game calls of the last five minutes, in 30-second slots.
+    pub latency: Vec<LatencySlot>,
 }
 
 impl GameStats {
-    pub fn record_outcomes<'a>(&self, outcomes: impl IntoIterator<Item = &'a CallResult>) {
+    /// Records agent → game calls that took `elapsed` (a batch's calls
+    /// share its time).
+    pub fn record_outcomes<'a>(&self, outcomes: impl IntoIterator<Item = &'a CallResult>, elapsed: Duration) {
         for outcome in outcomes {
             self.calls.fetch_add(1, Relaxed);
+            self.latency.record(elapsed, outcome.is_err());
             match outcome {
                 Ok(_) => {
                     self.succeeded.fetch_add(1, Relaxed);
@@ -100,6 +113,7 @@ impl GameStats {
             events: self.events.load(Relaxed),
             bad_frames: self.bad_frames.load(Relaxed),
             connects: self.connects.load(Relaxed),
+            latency: self.latency.snapshot(),
         }
     }
 }

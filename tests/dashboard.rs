@@ -1,0 +1,268 @@
+//! The dashboard at `/ui` in a real browser: headless Chromium driven over
+//! WebDriver (chromedriver), against a real bridge with a fake game.
+//!
+//! Set `GAMEBRIDGE_SCREENSHOT=PATH` to save a PNG of the page once it shows
+//! a game, a call and an event (the README's screenshot is made this way).
+
+mod support;
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use gamebridge_protocol::{BridgeMessage, GameMessage};
+use serde_json::{Value, json};
+use support::{GameConnection, Harness, STEP, game_event, within};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    connection.register("Echo").await;
+    connection.register("EndTurn").await;
+    let game = FakeGame::serve(connection);
+    let browser = Browser::start().await;
+
+    browser.client.goto(&harness.url("/ui")).await.expect("open /ui");
+    let card = browser.find(r#".game[data-game="civ5"]"#).await;
+    assert!(text(&card).await.contains("connected"), "the game's state is shown");
+    let chips = browser.texts(r#".game[data-game="civ5"] .functions .chip"#, 2).await;
+    assert_eq!(chips, ["Echo", "EndTurn"], "the game's registered functions");
+
+    // The live stream is open before the game sends: a new client starts at the live end.
+    browser.wait_for_text("#live", "live").await;
+    game.send(game_event("TurnStarted", json!({ "turn": 7 }))).await;
+    let row = browser.find(r#"tr.event[data-type="TurnStarted"]"#).await;
+    assert!(text(&row).await.contains(r#"{"turn":7}"#), "the event's payload is shown");
+
+    // A failing call shows the error code and message.
+    browser.fill("#console-function", "Missing").await;
+    browser.find("#console-run").await.click().await.expect("click Run");
+    let failed = text(&browser.find("#console-result.failed").await).await;
+    assert!(failed.starts_with("LUA_EXECUTION_ERROR: "), "{failed}");
+
+    // A call from the console, answered by the game once.
+    browser.fill("#console-function", "Echo").await;
+    browser.fill("#console-args", r#"[1, "two"]"#).await;
+    browser.find("#console-run").await.click().await.expect("click Run");
+    let result = browser.find("#console-result.succeeded").await;
+    let shown: Value = serde_json::from_str(&text(&result).await).expect("the result is shown as JSON");
+    assert_eq!(shown, json!({ "function": "Echo", "args": [1, "two"] }));
+    assert!(text(&browser.find("#console-rtt").await).await.starts_with("round trip "));
+    assert_eq!(game.calls(), 1, "the call ran exactly once");
+
+    // The latency chart appears once calls were made.
+    browser.find(r#".game[data-game="civ5"] .latency svg rect.p50"#).await;
+
+    // Paused, the view holds events back; resumed, it shows them.
+    browser.find("#events-pause").await.click().await.expect("click Pause");
+    game.send(game_event("UnitMoved", json!({ "unit": 3 }))).await;
+    browser.wait_for_text("#events-count", "1 held while paused").await;
+    assert!(
+        browser.client.find_all(Locator::Css(r#"tr.event[data-type="UnitMoved"]"#)).await.unwrap().is_empty()
+    );
+    browser.find("#events-pause").await.click().await.expect("click Resume");
+    browser.find(r#"tr.event[data-type="UnitMoved"]"#).await;
+
+    if let Ok(path) = std::env::var("GAMEBRIDGE_SCREENSHOT") {
+        let png = browser.client.screenshot().await.expect("screenshot");
+        std::fs::write(&path, png).expect("write the screenshot");
+    }
+
+    // The type filter hides other events.
+    browser.fill("#filter-type", "unitmoved").await;
+    let turn_row = browser.find(r#"tr.event[data-type="TurnStarted"]"#).await;
+    assert!(!turn_row.is_displayed().await.unwrap(), "filtered out");
+    assert!(browser.find(r#"tr.event[data-type="UnitMoved"]"#).await.is_displayed().await.unwrap());
+
+    browser.stop().await;
+    harness.bridge.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_the_dashboard_asks_for_it_and_then_uses_it() {
+    let (harness, _game, mut connection) = Harness::with_one_game_configured("", |config| {
+        config.security.token = Some("s3cret".into());
+    })
+    .await;
+    connection.register("Echo").await;
+    let _game = FakeGame::serve(connection);
+    let browser = Browser::start().await;
+
+    browser.client.goto(&harness.url("/ui")).await.expect("open /ui");
+    assert!(browser.find("#token-form").await.is_displayed().await.unwrap(), "the page asks for the token");
+    browser.fill("#token-input", "s3cret").await;
+    browser.find(r#"#token-form button"#).await.click().await.expect("submit the token");
+    browser.find(r#".game[data-game="civ5"] .functions .chip"#).await;
+    browser.wait_for_text("#live", "live").await;
+
+    // A link with #token= works straight away, and the token leaves the address bar.
+    browser.client.goto(&harness.url("/ui#token=s3cret")).await.expect("open /ui#token=");
+    browser.client.refresh().await.expect("reload");
+    browser.find(r#".game[data-game="civ5"] .functions .chip"#).await;
+    let address = browser.client.current_url().await.unwrap();
+    assert!(!address.as_str().contains("s3cret"), "{address}");
+
+    browser.stop().await;
+    harness.bridge.stop().await.unwrap();
+}
+
+async fn text(element: &fantoccini::elements::Element) -> String {
+    element.text().await.expect("element text")
+}
+
+/// The game side: answers every call with `{function, args}` (a call to
+/// `Missing` fails as a missing Lua function does), counts them, and sends
+/// the events a test hands it.
+struct FakeGame {
+    events: mpsc::Sender<GameMessage>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl FakeGame {
+    fn serve(mut connection: GameConnection) -> Self {
+        let (events, mut outgoing) = mpsc::channel::<GameMessage>(16);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    message = connection.recv_or_closed() => match message {
+                        Some(BridgeMessage::LuaCall { id, function, args }) => {
+                            if function == "Echo" {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                            }
+                            let args: Value = serde_json::from_str(args.get()).unwrap();
+                            let answer = match function.as_str() {
+                                "Missing" => support::failure(id, "attempt to call a nil value (function 'Missing')"),
+                                _ => support::response(id, json!({ "function": function, "args": args })),
+                            };
+                            connection.send(&answer).await;
+                        }
+                        Some(_) => {}
+                        None => return,
+                    },
+                    Some(event) = outgoing.recv() => connection.send(&event).await,
+                }
+            }
+        });
+        Self { events, calls }
+    }
+
+    async fn send(&self, event: GameMessage) {
+        self.events.send(event).await.expect("the fake game is running");
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+/// Headless Chromium under chromedriver, on ports the system picks.
+struct Browser {
+    client: Client,
+    driver: tokio::process::Child,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let mut driver = tokio::process::Command::new(&driver_path)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot run {driver_path} ({error}): the dashboard tests need Chromium and its driver \
+                     (Debian: apt-get install chromium chromium-driver; .ci/run installs them)"
+                )
+            });
+        let port = within("chromedriver to start", chromedriver_port(driver.stdout.take().unwrap())).await;
+        let mut capabilities = serde_json::Map::new();
+        let mut options = json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"]
+        });
+        if let Ok(binary) = std::env::var("CHROMIUM") {
+            options["binary"] = binary.into();
+        }
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = within(
+            "a browser session",
+            ClientBuilder::new(connector)
+                .capabilities(capabilities)
+                .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .expect("chromedriver starts a headless Chromium");
+        Self { client, driver }
+    }
+
+    /// The element at `css`, once the page shows it.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|error| panic!("the page never showed {css}: {error}"))
+    }
+
+    /// The texts of the `count` elements at `css`, once there are that many.
+    async fn texts(&self, css: &str, count: usize) -> Vec<String> {
+        within(&format!("{count} × {css}"), async {
+            loop {
+                let elements = self.client.find_all(Locator::Css(css)).await.expect("find elements");
+                if elements.len() >= count {
+                    let mut texts = Vec::new();
+                    for element in elements {
+                        texts.push(text(&element).await);
+                    }
+                    return texts;
+                }
+                self.client.wait().at_most(STEP).for_element(Locator::Css(css)).await.expect("wait");
+            }
+        })
+        .await
+    }
+
+    /// Waits until the element at `css` contains `expected`. WebDriver
+    /// offers no change notifications, so this re-reads the DOM.
+    async fn wait_for_text(&self, css: &str, expected: &str) {
+        let element = self.find(css).await;
+        within(&format!("{css} to show {expected:?}"), async {
+            while !text(&element).await.contains(expected) {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clear the field");
+        field.send_keys(value).await.expect("type into the field");
+    }
+
+    async fn stop(self) {
+        let _ = self.client.close().await;
+        drop(self.driver);
+    }
+}
+
+/// Reads chromedriver's "started successfully on port N." line.
+async fn chromedriver_port(stdout: tokio::process::ChildStdout) -> u16 {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await.expect("read chromedriver's output") {
+        if let Some(rest) = line.split("on port ").nth(1) {
+            if line.contains("started successfully") {
+                return rest.trim_end_matches('.').parse().expect("a port number");
+            }
+        }
+    }
+    panic!("chromedriver exited without starting");
+}
