@@ -258,10 +258,8 @@ impl Browser {
 async fn chromedriver_port(stdout: tokio::process::ChildStdout) -> u16 {
     let mut lines = BufReader::new(stdout).lines();
     while let Some(line) = lines.next_line().await.expect("read chromedriver's output") {
-        if let Some(rest) = line.split("on port ").nth(1) {
-            if line.contains("started successfully") {
-                return rest.trim_end_matches('.').parse().expect("a port number");
-            }
+        if let Some(rest) = line.strip_prefix("ChromeDriver was started successfully on port ") {
+            return rest.trim_end_matches('.').parse().expect("a port number");
         }
     }
     panic!("chromedriver exited without starting");
