@@ -268,6 +268,43 @@ async fn arena_answers_match_their_schemas() {
 }
 
 #[tokio::test]
+async fn bodies_the_bridge_accepts_match_their_request_schemas() {
+    let harness = Harness::start(&[("arena", "agent-arena".into())]).await;
+    let document = document(&harness).await;
+    let llm = r#"{"agent_id": "a2", "backend": {"kind": "llm", "base_url": "http://127.0.0.1:8080/v1", "model": "m"}}"#;
+    let bodies = [
+        ("/lua/call", r#"{"function": "GetTurn", "args": [1], "timeout_ms": 500}"#),
+        ("/lua/call", r#"{"function": "GetUnits", "args": {"player": 1}}"#),
+        ("/lua/batch", r#"[{"function": "A"}, {"function": "B", "args": {"x": 1}}]"#),
+        ("/lua/batch", r#"{"calls": [{"function": "A"}], "timeout_ms": 5000}"#),
+        ("/lua/execute", r#"{"script": "return 1"}"#),
+        (
+            "/external/register",
+            r#"{"name": "Advise", "url": "http://127.0.0.1:9/a", "async": true, "timeout": 100}"#,
+        ),
+        ("/external/unregister", r#"{"name": "Advise"}"#),
+        ("/external/production-mode", r#"{"enabled": false}"#),
+        ("/tick", r#"{"tick": 1, "perceptions": [{"agent_id": "a1", "tick": 1, "health": 50}]}"#),
+        ("/tick", r#"{"tick": 2, "agents": [{"agent_id": "a1", "observations": {"x": 1}}]}"#),
+        ("/observe", r#"{"agent_id": "a1", "observations": {}}"#),
+        ("/agents/register", r#"{"agent_id": "a1", "backend": {"kind": "rules"}}"#),
+        ("/agents/register", llm),
+        ("/tools/execute", r#"{"tool_name": "idle", "params": {}}"#),
+        ("/tools/register", r#"{"name": "craft", "parameters": {"recipe": {"type": "string"}}}"#),
+    ];
+    let request_schema =
+        |path: &str| &document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    for (path, body) in bodies {
+        let body: Value = serde_json::from_str(body).unwrap();
+        if let Err(mismatch) = schema_check::check(&document, request_schema(path), &body) {
+            panic!("POST {path}: {body} does not match the request schema: {mismatch}");
+        }
+    }
+    let without_function = json!({"args": {}});
+    assert!(schema_check::check(&document, request_schema("/lua/call"), &without_function).is_err());
+}
+
+#[tokio::test]
 async fn the_document_needs_no_token_and_documents_the_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let spec = format!("unix:{}", dir.path().join("none.sock").display());

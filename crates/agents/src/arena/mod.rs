@@ -34,7 +34,6 @@ use crate::{Decision, rules};
 
 /// A built-in way to decide.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Backend {
     Rules,

@@ -6,11 +6,16 @@
 
 #![allow(dead_code, reason = "schema-only types: described, never built")]
 
+use std::borrow::Cow;
+
 use gamebridge_agents::Decision;
-use gamebridge_agents::arena::{Backend, Tool};
+use gamebridge_agents::arena::Tool;
+use gamebridge_agents::llm::LlmConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 /// A FastAPI-style failure: no arena is served (404), or the body is not
 /// what the route reads (400, 422).
@@ -133,6 +138,36 @@ pub struct RegisterAgent {
     #[schema(min_length = 1)]
     agent_id: String,
     backend: Option<Backend>,
+}
+
+/// How an agent decides: `{kind: "rules"}`, or `{kind: "llm", …}` with
+/// the model's settings (`gamebridge_agents::arena::Backend`).
+///
+/// Built from `LlmConfig`'s derived schema, so it follows that type; the
+/// schema derived for the internally tagged enum itself nests an `allOf`
+/// in a `oneOf`, which client generators such as openapi-python-client
+/// cannot read.
+pub struct Backend;
+
+impl PartialSchema for Backend {
+    fn schema() -> RefOr<Schema> {
+        let kind = |name: &str| ObjectBuilder::new().schema_type(Type::String).enum_values(Some([name]));
+        let rules = ObjectBuilder::new().property("kind", kind("rules")).required("kind");
+        let RefOr::T(Schema::Object(settings)) = LlmConfig::schema() else {
+            unreachable!("LlmConfig derives an object schema")
+        };
+        let mut llm = ObjectBuilder::new().property("kind", kind("llm")).required("kind").build();
+        llm.properties.extend(settings.properties);
+        llm.required.extend(settings.required);
+        llm.description = settings.description;
+        OneOfBuilder::new().item(rules).item(llm).description(Some("How an agent decides.")).into()
+    }
+}
+
+impl ToSchema for Backend {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Backend")
+    }
 }
 
 /// `status` is `success`.

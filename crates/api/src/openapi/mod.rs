@@ -15,7 +15,6 @@ use axum::Extension;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use utoipa::PartialSchema;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -25,6 +24,7 @@ use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Required,
     ResponseBuilder,
 };
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use wire::{Envelope, Failure};
@@ -71,7 +71,11 @@ pub fn base() -> OpenApi {
         "token",
         "The same token as `?token=`, for clients that cannot set headers (browsers' EventSource).",
     );
+    // Refusals refer to the Failure schema; it and what it refers to are added here.
+    let mut failure = vec![(Failure::name().into_owned(), Failure::schema())];
+    Failure::schemas(&mut failure);
     let components = ComponentsBuilder::new()
+        .schemas_from_iter(failure)
         .security_scheme("bearer", SecurityScheme::Http(bearer))
         .security_scheme("token_query", SecurityScheme::ApiKey(ApiKey::Query(query)))
         .response(
@@ -106,7 +110,7 @@ pub fn base() -> OpenApi {
 
 /// A refusal answered with `{success: false, error}`.
 fn refusal(description: &str) -> utoipa::openapi::Response {
-    let content = ContentBuilder::new().schema(Some(Failure::schema())).build();
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(Failure::name()))).build();
     ResponseBuilder::new().description(description).content("application/json", content).build()
 }
 
@@ -202,7 +206,6 @@ pub async fn serve_document(Extension(document): Extension<Document>) -> Respons
 #[cfg(test)]
 pub(crate) mod tests {
     use serde_json::Value;
-    use utoipa::ToSchema;
     use utoipa::openapi::schema::Schema;
 
     use super::*;
@@ -239,13 +242,11 @@ pub(crate) mod tests {
         let Document(json) = Document::new(document);
         let document: Value = serde_json::from_slice(&json).unwrap();
         for path in TOKENLESS_ROUTES {
-            let operation = &document["paths"][path]["get"]
-                .as_object()
-                .or(document["paths"][path]["post"].as_object())
-                .cloned();
-            let operation = operation.as_ref().unwrap_or_else(|| panic!("{path} is documented"));
-            assert_eq!(operation["security"], serde_json::json!([{}]), "{path}");
-            assert!(operation["responses"].get("401").is_none(), "{path}");
+            let item = document["paths"][path].as_object().unwrap_or_else(|| panic!("{path} is documented"));
+            for operation in item.values() {
+                assert_eq!(operation["security"], serde_json::json!([{}]), "{path}");
+                assert!(operation["responses"].get("401").is_none(), "{path}");
+            }
         }
         assert!(document["paths"]["/lua/call"]["post"]["responses"].get("401").is_some());
     }

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 
 use gamebridge_protocol::ErrorCode as Code;
 use serde_json::Value;
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
-use utoipa::openapi::{RefOr, schema::SchemaType};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::security;

@@ -1,6 +1,7 @@
-//! Route table. Game routes are mounted twice: unprefixed (the default game)
-//! and under `/games/{name}`. `/events` covers every game (filter with
-//! `?game=`); `/games/{name}/events` one game.
+//! Route table, and with it the OpenAPI document's paths. Game routes are
+//! mounted twice: unprefixed (the default game) and under `/games/{name}`.
+//! `/events` covers every game (filter with `?game=`); `/games/{name}/events`
+//! one game.
 
 mod arena;
 pub(crate) mod events;
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(openapi::serve_document))
         .routes(routes!(events::events))
         .routes(routes!(events::history))
+        // A WebSocket, not REST: served, but not in the document.
         .route("/agent", get(crate::agent_ws::upgrade))
         .routes(routes!(prometheus::prometheus))
         .routes(routes!(arena::tick))
