@@ -101,8 +101,8 @@ pub fn base() -> OpenApi {
         .info(info)
         .components(Some(components))
         .security(Some([
-            SecurityRequirement::new("bearer", [""; 0]),
-            SecurityRequirement::new("token_query", [""; 0]),
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("token_query", Vec::<String>::new()),
         ]))
         .tags(Some(tags))
         .build()
