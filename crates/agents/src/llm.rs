@@ -12,6 +12,7 @@ use crate::arena::Tool;
 
 /// Where and how to ask a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct LlmConfig {
     /// For example `http://127.0.0.1:8080/v1` (llama.cpp's `llama-server`).
     pub base_url: String,

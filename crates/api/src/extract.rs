@@ -12,6 +12,10 @@ use bytes::Bytes;
 use gamebridge_hub::Game;
 use gamebridge_protocol::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+use utoipa::openapi::Type;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::ObjectBuilder;
 
 use crate::{ApiError, ApiState, BODY_LIMIT};
 
@@ -51,6 +55,27 @@ impl<S: Send + Sync> FromRequestParts<S> for TimeoutHeader {
         let millis = value.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok());
         // An unreadable value is refused rather than ignored: the caller meant a deadline.
         validate_timeout(Some(millis.unwrap_or(0)), "X-Timeout-Ms header").map(TimeoutHeader)
+    }
+}
+
+/// The header in the OpenAPI document.
+impl IntoParams for TimeoutHeader {
+    fn into_params(_parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let millis = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_TIMEOUT.as_millis() as u64));
+        vec![
+            ParameterBuilder::new()
+                .name("X-Timeout-Ms")
+                .parameter_in(ParameterIn::Header)
+                .description(Some(
+                    "The request's deadline in milliseconds (default 60000, `--timeout-ms`); \
+                     a `timeout_ms` body field wins over it.",
+                ))
+                .schema(Some(millis))
+                .build(),
+        ]
     }
 }
 

@@ -8,12 +8,15 @@
 //!
 //! Events reach agents as Server-Sent Events (`/events`, with replay) and,
 //! for agents that prefer a socket, through the [`event_pipe`].
+//!
+//! `GET /openapi.json` describes every REST route (the `openapi` module).
 
 pub mod agent_ws;
 mod envelope;
 pub mod event_pipe;
 mod extract;
 pub mod mcp;
+mod openapi;
 mod routes;
 pub mod security;
 mod ui;
@@ -65,7 +68,9 @@ impl ApiState {
 pub fn router(state: ApiState, sessions: mcp::Sessions) -> Router {
     let mcp = mcp::service(state.clone(), sessions);
     let guard = axum::middleware::from_fn_with_state(state.clone(), security::guard);
-    let router = routes::router().merge(ui::router()).nest_service("/mcp", mcp).layer(guard);
+    let (routes, document) = routes::router().split_for_parts();
+    let document = axum::Extension(openapi::Document::new(document));
+    let router = routes.layer(document).merge(ui::router()).nest_service("/mcp", mcp).layer(guard);
     let router = match &state.security.cors_origin {
         Some(origin) => router.layer(cors(origin)),
         None => router,

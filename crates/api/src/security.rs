@@ -34,8 +34,16 @@ pub struct Security {
     pub no_execute: bool,
 }
 
-/// Routes the game itself posts to (Agent Arena): a Godot client sends no token.
-const GAME_ROUTES: &[&str] = &["/tick", "/observe"];
+/// Routes that need no token even when the bridge has one: the ones the
+/// Agent Arena game posts to (a Godot client sends none), and the OpenAPI
+/// document (it holds no secrets, like a static page). The document marks
+/// these same routes as needing no token.
+pub(crate) const TOKENLESS_ROUTES: &[&str] = &["/tick", "/observe", crate::openapi::DOCUMENT_PATH];
+
+/// The codes of the guard's refusals, besides the protocol's own.
+pub(crate) const UNAUTHORIZED: &str = "UNAUTHORIZED";
+pub(crate) const FORBIDDEN: &str = "FORBIDDEN";
+pub(crate) const REFUSAL_CODES: &[&str] = &[UNAUTHORIZED, FORBIDDEN];
 
 impl Security {
     /// Whether `host` (a Host header, port included) names this bridge.
@@ -95,18 +103,19 @@ pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) 
         Some(host) if security.host_allowed(host) => {}
         Some(host) => {
             let message = format!("Host {host:?} is not this bridge's; allow it with --allow-host");
-            return refuse(StatusCode::FORBIDDEN, "FORBIDDEN", message);
+            return refuse(StatusCode::FORBIDDEN, FORBIDDEN, message);
         }
         None => {
             return refuse(StatusCode::BAD_REQUEST, "INVALID_ARGUMENTS", "the request has no Host header");
         }
     }
+    // The dashboard's page and assets are static and hold no data; its script sends the token.
     let path = request.uri().path();
-    let open_route = GAME_ROUTES.contains(&path) || crate::ui::PATHS.contains(&path);
-    if !open_route && !security.token_matches(&request) {
+    let tokenless = TOKENLESS_ROUTES.contains(&path) || crate::ui::PATHS.contains(&path);
+    if !tokenless && !security.token_matches(&request) {
         return refuse(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+            UNAUTHORIZED,
             "this bridge needs its token: Authorization: Bearer TOKEN (or ?token= for event streams)",
         );
     }

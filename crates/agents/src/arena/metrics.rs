@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct MetricsSnapshot {
     pub total_ticks: u64,
     pub total_agents_processed: u64,

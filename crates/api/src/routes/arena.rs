@@ -12,10 +12,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use gamebridge_agents::arena::MetricsSnapshot;
 use gamebridge_agents::arena::{Arena, Backend, Observation, TickShape, read_tick, sdk_action, v1_action};
 use serde_json::{Value, json};
 
 use crate::ApiState;
+use crate::openapi::arena::{
+    AgentRegistered, Detail as DetailShape, ExecuteTool, ObserveAnswer, ObserveRequest, RegisterAgent,
+    RegisterTool, TickAnswer, TickRequest, ToolExecuted, ToolList, ToolRegistered,
+};
 
 /// A FastAPI-style failure: `{detail}` with a status.
 pub struct Detail {
@@ -49,6 +54,23 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
         .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}")))
 }
 
+/// Every agent's action for one tick.
+///
+/// The simulation posts every agent's observation; every agent decides at
+/// once, with a deadline, and the answer comes in the shape the tick came
+/// in. Needs no token: the Godot client sends none.
+#[utoipa::path(
+    post,
+    path = "/tick",
+    tag = "arena",
+    operation_id = "arena_tick",
+    request_body = TickRequest,
+    responses(
+        (status = 200, description = "Every agent's action.", body = TickAnswer),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+        (status = 422, description = "The body is not a tick.", body = DetailShape),
+    ),
+)]
 pub async fn tick(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,
@@ -82,7 +104,21 @@ pub async fn tick(
     Ok(Json(answer).into_response())
 }
 
-/// One observation, one decision: `{agent_id, tool, params, reasoning}`.
+/// One agent's decision for one observation.
+///
+/// Needs no token: the Godot client sends none.
+#[utoipa::path(
+    post,
+    path = "/observe",
+    tag = "arena",
+    operation_id = "arena_observe",
+    request_body = ObserveRequest,
+    responses(
+        (status = 200, description = "The decision.", body = ObserveAnswer),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+        (status = 422, description = "The body has no `agent_id`.", body = DetailShape),
+    ),
+)]
 pub async fn observe(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,
@@ -101,7 +137,23 @@ pub async fn observe(
     Ok(Json(answer).into_response())
 }
 
-/// `{agent_id, backend?: {kind: "rules"} | {kind: "llm", base_url, model, …}}`.
+/// Registers an agent, and how it decides.
+///
+/// `backend` is `{kind: "rules"}` or `{kind: "llm", base_url, model, …}`;
+/// without it the agent gets the arena's default.
+#[utoipa::path(
+    post,
+    path = "/agents/register",
+    tag = "arena",
+    operation_id = "arena_register_agent",
+    request_body = RegisterAgent,
+    responses(
+        (status = 200, description = "The agent is registered.", body = AgentRegistered),
+        (status = 400, description = "No `agent_id`, or an invalid backend.", body = DetailShape),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+        (status = 422, description = "The body is not JSON.", body = DetailShape),
+    ),
+)]
 pub async fn register_agent(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,
@@ -123,12 +175,37 @@ pub async fn register_agent(
     Ok(Json(json!({ "status": "success", "agent_id": agent_id })).into_response())
 }
 
+/// Agent Arena's counters: ticks, agents, tools, observations, fallbacks.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "arena",
+    operation_id = "arena_metrics",
+    responses(
+        (status = 200, description = "The counters.", body = MetricsSnapshot),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+    ),
+)]
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, Detail> {
     Ok(Json(arena(&state)?.metrics().snapshot()).into_response())
 }
 
+/// Checks a tool call against the tool's schema.
+///
 /// `{tool_name, params, agent_id, tick}` → `{success, result, error}`: the
-/// call checked against the tool's schema, with defaults filled in.
+/// call with defaults filled in, or why it does not fit.
+#[utoipa::path(
+    post,
+    path = "/tools/execute",
+    tag = "arena",
+    operation_id = "arena_execute_tool",
+    request_body = ExecuteTool,
+    responses(
+        (status = 200, description = "The checked call.", body = ToolExecuted),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+        (status = 422, description = "The body has no `tool_name`.", body = DetailShape),
+    ),
+)]
 pub async fn execute_tool(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,
@@ -149,12 +226,37 @@ pub async fn execute_tool(
     Ok(Json(answer).into_response())
 }
 
+/// The game's tools, parameters as JSON Schema.
+#[utoipa::path(
+    get,
+    path = "/tools/list",
+    tag = "arena",
+    operation_id = "arena_list_tools",
+    responses(
+        (status = 200, description = "The tools.", body = ToolList),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+    ),
+)]
 pub async fn list_tools(State(state): State<ApiState>) -> Result<Response, Detail> {
     Ok(Json(json!({ "tools": arena(&state)?.tools().list() })).into_response())
 }
 
+/// Adds or replaces a tool.
+///
 /// `{name, description, parameters}`; parameters as JSON Schema or in the
 /// flat Godot form `{param: {type, description, default}}`.
+#[utoipa::path(
+    post,
+    path = "/tools/register",
+    tag = "arena",
+    operation_id = "arena_register_tool",
+    request_body = RegisterTool,
+    responses(
+        (status = 200, description = "The tool as registered.", body = ToolRegistered),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+        (status = 422, description = "The body has no `name`.", body = DetailShape),
+    ),
+)]
 pub async fn register_tool(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,

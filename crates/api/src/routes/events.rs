@@ -19,13 +19,17 @@ use futures::Stream;
 use gamebridge_hub::{Delivery, EventCursor, StoredEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
+use crate::openapi::Envelope;
+use crate::openapi::shapes::History;
 use crate::{ApiError, ApiState, envelope};
 
 /// Events sent to a client in one chunk at most (the original's batch size).
 const BATCH: usize = 100;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Replay every event after this sequence number that is still kept.
     since: Option<u64>,
@@ -34,6 +38,15 @@ pub struct EventsQuery {
     /// Only events of this game.
     game: Option<String>,
 }
+
+/// What the event stream sends, for the OpenAPI document.
+const STREAM: &str = "A Server-Sent Events stream. It opens with `retry: 1000` and the event \
+`connected` `{clientId, timestamp, message}`, then sends `ping` `{timestamp}` every 5 s and each \
+game event as `message`, with the bridge's sequence number as its `id:` and the data `{id, type, \
+payload, extraPayload?, visibility?}` (plus `game` when several games are attached; game connects \
+and disconnects are type `dll_status` `{connected}`). A client that fell behind what is kept gets \
+`lagged` `{missed, first, last, message}`, whose `id:` moves it past the gap. Reconnect with \
+`Last-Event-ID` (or `?since=`) to receive what was missed.";
 
 /// Which events a client wants.
 #[derive(Clone, Default)]
@@ -56,6 +69,21 @@ impl EventFilter {
     }
 }
 
+/// Game events as Server-Sent Events, live and replayed.
+///
+/// `/events` covers every game (filter with `?game=`), `/games/{name}/events`
+/// one game. Browsers' `EventSource` can pass the token as `?token=`.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    operation_id = "events",
+    params(
+        EventsQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Replay every event after this sequence number that is still kept (browsers send it when they reconnect); wins over `since`."),
+    ),
+    responses((status = 200, description = STREAM, content_type = "text/event-stream", body = String)),
+)]
 pub async fn events(
     State(state): State<ApiState>,
     path: Option<Path<HashMap<String, String>>>,
@@ -189,29 +217,50 @@ fn next_client_id() -> String {
     format!("client-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Events after this sequence number (default 0: from the oldest kept).
     since: Option<u64>,
+    /// At most this many events (default 100, at most 10000).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
+    /// Only these event types (comma-separated).
     types: Option<String>,
+    /// Only events of this game.
     game: Option<String>,
 }
 
-#[derive(Serialize)]
-struct HistoryEvent<'a> {
+/// One past event, as the journal keeps it.
+#[derive(Serialize, ToSchema)]
+pub struct HistoryEvent<'a> {
+    /// The bridge's sequence number (the stream's `id:`).
     seq: u64,
     game: &'a str,
     #[serde(rename = "type")]
     event_type: &'a str,
+    /// When the bridge received it (RFC 3339).
     time: String,
+    /// The event as the stream sends it.
+    #[schema(value_type = serde_json::Value)]
     data: &'a serde_json::value::RawValue,
 }
 
 /// Longest page of `GET /events/history`.
 const MAX_HISTORY: usize = 10_000;
 
-/// `GET /events/history?since=&limit=`: past events from the ring and the
-/// journal, oldest first. `missed` counts events in the range that are gone.
+/// Past events from memory and the journal, oldest first.
+///
+/// `missed` counts events in the range that are no longer kept; `next` is
+/// the `since` of the next page.
+#[utoipa::path(
+    get,
+    path = "/events/history",
+    tag = "events",
+    operation_id = "events_history",
+    params(HistoryQuery),
+    responses((status = 200, description = "One page of events.", body = Envelope<History>)),
+)]
 pub async fn history(
     State(state): State<ApiState>,
     Query(query): Query<HistoryQuery>,

@@ -11,15 +11,34 @@ use bytes::Bytes;
 use gamebridge_hub::{AgentEndpoint, ExternalFunction, PLAYER_IDS};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::envelope;
 use crate::extract::{TargetGame, parse_body};
+use crate::openapi::Envelope;
+use crate::openapi::shapes::{
+    ExternalFunction as FunctionShape, ExternalFunctions, ExternalRegistration, GamePaused, PauseStatus,
+    PausedPlayers, ProductionModeSet, Unregistered,
+};
 use crate::security::Security;
 use crate::{ApiError, ApiState};
 
 /// How long an agent has to answer when its registration says nothing.
 pub const DEFAULT_EXTERNAL_TIMEOUT_MS: u64 = 5000;
 
+/// Registers an agent function for the game to call.
+///
+/// The game gets `external_register {name, async}`; when it calls the
+/// function, the bridge POSTs `{args, id}` to `url`. A name already
+/// registered is refused with `INVALID_ARGUMENTS`.
+#[utoipa::path(
+    post,
+    path = "/external/register",
+    tag = "external",
+    operation_id = "external_register",
+    request_body = ExternalRegistration,
+    responses((status = 200, description = "The registration, or why it was refused.", body = Envelope<FunctionShape>)),
+)]
 pub async fn register(
     State(state): State<ApiState>,
     TargetGame(game): TargetGame,
@@ -87,7 +106,15 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `DELETE /external/register/{function}`.
+/// Unregisters an agent function; the game gets `external_unregister {name}`.
+#[utoipa::path(
+    delete,
+    path = "/external/register/{function}",
+    tag = "external",
+    operation_id = "external_unregister_by_name",
+    params(("function" = String, Path, description = "The function's name.")),
+    responses((status = 200, description = "The function is gone, or was not registered.", body = Envelope<Unregistered>)),
+)]
 pub async fn unregister_by_path(
     TargetGame(game): TargetGame,
     Path(params): Path<HashMap<String, String>>,
@@ -97,12 +124,25 @@ pub async fn unregister_by_path(
     Ok(envelope::success(json!({ "name": name, "registered": false })))
 }
 
-#[derive(Deserialize)]
+/// The function to unregister.
+#[derive(Deserialize, ToSchema)]
 pub struct UnregisterRequest {
+    #[schema(required = true, value_type = String)]
     name: Option<String>,
 }
 
-/// `POST /external/unregister {name}`, as the seed document describes it.
+/// Unregisters an agent function, named in the body.
+///
+/// The same as `DELETE /external/register/{function}`, as the seed
+/// document describes it.
+#[utoipa::path(
+    post,
+    path = "/external/unregister",
+    tag = "external",
+    operation_id = "external_unregister",
+    request_body = UnregisterRequest,
+    responses((status = 200, description = "The function is gone, or was not registered.", body = Envelope<Unregistered>)),
+)]
 pub async fn unregister(
     TargetGame(game): TargetGame,
     body: Result<Bytes, BytesRejection>,
@@ -113,6 +153,14 @@ pub async fn unregister(
     Ok(envelope::success(json!({ "name": name, "registered": false })))
 }
 
+/// The agent functions registered for this game.
+#[utoipa::path(
+    get,
+    path = "/external/functions",
+    tag = "external",
+    operation_id = "external_functions",
+    responses((status = 200, description = "The functions.", body = Envelope<ExternalFunctions>)),
+)]
 pub async fn functions(TargetGame(game): TargetGame) -> Response {
     let functions = game.external_functions();
     let functions: Vec<&ExternalFunction> = functions.iter().map(|function| &**function).collect();
@@ -133,7 +181,17 @@ fn player_id(params: &HashMap<String, String>) -> Result<i64, ApiError> {
         })
 }
 
-/// `POST /external/pause-player/{player}`.
+/// Pauses the game whenever it is this player's turn.
+///
+/// The game gets `pause_player {playerID}`.
+#[utoipa::path(
+    post,
+    path = "/external/pause-player/{player}",
+    tag = "external",
+    operation_id = "external_pause_player",
+    params(("player" = i64, Path, minimum = 0, maximum = 63, description = "The player's id.")),
+    responses((status = 200, description = "The paused players.", body = Envelope<PausedPlayers>)),
+)]
 pub async fn pause_player(
     TargetGame(game): TargetGame,
     Path(params): Path<HashMap<String, String>>,
@@ -142,7 +200,17 @@ pub async fn pause_player(
     Ok(envelope::success(json!({ "pausedPlayers": players })))
 }
 
-/// `DELETE /external/pause-player/{player}`.
+/// Stops pausing the game on this player's turns.
+///
+/// The game gets `unpause_player {playerID}`.
+#[utoipa::path(
+    delete,
+    path = "/external/pause-player/{player}",
+    tag = "external",
+    operation_id = "external_unpause_player",
+    params(("player" = i64, Path, minimum = 0, maximum = 63, description = "The player's id.")),
+    responses((status = 200, description = "The paused players.", body = Envelope<PausedPlayers>)),
+)]
 pub async fn unpause_player(
     TargetGame(game): TargetGame,
     Path(params): Path<HashMap<String, String>>,
@@ -151,32 +219,76 @@ pub async fn unpause_player(
     Ok(envelope::success(json!({ "pausedPlayers": players })))
 }
 
+/// The paused players, and whether the game is paused now.
+#[utoipa::path(
+    get,
+    path = "/external/paused-players",
+    tag = "external",
+    operation_id = "external_paused_players",
+    responses((status = 200, description = "The pause state.", body = Envelope<PauseStatus>)),
+)]
 pub async fn paused_players(TargetGame(game): TargetGame) -> Response {
     envelope::success(
         json!({ "pausedPlayers": game.paused_players(), "isGamePaused": game.is_game_paused() }),
     )
 }
 
+/// Unpauses every player; the game gets `clear_paused_players`.
+#[utoipa::path(
+    delete,
+    path = "/external/paused-players",
+    tag = "external",
+    operation_id = "external_clear_paused_players",
+    responses((status = 200, description = "No player is paused.", body = Envelope<PausedPlayers>)),
+)]
 pub async fn clear_paused_players(TargetGame(game): TargetGame) -> Response {
     game.clear_paused_players();
     envelope::success(json!({ "pausedPlayers": [] }))
 }
 
+/// Pauses the game now, whoever's turn it is; the game gets `pause_game`.
+#[utoipa::path(
+    post,
+    path = "/external/pause",
+    tag = "external",
+    operation_id = "external_pause",
+    responses((status = 200, description = "Whether the game is paused.", body = Envelope<GamePaused>)),
+)]
 pub async fn pause(TargetGame(game): TargetGame) -> Response {
     game.set_game_paused(true);
     envelope::success(json!({ "isGamePaused": game.is_game_paused() }))
 }
 
+/// Undoes `POST /external/pause`; the game gets `resume_game`.
+#[utoipa::path(
+    post,
+    path = "/external/resume",
+    tag = "external",
+    operation_id = "external_resume",
+    responses((status = 200, description = "Whether the game is still paused (a paused player's turn).", body = Envelope<GamePaused>)),
+)]
 pub async fn resume(TargetGame(game): TargetGame) -> Response {
     game.set_game_paused(false);
     envelope::success(json!({ "isGamePaused": game.is_game_paused() }))
 }
 
-#[derive(Deserialize)]
+/// Whether the game runs in production mode.
+#[derive(Deserialize, ToSchema)]
 pub struct ProductionMode {
+    #[schema(required = true, value_type = bool)]
     enabled: Option<bool>,
 }
 
+/// Switches the game's production mode; the game gets
+/// `set_production_mode {enabled}`.
+#[utoipa::path(
+    post,
+    path = "/external/production-mode",
+    tag = "external",
+    operation_id = "external_production_mode",
+    request_body = ProductionMode,
+    responses((status = 200, description = "The mode now.", body = Envelope<ProductionModeSet>)),
+)]
 pub async fn production_mode(
     TargetGame(game): TargetGame,
     body: Result<Bytes, BytesRejection>,

@@ -8,15 +8,26 @@ use axum::response::Response;
 use bytes::Bytes;
 use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode, RawValue};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::envelope::{self, Envelope};
 use crate::extract::{TargetGame, TimeoutHeader, parse_body, validate_timeout};
-use crate::{ApiError, ApiState};
+use crate::{ApiError, ApiState, openapi};
 
-#[derive(Deserialize)]
+/// One call of a game function.
+#[derive(Deserialize, ToSchema)]
 pub struct CallRequest {
+    /// The function, as the game registered it (`GET /lua/functions`).
+    #[schema(required = true, value_type = String, min_length = 1)]
     function: Option<String>,
+    /// Its arguments: an object, or an array passed positionally. Absent
+    /// arguments are sent as `{}`.
+    #[schema(value_type = Option<Value>)]
     args: Option<Box<RawValue>>,
+    /// This call's deadline in milliseconds, at most a day; overrides the
+    /// `X-Timeout-Ms` header.
+    #[schema(minimum = 1)]
     timeout_ms: Option<u64>,
 }
 
@@ -42,6 +53,19 @@ fn deadline(state: &ApiState, body: Option<u64>, header: TimeoutHeader) -> Resul
     Ok(from_body.or(header.0).unwrap_or(state.default_timeout))
 }
 
+/// Calls a function the game registered.
+///
+/// The game's result comes back verbatim as `result`. When the deadline
+/// passes, the call fails with `CALL_TIMEOUT` and a late answer is dropped.
+#[utoipa::path(
+    post,
+    path = "/lua/call",
+    tag = "lua",
+    operation_id = "lua_call",
+    params(TimeoutHeader),
+    request_body = CallRequest,
+    responses((status = 200, description = "The game's result, or why the call failed.", body = openapi::Envelope<Value>)),
+)]
 pub async fn call(
     State(state): State<ApiState>,
     TargetGame(game): TargetGame,
@@ -54,12 +78,30 @@ pub async fn call(
     Ok(envelope::outcome(&game.call(function, args, timeout).await))
 }
 
-#[derive(Deserialize)]
+/// A Lua script to run in the game.
+#[derive(Deserialize, ToSchema)]
 pub struct ExecuteRequest {
+    #[schema(required = true, value_type = String, min_length = 1)]
     script: Option<String>,
+    /// The script's deadline in milliseconds, at most a day; overrides the
+    /// `X-Timeout-Ms` header.
+    #[schema(minimum = 1)]
     timeout_ms: Option<u64>,
 }
 
+/// Runs a Lua script in the game.
+///
+/// Refused with `INVALID_SCRIPT` when the bridge was started with
+/// `--no-execute`.
+#[utoipa::path(
+    post,
+    path = "/lua/execute",
+    tag = "lua",
+    operation_id = "lua_execute",
+    params(TimeoutHeader),
+    request_body = ExecuteRequest,
+    responses((status = 200, description = "The script's result, or why it failed.", body = openapi::Envelope<Value>)),
+)]
 pub async fn execute(
     State(state): State<ApiState>,
     TargetGame(game): TargetGame,
@@ -83,10 +125,23 @@ pub async fn execute(
 
 /// `POST /lua/batch` takes the original's bare array of calls, or
 /// `{calls: [...], timeout_ms}` to set a deadline in the body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct BatchWithOptions {
     calls: Vec<CallRequest>,
+    /// The deadline of the whole batch in milliseconds, at most a day.
+    #[schema(minimum = 1)]
     timeout_ms: Option<u64>,
+}
+
+/// A bare array of calls (the original's form), or the calls with a
+/// deadline. Described, never built: `parse_batch` tells the forms apart
+/// itself, as untagged enums cannot carry the raw arguments.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, reason = "described, never built")]
+pub enum BatchRequest {
+    Calls(Vec<CallRequest>),
+    WithOptions(BatchWithOptions),
 }
 
 /// Chooses the batch form by the body's first byte: serde's untagged enums
@@ -101,11 +156,27 @@ fn parse_batch(body: Result<Bytes, BytesRejection>) -> Result<(Vec<CallRequest>,
     }
 }
 
-#[derive(Serialize)]
-struct BatchResults<'a> {
+/// Each call's envelope, in request order.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResults<'a> {
+    #[schema(value_type = Vec<openapi::Envelope<Value>>)]
     results: Vec<Envelope<'a, &'a RawValue>>,
 }
 
+/// Calls several functions in one write to the game.
+///
+/// Each item succeeds or fails alone; an item without a function name fails
+/// with `INVALID_ARGUMENTS` while the others go to the game. An empty batch
+/// is refused.
+#[utoipa::path(
+    post,
+    path = "/lua/batch",
+    tag = "lua",
+    operation_id = "lua_batch",
+    params(TimeoutHeader),
+    request_body = BatchRequest,
+    responses((status = 200, description = "Every call's outcome.", body = openapi::Envelope<BatchResults>)),
+)]
 pub async fn batch(
     State(state): State<ApiState>,
     TargetGame(game): TargetGame,
@@ -138,11 +209,20 @@ pub async fn batch(
     Ok(envelope::success(BatchResults { results: outcomes.iter().map(Envelope::of).collect() }))
 }
 
-#[derive(Serialize)]
-struct Functions {
+/// The functions the game registered.
+#[derive(Serialize, ToSchema)]
+pub struct Functions {
     functions: Vec<String>,
 }
 
+/// The functions agents can call, as the game registered them.
+#[utoipa::path(
+    get,
+    path = "/lua/functions",
+    tag = "lua",
+    operation_id = "lua_functions",
+    responses((status = 200, description = "The game's functions.", body = openapi::Envelope<Functions>)),
+)]
 pub async fn functions(TargetGame(game): TargetGame) -> Response {
     envelope::success(Functions { functions: game.functions().names() })
 }

@@ -1,68 +1,70 @@
-//! Route table. Game routes are mounted twice: unprefixed (the default game)
-//! and under `/games/{name}`. `/events` covers every game (filter with
-//! `?game=`); `/games/{name}/events` one game.
+//! Route table, and with it the OpenAPI document's paths. Game routes are
+//! mounted twice: unprefixed (the default game) and under `/games/{name}`.
+//! `/events` covers every game (filter with `?game=`); `/games/{name}/events`
+//! one game.
 
 mod arena;
 pub(crate) mod events;
 mod external;
 mod lua;
 mod prometheus;
-mod system;
+pub(crate) mod system;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::{ApiError, ApiState, BODY_LIMIT};
+use crate::{ApiError, ApiState, BODY_LIMIT, openapi};
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/", get(system::discovery))
-        .route("/stats", get(system::stats))
-        .route("/shutdown", post(system::shutdown))
-        .route("/games", get(system::games))
-        .route("/events", get(events::events))
-        .route("/events/history", get(events::history))
-        .route("/games/{name}/events", get(events::events))
+/// Every route, each registered once into both the router and the OpenAPI
+/// document (`routes!`), so the document cannot list a route the bridge
+/// does not serve, nor miss one it does; `/agent` alone is left out, as it
+/// is a WebSocket (the document's description says so).
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(system::discovery))
+        .routes(routes!(system::stats))
+        .routes(routes!(system::shutdown))
+        .routes(routes!(system::games))
+        .routes(routes!(openapi::serve_document))
+        .routes(routes!(events::events))
+        .routes(routes!(events::history))
+        // A WebSocket, not REST: served, but not in the document.
         .route("/agent", get(crate::agent_ws::upgrade))
-        .route("/metrics/prometheus", get(prometheus::prometheus))
-        .route("/tick", post(arena::tick))
-        .route("/observe", post(arena::observe))
-        .route("/agents/register", post(arena::register_agent))
-        .route("/metrics", get(arena::metrics))
-        .route("/tools/execute", post(arena::execute_tool))
-        .route("/tools/list", get(arena::list_tools))
-        .route("/tools/register", post(arena::register_tool))
+        .routes(routes!(prometheus::prometheus))
+        .routes(routes!(arena::tick))
+        .routes(routes!(arena::observe))
+        .routes(routes!(arena::register_agent))
+        .routes(routes!(arena::metrics))
+        .routes(routes!(arena::execute_tool))
+        .routes(routes!(arena::list_tools))
+        .routes(routes!(arena::register_tool))
         .merge(game_routes())
-        .nest("/games/{name}", game_routes())
+        // One game's events live beside its other routes.
+        .nest("/games/{name}", openapi::for_named_game(game_routes().routes(routes!(events::events))))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
 /// Routes that address one game.
-fn game_routes() -> Router<ApiState> {
-    Router::new()
-        .route("/health", get(system::health))
-        .route("/lua/call", post(lua::call))
-        .route("/lua/batch", post(lua::batch))
-        .route("/lua/execute", post(lua::execute))
-        .route("/lua/functions", get(lua::functions))
-        .route("/external/register", post(external::register))
-        .route("/external/register/{function}", delete(external::unregister_by_path))
-        .route("/external/unregister", post(external::unregister))
-        .route("/external/functions", get(external::functions))
-        .route(
-            "/external/pause-player/{player}",
-            post(external::pause_player).delete(external::unpause_player),
-        )
-        .route(
-            "/external/paused-players",
-            get(external::paused_players).delete(external::clear_paused_players),
-        )
-        .route("/external/pause", post(external::pause))
-        .route("/external/resume", post(external::resume))
-        .route("/external/production-mode", post(external::production_mode))
+fn game_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::default()
+        .routes(routes!(system::health))
+        .routes(routes!(lua::call))
+        .routes(routes!(lua::batch))
+        .routes(routes!(lua::execute))
+        .routes(routes!(lua::functions))
+        .routes(routes!(external::register))
+        .routes(routes!(external::unregister_by_path))
+        .routes(routes!(external::unregister))
+        .routes(routes!(external::functions))
+        .routes(routes!(external::pause_player, external::unpause_player))
+        .routes(routes!(external::paused_players, external::clear_paused_players))
+        .routes(routes!(external::pause))
+        .routes(routes!(external::resume))
+        .routes(routes!(external::production_mode))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

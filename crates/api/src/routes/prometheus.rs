@@ -9,6 +9,14 @@ use axum::response::{IntoResponse, Response};
 
 use crate::ApiState;
 
+/// The bridge's counters in Prometheus' text format, per game.
+#[utoipa::path(
+    get,
+    path = "/metrics/prometheus",
+    tag = "metrics",
+    operation_id = "prometheus",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4: calls, failures, external calls, lockstep frames, events, connects and pending calls per game (label `game`), uptime, the newest event's sequence number, and Agent Arena's counters when it is served.", content_type = "text/plain; version=0.0.4", body = String)),
+)]
 pub async fn prometheus(State(state): State<ApiState>) -> Response {
     let mut text = String::new();
     let games = state.hub.games();

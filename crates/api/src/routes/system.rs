@@ -6,13 +6,27 @@ use axum::response::Response;
 use gamebridge_hub::{GameStatus, StatsSnapshot};
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::ApiState;
 use crate::envelope::{self, json_response};
 use crate::extract::TargetGame;
+use crate::openapi::Envelope;
+use crate::openapi::shapes::{Discovery, Games, ShutdownStarted, Stats};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// What this bridge is: its version, games and main routes.
+///
+/// With an Agent Arena game served, Agent Arena's `status`, `agents` and
+/// `metrics` come beside the envelope.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "system",
+    operation_id = "discovery",
+    responses((status = 200, description = "The bridge.", body = Envelope<Discovery>)),
+)]
 pub async fn discovery(State(state): State<ApiState>) -> Response {
     let games: Vec<String> = state.hub.games().iter().map(|game| game.name().to_owned()).collect();
     let result = json!({
@@ -48,17 +62,30 @@ pub async fn discovery(State(state): State<ApiState>) -> Response {
     }
 }
 
-#[derive(Serialize)]
-struct Health<'a> {
+/// One game's link and the bridge's uptime.
+#[derive(Serialize, ToSchema)]
+pub struct Health<'a> {
+    /// Whether the game is connected, as the original reports it.
     success: bool,
     dll_connected: bool,
+    /// Seconds since the bridge started.
     uptime: u64,
     version: &'static str,
     game: &'a str,
 }
 
-/// `{success, result:{success, dll_connected, uptime, version}}`, nested as
-/// the original's code (not its docs) does it.
+/// Whether the game is connected.
+///
+/// `{success, result: {success, dll_connected, uptime, version, game}}`,
+/// nested as the original's code (not its docs) does it. With an Agent Arena
+/// game served, Agent Arena's `status` and `agents` come beside the envelope.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    operation_id = "health",
+    responses((status = 200, description = "The game's link.", body = Envelope<Health>)),
+)]
 pub async fn health(State(state): State<ApiState>, TargetGame(game): TargetGame) -> Response {
     let connected = game.is_connected();
     let health = Health {
@@ -78,13 +105,22 @@ pub async fn health(State(state): State<ApiState>, TargetGame(game): TargetGame)
     }
 }
 
-#[derive(Serialize)]
-struct GameStats {
+/// One game: its status and call counters.
+#[derive(Serialize, ToSchema)]
+pub struct GameStats {
     #[serde(flatten)]
     status: GameStatus,
     calls: StatsSnapshot,
 }
 
+/// Uptime, the default game's link, and every game's counters.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "system",
+    operation_id = "stats",
+    responses((status = 200, description = "The statistics.", body = Envelope<Stats>)),
+)]
 pub async fn stats(State(state): State<ApiState>) -> Response {
     let games: Vec<GameStats> = state
         .hub
@@ -105,11 +141,27 @@ pub async fn stats(State(state): State<ApiState>) -> Response {
     }))
 }
 
+/// Every game: its link spec, state, functions and pending calls.
+#[utoipa::path(
+    get,
+    path = "/games",
+    tag = "system",
+    operation_id = "games",
+    responses((status = 200, description = "The games.", body = Envelope<Games>)),
+)]
 pub async fn games(State(state): State<ApiState>) -> Response {
     let games: Vec<GameStatus> = state.hub.games().iter().map(|game| game.status()).collect();
     envelope::success(json!({ "games": games }))
 }
 
+/// Stops the bridge.
+#[utoipa::path(
+    post,
+    path = "/shutdown",
+    tag = "system",
+    operation_id = "shutdown",
+    responses((status = 202, description = "The bridge is stopping.", body = ShutdownStarted)),
+)]
 pub async fn shutdown(State(state): State<ApiState>) -> Response {
     tracing::info!("shutdown requested over HTTP");
     state.shutdown.cancel();

@@ -24,6 +24,7 @@ use crate::stats::GameStats;
 
 /// Where a game's link stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     /// The link has not started yet.
@@ -45,6 +46,7 @@ struct LinkStatus {
 
 /// What agents see of a game (`GET /games`).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct GameStatus {
     pub name: String,
     pub link: String,

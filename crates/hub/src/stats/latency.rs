@@ -31,6 +31,7 @@ struct Slot {
 
 /// One slot as reported.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct LatencySlot {
     /// Unix time, in seconds, at which the slot begins.
     pub start: u64,

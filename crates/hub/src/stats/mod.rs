@@ -33,6 +33,7 @@ pub struct GameStats {
 
 /// A copy of the counters at one moment.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct StatsSnapshot {
     pub calls: u64,
     pub succeeded: u64,

@@ -1,0 +1,226 @@
+//! Schemas of the Agent Arena routes' bodies and answers. They follow the
+//! FastAPI original rather than the envelope, and the handlers read and
+//! build them as plain JSON, so these types are described, never built.
+//! Where a body comes in two shapes, serde's `untagged` (which utoipa reads)
+//! makes the schema a `oneOf`; that is the only reason for the serde derives.
+
+#![allow(dead_code, reason = "schema-only types: described, never built")]
+
+use std::borrow::Cow;
+
+use gamebridge_agents::Decision;
+use gamebridge_agents::arena::Tool;
+use gamebridge_agents::llm::LlmConfig;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+/// A FastAPI-style failure: no arena is served (404), or the body is not
+/// what the route reads (400, 422).
+#[derive(ToSchema)]
+pub struct Detail {
+    detail: String,
+}
+
+/// `POST /tick`: every agent's observation for one tick, in the Godot
+/// client's V1 shape or the later SDK shape. The answer comes in the same shape.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TickRequest {
+    V1(TickV1),
+    Sdk(TickSdk),
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TickV1 {
+    tick: u64,
+    perceptions: Vec<Perception>,
+    simulation_state: Option<Value>,
+}
+
+/// One agent's perception (V1). Other keys are kept and passed to the agent.
+#[derive(Deserialize, ToSchema)]
+pub struct Perception {
+    agent_id: String,
+    tick: u64,
+    /// `[x, y, z]`, by default the origin (as are rotation and velocity).
+    position: Option<Vec<f64>>,
+    rotation: Option<Vec<f64>>,
+    velocity: Option<Vec<f64>>,
+    visible_entities: Option<Vec<Value>>,
+    inventory: Option<Vec<Value>>,
+    /// 100 by default, as is energy.
+    health: Option<f64>,
+    energy: Option<f64>,
+    custom_data: Option<Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TickSdk {
+    tick: u64,
+    agents: Vec<SdkAgent>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SdkAgent {
+    agent_id: String,
+    observations: Value,
+}
+
+/// Every agent's action, in the shape the tick came in.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TickAnswer {
+    V1(TickV1Answer),
+    Sdk(TickSdkAnswer),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TickV1Answer {
+    tick: u64,
+    actions: Vec<V1Action>,
+    metrics: TickMetrics,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct V1Action {
+    agent_id: String,
+    tick: u64,
+    tool: String,
+    params: Value,
+    reasoning: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TickMetrics {
+    tick_time_ms: f64,
+    agents_processed: u64,
+    /// Actions other than `idle`.
+    actions_generated: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TickSdkAnswer {
+    tick: u64,
+    actions: Vec<SdkAction>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SdkAction {
+    agent_id: String,
+    action: Decision,
+}
+
+/// `POST /observe`: one agent's observation. Without `observations`, the
+/// whole body is the observation.
+#[derive(ToSchema)]
+pub struct ObserveRequest {
+    agent_id: String,
+    tick: Option<u64>,
+    observations: Option<Value>,
+}
+
+/// One agent's decision.
+#[derive(ToSchema)]
+pub struct ObserveAnswer {
+    agent_id: String,
+    tool: String,
+    params: Value,
+    reasoning: String,
+}
+
+/// `POST /agents/register`: an agent, and how it decides (the arena's
+/// default backend when absent).
+#[derive(ToSchema)]
+pub struct RegisterAgent {
+    #[schema(min_length = 1)]
+    agent_id: String,
+    backend: Option<Backend>,
+}
+
+/// How an agent decides: `{kind: "rules"}`, or `{kind: "llm", …}` with
+/// the model's settings (`gamebridge_agents::arena::Backend`).
+///
+/// Built from `LlmConfig`'s derived schema, so it follows that type; the
+/// schema derived for the internally tagged enum itself nests an `allOf`
+/// in a `oneOf`, which client generators such as openapi-python-client
+/// cannot read.
+pub struct Backend;
+
+impl PartialSchema for Backend {
+    fn schema() -> RefOr<Schema> {
+        let kind = |name: &str| ObjectBuilder::new().schema_type(Type::String).enum_values(Some([name]));
+        let rules = ObjectBuilder::new().property("kind", kind("rules")).required("kind");
+        let RefOr::T(Schema::Object(settings)) = LlmConfig::schema() else {
+            unreachable!("LlmConfig derives an object schema")
+        };
+        let mut llm = ObjectBuilder::new().property("kind", kind("llm")).required("kind").build();
+        llm.properties.extend(settings.properties);
+        llm.required.extend(settings.required);
+        llm.description = settings.description;
+        OneOfBuilder::new().item(rules).item(llm).description(Some("How an agent decides.")).into()
+    }
+}
+
+impl ToSchema for Backend {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Backend")
+    }
+}
+
+/// `status` is `success`.
+#[derive(ToSchema)]
+pub struct AgentRegistered {
+    status: String,
+    agent_id: String,
+}
+
+/// `POST /tools/execute`: a tool call to check against the tool's schema.
+#[derive(ToSchema)]
+pub struct ExecuteTool {
+    tool_name: String,
+    params: Option<Value>,
+    agent_id: Option<String>,
+    tick: Option<u64>,
+}
+
+/// `{success, result, error}`: the call with defaults filled in, or why it
+/// does not fit the tool.
+#[derive(ToSchema)]
+pub struct ToolExecuted {
+    success: bool,
+    result: Option<ToolCall>,
+    error: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ToolCall {
+    tool: String,
+    params: Value,
+    agent_id: Option<String>,
+    tick: Option<u64>,
+}
+
+#[derive(ToSchema)]
+pub struct ToolList {
+    tools: Vec<Tool>,
+}
+
+/// `POST /tools/register`: parameters as JSON Schema, or in the flat Godot
+/// form `{param: {type, description, default}}`.
+#[derive(ToSchema)]
+pub struct RegisterTool {
+    #[schema(min_length = 1)]
+    name: String,
+    description: Option<String>,
+    parameters: Option<Value>,
+}
+
+/// `status` is `success`; `tool` is as registered, parameters as JSON Schema.
+#[derive(ToSchema)]
+pub struct ToolRegistered {
+    status: String,
+    tool: Tool,
+}

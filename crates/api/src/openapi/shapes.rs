@@ -1,0 +1,187 @@
+//! Schemas of the Vox Deorum routes' bodies and answers that handlers read
+//! or build as plain JSON (`json!`, `body["name"]`) rather than as types.
+//!
+//! These types are described, never built: the handlers stay as they are,
+//! and tests/openapi.rs checks real answers against these schemas, so a
+//! field added to a handler's `json!` without one here fails it.
+
+#![allow(dead_code, reason = "schema-only types: described, never built")]
+
+use std::collections::BTreeMap;
+
+use gamebridge_hub::GameStatus;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::routes::events::HistoryEvent;
+
+/// `GET /`: what this bridge is and serves.
+#[derive(ToSchema)]
+pub struct Discovery {
+    /// Always `gamebridge`.
+    service: String,
+    version: String,
+    /// Always `running`.
+    status: String,
+    /// The games' names; the first is the default game.
+    games: Vec<String>,
+    /// The main routes, for people.
+    endpoints: BTreeMap<String, Value>,
+    documentation: String,
+}
+
+/// `GET /stats`.
+#[derive(ToSchema)]
+pub struct Stats {
+    /// Seconds since the bridge started.
+    uptime: u64,
+    /// The default game's link, in the original's terms.
+    dll: DllStats,
+    lua: LuaStats,
+    /// Every game: its status and call counters.
+    games: Vec<crate::routes::system::GameStats>,
+}
+
+/// The default game's link.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct DllStats {
+    connected: bool,
+    /// Calls waiting for the game.
+    pending_requests: u64,
+    /// Times the game connected.
+    connects: u64,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct LuaStats {
+    /// Functions the default game registered.
+    registered_functions: u64,
+}
+
+/// `GET /games`.
+#[derive(ToSchema)]
+pub struct Games {
+    games: Vec<GameStatus>,
+}
+
+/// `POST /shutdown`, answered with 202 before the bridge stops.
+#[derive(ToSchema)]
+pub struct ShutdownStarted {
+    /// Always true.
+    success: bool,
+    /// `Shutdown initiated`.
+    message: String,
+}
+
+/// `POST /external/register`: an agent function for the game to call.
+#[derive(ToSchema)]
+pub struct ExternalRegistration {
+    /// The name the game calls it by.
+    #[schema(pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$")]
+    name: String,
+    /// Where the bridge POSTs `{args, id}`; on this machine unless the owner
+    /// allowed the host (`--allow-agent-host`).
+    #[schema(format = "uri")]
+    url: String,
+    /// Whether the game goes on without waiting for the answer.
+    #[schema(rename = "async")]
+    is_async: bool,
+    /// How long the agent has to answer, in milliseconds.
+    #[schema(minimum = 1, default = 5000)]
+    timeout: Option<u64>,
+    description: Option<String>,
+}
+
+/// A registered agent function, as `GET /external/functions` lists it.
+/// Mirrors `gamebridge_hub::ExternalFunction`, whose `Serialize` is written
+/// by hand; the test below compares the two.
+#[derive(ToSchema)]
+pub struct ExternalFunction {
+    name: String,
+    /// The webhook, for functions registered over REST.
+    url: Option<String>,
+    /// The connected agent, for functions a WebSocket agent registered.
+    agent: Option<String>,
+    #[schema(rename = "async")]
+    is_async: bool,
+    /// Milliseconds the agent has to answer.
+    timeout: u64,
+    description: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ExternalFunctions {
+    functions: Vec<ExternalFunction>,
+}
+
+/// A function that is no longer registered.
+#[derive(ToSchema)]
+pub struct Unregistered {
+    name: String,
+    /// Always false.
+    registered: bool,
+}
+
+/// The players whose turns pause the game.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct PausedPlayers {
+    paused_players: Vec<i64>,
+}
+
+/// `GET /external/paused-players`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct PauseStatus {
+    paused_players: Vec<i64>,
+    /// Paused by hand, or the active player is a paused player.
+    is_game_paused: bool,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct GamePaused {
+    is_game_paused: bool,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ProductionModeSet {
+    production_mode: bool,
+}
+
+/// `GET /events/history`: one page of past events, oldest first.
+#[derive(ToSchema)]
+pub struct History {
+    events: Vec<HistoryEvent<'static>>,
+    /// The last sequence number read: pass it as `since` for the next page.
+    next: Option<u64>,
+    /// Events in the range that are no longer kept.
+    missed: u64,
+    /// The newest event's sequence number.
+    latest: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gamebridge_hub::{AgentEndpoint, ExternalFunction as RealFunction};
+
+    use super::*;
+    use crate::openapi::tests::assert_mirrors;
+
+    #[test]
+    fn the_external_function_mirror_matches_what_the_hub_sends() {
+        let function = RealFunction {
+            name: "Advise".into(),
+            endpoint: AgentEndpoint::Webhook { url: "http://127.0.0.1:9/advise".into() },
+            is_async: true,
+            timeout: Duration::from_millis(250),
+            description: Some("asks the advisor".into()),
+        };
+        assert_mirrors::<ExternalFunction>(&serde_json::to_value(&function).unwrap());
+    }
+}
