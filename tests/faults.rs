@@ -1,0 +1,8 @@
+//! The fault suite (issue 8). Table to come.
+
+mod support;
+
+#[path = "faults/bridge_protocol.rs"]
+mod bridge_protocol;
+#[path = "faults/links.rs"]
+mod links;
