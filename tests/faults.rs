@@ -4,5 +4,7 @@ mod support;
 
 #[path = "faults/bridge_protocol.rs"]
 mod bridge_protocol;
+#[path = "faults/fifo.rs"]
+mod fifo;
 #[path = "faults/links.rs"]
 mod links;
