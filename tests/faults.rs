@@ -8,3 +8,7 @@ mod bridge_protocol;
 mod fifo;
 #[path = "faults/links.rs"]
 mod links;
+#[path = "faults/step.rs"]
+mod step;
+#[path = "faults/ws_agent.rs"]
+mod ws_agent;
