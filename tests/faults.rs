@@ -8,6 +8,8 @@ mod bridge_protocol;
 mod fifo;
 #[path = "faults/links.rs"]
 mod links;
+#[path = "faults/mailbox_legacy.rs"]
+mod mailbox_legacy;
 #[path = "faults/step.rs"]
 mod step;
 #[path = "faults/ws_agent.rs"]

@@ -6,7 +6,8 @@
 //! callers overwrite each other, delete each other's answers, and run a
 //! timed-out command later. Here calls queue in the bridge and go to the
 //! slot one at a time, each written atomically; a command not taken before
-//! its deadline is withdrawn; an answer read half-written is read again.
+//! its deadline is withdrawn; an answered command the mod left in the slot
+//! is taken out; an answer read half-written is read again.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -141,6 +142,9 @@ impl Slot {
         loop {
             if let Some(response) = self.read_answer(&id) {
                 let _ = remove_if_exists(&self.answer);
+                // The mod deletes a command after answering it; one that dies
+                // in between would run it again when it restarts.
+                self.withdraw(&id);
                 let original = message.call_id().cloned().unwrap_or(WireId::Number(0));
                 session.receive(GameMessage::LuaResponse(Response { id: original, ..response }));
                 return;
@@ -211,7 +215,7 @@ impl Slot {
         Some(Response::from_result(WireId::Text(id.to_owned()), outcome))
     }
 
-    /// Takes command `id` back if the game has not taken it. The rename is
+    /// Takes command `id` back if it is still in the slot. The rename is
     /// atomic: the game sees the command whole or not at all.
     fn withdraw(&self, id: &str) -> bool {
         let ours = read_if_exists(&self.command)
