@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures::future::join_all;
+use gamebridge_protocol::RawValue;
 use serde_json::{Value, json};
 
 use crate::support::{Harness, SimProcess, error_code, within};
@@ -124,4 +126,32 @@ async fn a_command_answered_by_a_game_that_died_before_clearing_it_never_runs_ag
     let runs = tf2.runs();
     assert_eq!(runs.len(), 1, "the answered command did not run again: {runs:?}");
     assert!(runs[0].ends_with(" ping"));
+}
+
+/// One slot serves one command at a time; 10,000 calls in flight while the
+/// game takes none all wait in the bridge, within their deadlines.
+#[tokio::test]
+async fn ten_thousand_calls_in_flight_to_a_stalled_game_all_time_out_and_none_runs_later() {
+    let tf2 = Tf2::start().await;
+    let game = tf2.harness.hub().game("tf2").unwrap();
+    let calls = (0..10_000u32).map(|n| {
+        let args = RawValue::from_string(format!(r#"{{"n":{n}}}"#)).unwrap();
+        game.call("echo".into(), args, Duration::from_secs(1))
+    });
+    let outcomes = within("10,000 calls", join_all(calls)).await;
+    for (n, outcome) in outcomes.iter().enumerate() {
+        let error = outcome.as_ref().expect_err("no game answered");
+        assert_eq!(error.code.as_str(), "CALL_TIMEOUT", "call {n}: {error}");
+    }
+    // Memory stays bounded: nothing is left waiting.
+    assert_eq!(game.status().pending_calls, 0);
+    let stats = tf2.harness.game_stats("tf2").await;
+    assert_eq!(stats["errors"], json!({"CALL_TIMEOUT": 10_000}));
+    tf2.restart_game_briefly().await;
+    assert_eq!(tf2.runs(), Vec::<String>::new(), "a timed-out call ran later");
+
+    let _game = tf2.restarted_game();
+    tf2.ping().await;
+    let runs = tf2.runs();
+    assert_eq!(runs.len(), 1, "none of the timed-out calls ran: {runs:?}");
 }

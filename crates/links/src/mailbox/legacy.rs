@@ -151,7 +151,11 @@ impl Slot {
             }
             self.follow_log(session);
             tokio::select! {
-                () = self.watcher.changed() => {}
+                // Withdrawal first: when writing the command took so long
+                // that both times have passed, a command the game has not
+                // taken must be taken back, never left to run after its
+                // caller was told it timed out.
+                biased;
                 () = sleep_until(withdraw_at), if !taken => {
                     if self.withdraw(&id) {
                         let error = ErrorBody::new(
@@ -164,6 +168,7 @@ impl Slot {
                     // The game has it: it is running, its answer is coming.
                     taken = true;
                 }
+                () = self.watcher.changed() => {}
                 () = sleep_until(deadline) => return,
                 () = shutdown.cancelled() => return,
             }
