@@ -6,10 +6,14 @@ mod support;
 mod bridge_protocol;
 #[path = "faults/fifo.rs"]
 mod fifo;
+#[path = "faults/folder_game.rs"]
+mod folder_game;
 #[path = "faults/links.rs"]
 mod links;
 #[path = "faults/mailbox_legacy.rs"]
 mod mailbox_legacy;
+#[path = "faults/mailbox_modern.rs"]
+mod mailbox_modern;
 #[path = "faults/step.rs"]
 mod step;
 #[path = "faults/ws_agent.rs"]
