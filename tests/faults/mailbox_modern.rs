@@ -114,6 +114,28 @@ async fn a_game_that_restarts_mid_call_fails_it_at_once_and_the_new_game_never_r
 }
 
 #[tokio::test]
+async fn garbage_in_the_outbox_and_in_an_answer_is_counted_and_the_call_fails_at_once() {
+    let folder = Folder::start().await;
+    let mut game = folder.game_started(now_ms()).await;
+    let mut events = folder.harness.sse("/events?types=Seen").await;
+    game.append_outbox("not json\n{\"type\":\"warp\"}\n");
+    game.append_outbox("{\"type\":\"game_event\",\"event\":\"Seen\",\"payload\":{\"after\":\"garbage\"}}\n");
+    assert_eq!(events.next_message().await.data["payload"], json!({"after": "garbage"}));
+
+    // A deadline far away: the call must fail because its answer is garbage.
+    let call = folder.call(json!({"function": "F", "timeout_ms": 600_000}));
+    let answer = async {
+        let (id, _) = game.take_request().await;
+        game.write_answer(&id, b"<html>oops</html>", true);
+    };
+    let (envelope, ()) = within("the call to fail", async { tokio::join!(call, answer) }).await;
+    assert_eq!(error_code(&envelope), "SERIALIZATION_ERROR", "{envelope}");
+
+    folder.served_call(&mut game, json!("clean")).await;
+    assert_eq!(folder.harness.game_stats("mod").await["bad_frames"], 3);
+}
+
+#[tokio::test]
 async fn half_written_answers_and_outbox_lines_are_read_only_when_whole() {
     let folder = Folder::start().await;
     let mut game = folder.game_started(now_ms()).await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gamebridge_hub::{Game, LinkState, Outbound, SessionGuard};
-use gamebridge_protocol::GameMessage;
+use gamebridge_protocol::{ErrorBody, ErrorCode, GameMessage, Response, WireId};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -265,9 +265,17 @@ impl Mailbox {
                     tracing::warn!(
                         game = self.game.name(),
                         id,
-                        "an answer file is not a lua_response; dropped"
+                        "an answer file is not a lua_response; its call fails"
                     );
                     session.record_bad_frame();
+                    // The file's name says which call it answers: that call
+                    // fails now rather than wait out its deadline.
+                    let error = ErrorBody::new(
+                        ErrorCode::SERIALIZATION_ERROR,
+                        format!("the game's answer to request {id} is not a lua_response"),
+                    );
+                    let failed = Response::from_result(WireId::Text(id.clone()), Err(error));
+                    session.receive(GameMessage::LuaResponse(failed));
                 }
                 None => continue,
             }
