@@ -2,6 +2,8 @@
 
 mod support;
 
+#[path = "faults/arena.rs"]
+mod arena;
 #[path = "faults/bridge_protocol.rs"]
 mod bridge_protocol;
 #[path = "faults/fifo.rs"]

@@ -91,6 +91,26 @@ impl WsAgent {
         drop(self.socket);
     }
 
+    /// Answers every JSON call with `result(call)` until the bridge hangs up.
+    pub fn answer_calls_forever(
+        mut self,
+        result: impl Fn(&Value) -> Value + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = self.socket.next().await {
+                let Message::Text(text) = message else { continue };
+                let call: Value = serde_json::from_str(text.as_str()).unwrap();
+                if call["type"] != "call" {
+                    continue;
+                }
+                let answer = serde_json::json!({"type": "result", "id": call["id"], "success": true, "result": result(&call)});
+                if self.socket.send(Message::Text(answer.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
     /// Answers every frame with its first five bytes until the bridge hangs up.
     pub fn echo_frames_forever(mut self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
