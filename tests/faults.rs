@@ -2,6 +2,8 @@
 
 mod support;
 
+#[path = "faults/agents.rs"]
+mod agents;
 #[path = "faults/arena.rs"]
 mod arena;
 #[path = "faults/bridge_protocol.rs"]
@@ -16,6 +18,8 @@ mod links;
 mod mailbox_legacy;
 #[path = "faults/mailbox_modern.rs"]
 mod mailbox_modern;
+#[path = "faults/raw_agent.rs"]
+mod raw_agent;
 #[path = "faults/step.rs"]
 mod step;
 #[path = "faults/ws_agent.rs"]
