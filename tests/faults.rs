@@ -18,8 +18,12 @@ mod links;
 mod mailbox_legacy;
 #[path = "faults/mailbox_modern.rs"]
 mod mailbox_modern;
+#[path = "faults/own_process.rs"]
+mod own_process;
 #[path = "faults/raw_agent.rs"]
 mod raw_agent;
+#[path = "faults/sse.rs"]
+mod sse;
 #[path = "faults/step.rs"]
 mod step;
 #[path = "faults/ws_agent.rs"]
