@@ -30,8 +30,11 @@ fn framed(message: &gamebridge_protocol::GameMessage) -> Vec<u8> {
     bytes.to_vec()
 }
 
-on_links!(a_game_that_dies_mid_call_fails_the_call_at_once: unix_connect, tcp_connect, unix_listen, fifo);
-async fn a_game_that_dies_mid_call_fails_the_call_at_once(kind: Kind) {
+on_links!(game_dies_mid_call: unix_connect, tcp_connect, unix_listen, fifo);
+/// The game dies with a call in hand: the call fails at once with
+/// `DLL_DISCONNECTED`, the bridge stays up, and a call while the game is away
+/// fails at once too (`NOT_FOUND` for an instance, which went with its game).
+async fn game_dies_mid_call(kind: Kind) {
     let link = Link::start(kind, &[]).await;
     let game = link.game_appears().await;
     // A deadline far away: the call must fail because the game left, not because time ran out.
@@ -63,8 +66,10 @@ async fn a_game_that_dies_mid_call_fails_the_call_at_once(kind: Kind) {
     }
 }
 
-on_links!(a_restarted_game_gets_new_calls_and_never_the_old_one: unix_connect, tcp_connect, unix_listen, fifo);
-async fn a_restarted_game_gets_new_calls_and_never_the_old_one(kind: Kind) {
+on_links!(game_restarts: unix_connect, tcp_connect, unix_listen, fifo);
+/// The game dies with a call in hand and starts again: the old call failed,
+/// and is never sent to the new game, which gets new calls and nothing else.
+async fn game_restarts(kind: Kind) {
     let link = Link::start(kind, &[]).await;
     let first = link.game_appears().await;
     let old = link.call(json!({"function": "Old", "timeout_ms": 600_000}));
@@ -99,8 +104,10 @@ async fn a_restarted_game_gets_new_calls_and_never_the_old_one(kind: Kind) {
     }
 }
 
-on_links!(garbage_frames_are_counted_and_skipped: unix_connect, tcp_connect, unix_listen, fifo);
-async fn garbage_frames_are_counted_and_skipped(kind: Kind) {
+on_links!(garbage_frames: unix_connect, tcp_connect, unix_listen, fifo);
+/// Frames that are not messages are counted in `bad_frames` and skipped;
+/// the answer after them, and the stream after that, are served.
+async fn garbage_frames(kind: Kind) {
     let link = Link::start(kind, &[]).await;
     let mut game = link.game_appears().await;
     let call = link.call(json!({"function": "F"}));
@@ -134,8 +141,10 @@ async fn garbage_frames_are_counted_and_skipped(kind: Kind) {
     assert_eq!(link.stats().await["bad_frames"], 6);
 }
 
-on_links!(a_frame_cut_short_by_the_games_death_is_dropped: unix_connect, tcp_connect, unix_listen, fifo);
-async fn a_frame_cut_short_by_the_games_death_is_dropped(kind: Kind) {
+on_links!(truncated_frame: unix_connect, tcp_connect, unix_listen, fifo);
+/// The game dies half-way through an answer: the half is counted and
+/// dropped, never taken for the answer; the next connection starts clean.
+async fn truncated_frame(kind: Kind) {
     let link = Link::start(kind, &[]).await;
     let game = link.game_appears().await;
     let bad_frames = link.game().stats().snapshot().bad_frames;
@@ -164,8 +173,10 @@ async fn a_frame_cut_short_by_the_games_death_is_dropped(kind: Kind) {
     assert_eq!(tokio::join!(call, answer).0["result"], "fresh");
 }
 
-on_links!(an_oversized_frame_is_skipped_as_it_streams_in: unix_connect, tcp_connect, unix_listen, fifo);
-async fn an_oversized_frame_is_skipped_as_it_streams_in(kind: Kind) {
+on_links!(oversized_frame: unix_connect, tcp_connect, unix_listen, fifo);
+/// A frame over `max_frame` is skipped as it streams in (memory stays
+/// bounded by `max_frame`), counted, and the next frame is served.
+async fn oversized_frame(kind: Kind) {
     let link = Link::start(kind, &["max_frame=4096"]).await;
     let mut game = link.game_appears().await;
     let call = link.call(json!({"function": "F"}));
@@ -182,8 +193,10 @@ async fn an_oversized_frame_is_skipped_as_it_streams_in(kind: Kind) {
     assert_eq!(link.stats().await["bad_frames"], 1);
 }
 
-on_links!(ten_thousand_calls_in_flight_each_get_their_own_answer: tcp_connect, unix_listen, fifo);
-async fn ten_thousand_calls_in_flight_each_get_their_own_answer(kind: Kind) {
+on_links!(ten_thousand_calls_in_flight: tcp_connect, unix_listen, fifo);
+/// 10,000 calls in flight each get their own answer, and nothing is left
+/// pending. (The Unix connect link has this test in tests/game_link.rs.)
+async fn ten_thousand_calls_in_flight(kind: Kind) {
     let link = Link::start(kind, &[]).await;
     link.game_appears().await.echo_forever();
     let game = link.game();
