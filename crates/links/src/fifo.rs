@@ -37,11 +37,14 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 #[cfg(unix)]
 mod imp {
     use std::io;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
+    use std::pin::Pin;
     use std::sync::Arc;
+    use std::task::{Context, Poll};
 
     use gamebridge_hub::{Game, LinkState};
     use nix::sys::stat::Mode;
+    use tokio::io::AsyncWrite;
     use tokio::net::unix::pipe;
     use tokio_util::sync::CancellationToken;
 
@@ -76,8 +79,7 @@ mod imp {
                     return Ok(());
                 }
             };
-            discard_stale_input(input)?;
-            let writer = pipe::OpenOptions::new().read_write(true).open_sender(input)?;
+            let writer = InputWriter::open(input)?;
             let peer = format!("fifo:{}", output.display());
             let ended =
                 serve_halves(game, Box::new(reader), Box::new(writer), &peer, options, shutdown).await;
@@ -110,15 +112,63 @@ mod imp {
         let _ = pipe::OpenOptions::new().open_sender(output);
     }
 
-    /// Bytes written for a game that is gone must not reach the next one.
-    fn discard_stale_input(input: &Path) -> io::Result<()> {
-        let stale = pipe::OpenOptions::new().open_receiver(input)?;
+    /// The bridge's end of `PREFIX_input` for one game. `serve_halves`
+    /// drops it when the game's session ends, before it detaches the
+    /// session, and it then discards whatever the game left unread: the
+    /// callers of those calls are about to be told the game disconnected, so
+    /// the calls must never reach the next game to open the pair, which may
+    /// well read its input before the bridge sees it open the other end.
+    struct InputWriter {
+        pipe: pipe::Sender,
+        path: PathBuf,
+    }
+
+    impl InputWriter {
+        fn open(path: &Path) -> io::Result<Self> {
+            let pipe = pipe::OpenOptions::new().read_write(true).open_sender(path)?;
+            Ok(Self { pipe, path: path.to_owned() })
+        }
+    }
+
+    impl AsyncWrite for InputWriter {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.pipe).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.pipe).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.pipe).poll_shutdown(cx)
+        }
+    }
+
+    impl Drop for InputWriter {
+        fn drop(&mut self) {
+            if let Err(error) = discard_unread(&self.path) {
+                tracing::warn!(fifo = %self.path.display(), %error, "could not discard what the game left unread");
+            }
+        }
+    }
+
+    /// Reads and drops what waits in the FIFO now, with plain non-blocking
+    /// `read`s: tokio's `try_read` reads nothing from a pipe the reactor has
+    /// not yet seen become readable, which a freshly opened one never has.
+    fn discard_unread(fifo: &Path) -> io::Result<()> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut unread = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(fifo)?;
         let mut buffer = [0u8; 4096];
         loop {
-            match stale.try_read(&mut buffer) {
+            match unread.read(&mut buffer) {
                 Ok(0) => return Ok(()),
-                Ok(_) => continue,
+                Ok(_) => {}
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
         }

@@ -6,7 +6,8 @@
 //! callers overwrite each other, delete each other's answers, and run a
 //! timed-out command later. Here calls queue in the bridge and go to the
 //! slot one at a time, each written atomically; a command not taken before
-//! its deadline is withdrawn; an answer read half-written is read again.
+//! its deadline is withdrawn; an answered command the mod left in the slot
+//! is taken out; an answer read half-written is read again.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -141,13 +142,20 @@ impl Slot {
         loop {
             if let Some(response) = self.read_answer(&id) {
                 let _ = remove_if_exists(&self.answer);
+                // The mod deletes a command after answering it; one that dies
+                // in between would run it again when it restarts.
+                self.withdraw(&id);
                 let original = message.call_id().cloned().unwrap_or(WireId::Number(0));
                 session.receive(GameMessage::LuaResponse(Response { id: original, ..response }));
                 return;
             }
             self.follow_log(session);
             tokio::select! {
-                () = self.watcher.changed() => {}
+                // Withdrawal first: when writing the command took so long
+                // that both times have passed, a command the game has not
+                // taken must be taken back, never left to run after its
+                // caller was told it timed out.
+                biased;
                 () = sleep_until(withdraw_at), if !taken => {
                     if self.withdraw(&id) {
                         let error = ErrorBody::new(
@@ -160,6 +168,7 @@ impl Slot {
                     // The game has it: it is running, its answer is coming.
                     taken = true;
                 }
+                () = self.watcher.changed() => {}
                 () = sleep_until(deadline) => return,
                 () = shutdown.cancelled() => return,
             }
@@ -211,7 +220,7 @@ impl Slot {
         Some(Response::from_result(WireId::Text(id.to_owned()), outcome))
     }
 
-    /// Takes command `id` back if the game has not taken it. The rename is
+    /// Takes command `id` back if it is still in the slot. The rename is
     /// atomic: the game sees the command whole or not at all.
     fn withdraw(&self, id: &str) -> bool {
         let ours = read_if_exists(&self.command)

@@ -2,14 +2,14 @@
 //! file plus a ready marker per request, an outbox the game appends to, and
 //! a heartbeat that says whether the game is alive.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gamebridge_hub::{Game, LinkState, Outbound, SessionGuard};
-use gamebridge_protocol::GameMessage;
+use gamebridge_protocol::{ErrorBody, ErrorCode, GameMessage, Response, WireId};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -50,6 +50,8 @@ struct Mailbox {
     started_ms: u64,
     /// Request files to remove once their time is up.
     expiries: HashMap<String, Instant>,
+    /// The requests among them that are calls still waiting for an answer.
+    calls: HashSet<String>,
     next_message: u64,
 }
 
@@ -74,6 +76,7 @@ pub async fn serve(game: Arc<Game>, options: MailboxOptions, shutdown: Cancellat
         attached_before: false,
         started_ms: unix_millis(),
         expiries: HashMap::new(),
+        calls: HashSet::new(),
         next_message: 0,
     };
     game.set_state(
@@ -190,6 +193,13 @@ impl Mailbox {
 
     fn detach(&mut self, why: &str) {
         tracing::warn!(game = self.game.name(), why, "game gone");
+        // The calls still waiting fail with DLL_DISCONNECTED as the session
+        // goes. Their requests go first: a game that comes back (it only
+        // hung) must not run calls whose callers were told they failed.
+        for id in self.calls.drain() {
+            let _ = remove_if_exists(&self.layout.requests.join(format!("{id}.json")));
+            self.expiries.remove(&id);
+        }
         self.session = None;
         self.queue = None;
         self.game.set_state(LinkState::Disconnected, Some(why.to_owned()));
@@ -217,6 +227,9 @@ impl Mailbox {
                 }
             };
             self.expiries.insert(id.clone(), expiry);
+            if message.call_id().is_some() {
+                self.calls.insert(id.clone());
+            }
             files.push((id, Value::Object(request).to_string()));
             sent.push(message);
         }
@@ -252,9 +265,17 @@ impl Mailbox {
                     tracing::warn!(
                         game = self.game.name(),
                         id,
-                        "an answer file is not a lua_response; dropped"
+                        "an answer file is not a lua_response; its call fails"
                     );
                     session.record_bad_frame();
+                    // The file's name says which call it answers: that call
+                    // fails now rather than wait out its deadline.
+                    let error = ErrorBody::new(
+                        ErrorCode::SERIALIZATION_ERROR,
+                        format!("the game's answer to request {id} is not a lua_response"),
+                    );
+                    let failed = Response::from_result(WireId::Text(id.clone()), Err(error));
+                    session.receive(GameMessage::LuaResponse(failed));
                 }
                 None => continue,
             }
@@ -262,6 +283,7 @@ impl Mailbox {
                 let _ = remove_if_exists(&done);
             }
             self.expiries.remove(&id);
+            self.calls.remove(&id);
         }
     }
 
@@ -292,6 +314,7 @@ impl Mailbox {
                 return true;
             }
             let _ = remove_if_exists(&self.layout.requests.join(format!("{id}.json")));
+            self.calls.remove(id);
             false
         });
     }

@@ -61,7 +61,8 @@ pub async fn serve_connection(
 }
 
 /// [`serve_connection`] for a reader and writer that are separate already
-/// (a FIFO pair).
+/// (a FIFO pair). Both are dropped before the session is detached, so a
+/// half's `Drop` can clean up before the hub hears the game left.
 pub async fn serve_halves(
     game: &Arc<Game>,
     reader: GameReader,
