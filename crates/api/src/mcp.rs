@@ -119,14 +119,6 @@ pub struct GameMcp {
     session: Arc<Session>,
 }
 
-/// A tool that is a game function.
-struct FunctionTool {
-    tool: Tool,
-    game: Arc<Game>,
-    function: String,
-    typed: bool,
-}
-
 impl GameMcp {
     fn register(&self, peer: Peer<RoleServer>) {
         let mut slot = self.session.peer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -141,41 +133,46 @@ impl GameMcp {
     }
 
     /// A tool per game function, named for MCP.
-    fn function_tools(&self) -> Vec<FunctionTool> {
+    fn function_tools(&self) -> Vec<Tool> {
         let games = self.state.hub.games();
         let prefixed = games.len() > 1;
         let mut tools = Vec::new();
         for game in games.iter() {
             for function in game.functions().list() {
-                let base = if prefixed {
-                    format!("{}_{}", game.name(), function.name)
-                } else {
-                    function.name.clone()
-                };
-                let name = tool_name(&base);
-                if GENERIC.contains(&name.as_str()) {
+                let Some(name) = function_tool_name(game, &function.name, prefixed) else {
                     continue;
-                }
+                };
                 let description = function
                     .description
                     .clone()
                     .unwrap_or_else(|| format!("The game function {}", function.name));
                 let description =
                     if prefixed { format!("[{}] {description}", game.name()) } else { description };
-                let (schema, typed) = match &function.parameters {
-                    Some(Value::Object(schema)) => (schema.clone(), true),
-                    _ => (
-                        object(json!({"type": "object", "properties": {
-                            "args": {"description": "The function's arguments, any JSON (an array is passed positionally)"}
-                        }})),
-                        false,
-                    ),
+                // A typed tool takes the function's own arguments; any other takes them in `args`.
+                let schema = match &function.parameters {
+                    Some(Value::Object(schema)) => schema.clone(),
+                    _ => object(json!({"type": "object", "properties": {
+                        "args": {"description": "The function's arguments, any JSON (an array is passed positionally)"}
+                    }})),
                 };
-                let tool = Tool::new(name, description, Arc::new(schema));
-                tools.push(FunctionTool { tool, game: game.clone(), function: function.name, typed });
+                tools.push(Tool::new(name, description, Arc::new(schema)));
             }
         }
         tools
+    }
+
+    /// The game and function the tool `name` stands for, and whether the
+    /// tool's arguments are the function's own (typed), found without
+    /// building the tool list and cloning every schema.
+    fn find_function(&self, name: &str) -> Option<(Arc<Game>, String, bool)> {
+        let games = self.state.hub.games();
+        let prefixed = games.len() > 1;
+        games.iter().find_map(|game| {
+            let function = (game.functions().names().into_iter())
+                .find(|function| function_tool_name(game, function, prefixed).as_deref() == Some(name))?;
+            let typed = game.functions().is_typed(&function);
+            Some((game.clone(), function, typed))
+        })
     }
 
     fn generic_tools(&self) -> Vec<Tool> {
@@ -318,16 +315,14 @@ impl ServerHandler for GameMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let mut tools: Vec<Tool> = self.function_tools().into_iter().map(|function| function.tool).collect();
+        let mut tools = self.function_tools();
         tools.extend(self.generic_tools());
         Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         let generic = self.generic_tools().into_iter().find(|tool| tool.name == name);
-        generic.or_else(|| {
-            self.function_tools().into_iter().map(|function| function.tool).find(|tool| tool.name == name)
-        })
+        generic.or_else(|| self.function_tools().into_iter().find(|tool| tool.name == name))
     }
 
     async fn call_tool(
@@ -340,18 +335,13 @@ impl ServerHandler for GameMcp {
         let answer = if GENERIC.contains(&name) {
             self.call_generic(name, &args).await
         } else {
-            let Some(function) =
-                self.function_tools().into_iter().find(|function| function.tool.name == name)
-            else {
+            let Some((game, function, typed)) = self.find_function(name) else {
                 return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
             };
             // A typed tool's arguments are the function's; otherwise they are in `args`.
-            let call_args = if function.typed {
-                Value::Object(args)
-            } else {
-                args.get("args").cloned().unwrap_or(json!({}))
-            };
-            outcome(function.game.call(function.function, raw(&call_args), self.state.default_timeout).await)
+            let call_args =
+                if typed { Value::Object(args) } else { args.get("args").cloned().unwrap_or(json!({})) };
+            outcome(game.call(function, raw(&call_args), self.state.default_timeout).await)
         };
         let result = match answer {
             Ok(Value::Object(object)) => CallToolResult::structured(Value::Object(object)),
@@ -435,6 +425,14 @@ pub fn tool_name(name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
         .collect();
     cleaned.chars().take(64).collect()
+}
+
+/// The tool name of `game`'s `function`: prefixed by the game's name when
+/// several games are served; `None` when it would shadow a generic tool.
+fn function_tool_name(game: &Game, function: &str, prefixed: bool) -> Option<String> {
+    let base = if prefixed { format!("{}_{}", game.name(), function) } else { function.to_owned() };
+    let name = tool_name(&base);
+    (!GENERIC.contains(&name.as_str())).then_some(name)
 }
 
 /// A call's result as JSON, or its error as `CODE: message`.

@@ -66,8 +66,27 @@ impl FunctionRegistry {
         self.changed();
     }
 
+    /// Every function's name, in order, without cloning descriptions or
+    /// schemas (`/lua/functions` and each MCP tool call ask).
     pub fn names(&self) -> Vec<String> {
-        self.list().into_iter().map(|function| function.name).collect()
+        let manifest = read(&self.manifest);
+        let registered = read(&self.registered);
+        let only_registered = registered.keys().filter(|name| !manifest.contains_key(*name));
+        let mut names: Vec<String> = manifest.keys().chain(only_registered).cloned().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Whether `name` has an object schema of its arguments, the game's
+    /// own or else the manifest's, as `list` merges them.
+    pub fn is_typed(&self, name: &str) -> bool {
+        let schema_is_object =
+            |function: &FunctionInfo| matches!(function.parameters, Some(Value::Object(_)));
+        let registered = read(&self.registered);
+        match registered.get(name).filter(|function| function.parameters.is_some()) {
+            Some(function) => schema_is_object(function),
+            None => read(&self.manifest).get(name).is_some_and(schema_is_object),
+        }
     }
 
     /// Every function, the game's registration completed by the manifest
@@ -139,5 +158,25 @@ mod tests {
         assert_eq!(registry.len(), 1);
         assert!(seen.has_changed().unwrap());
         assert_eq!(*seen.borrow_and_update(), 4);
+    }
+
+    #[test]
+    fn names_and_typing_agree_with_the_merged_list() {
+        let registry = FunctionRegistry::new(watch::channel(0).0);
+        registry.set_manifest(vec![
+            info("described", None, Some(json!({"type": "object"}))),
+            info("loose", None, Some(json!(true))),
+        ]);
+        registry.register(info("described", Some("registered too"), None));
+        registry.register(info("overridden", None, Some(json!({"type": "object"}))));
+        registry.register(info("bare", None, None));
+        registry.register(info("loose", None, Some(json!("not an object"))));
+        let listed: Vec<String> = registry.list().into_iter().map(|function| function.name).collect();
+        assert_eq!(registry.names(), listed);
+        for function in registry.list() {
+            let typed = matches!(function.parameters, Some(Value::Object(_)));
+            assert_eq!(registry.is_typed(&function.name), typed, "{}", function.name);
+        }
+        assert!(!registry.is_typed("unknown"));
     }
 }
