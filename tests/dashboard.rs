@@ -53,6 +53,15 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     assert!(text(&browser.find("#console-rtt").await).await.starts_with("round trip "));
     assert_eq!(game.calls(), 1, "the call ran exactly once");
 
+    // A call the game holds shows among the pending calls until it is answered.
+    browser.fill("#console-function", "Slow").await;
+    browser.find("#console-run").await.click().await.expect("click Run");
+    let pending = browser.find(r#".game[data-game="civ5"] .pending-calls li[data-function="Slow"]"#).await;
+    assert!(text(&pending).await.starts_with("Slow · waiting "));
+    game.release().await;
+    browser.wait_for_text("#console-result.succeeded", r#""function": "Slow""#).await;
+    browser.wait_for_text(r#".game[data-game="civ5"] div.pending-calls"#, "none").await;
+
     // The latency chart appears once calls were made.
     browser.find(r#".game[data-game="civ5"] .latency svg rect.p50"#).await;
 
@@ -114,16 +123,20 @@ async fn text(element: &fantoccini::elements::Element) -> String {
 }
 
 /// The game side: answers every call with `{function, args}` (a call to
-/// `Missing` fails as a missing Lua function does), counts them, and sends
-/// the events a test hands it.
+/// `Missing` fails as a missing Lua function does; a call to `Slow` waits
+/// for `release`), counts the calls to `Echo`, and sends the events a test
+/// hands it.
 struct FakeGame {
     events: mpsc::Sender<GameMessage>,
+    releases: mpsc::Sender<()>,
     calls: Arc<AtomicUsize>,
 }
 
 impl FakeGame {
     fn serve(mut connection: GameConnection) -> Self {
         let (events, mut outgoing) = mpsc::channel::<GameMessage>(16);
+        let (releases, mut released) = mpsc::channel::<()>(1);
+        let mut held = Vec::new();
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = calls.clone();
         tokio::spawn(async move {
@@ -135,6 +148,10 @@ impl FakeGame {
                                 counted.fetch_add(1, Ordering::SeqCst);
                             }
                             let args: Value = serde_json::from_str(args.get()).unwrap();
+                            if function == "Slow" {
+                                held.push(support::response(id, json!({ "function": function, "args": args })));
+                                continue;
+                            }
                             let answer = match function.as_str() {
                                 "Missing" => support::failure(id, "attempt to call a nil value (function 'Missing')"),
                                 _ => support::response(id, json!({ "function": function, "args": args })),
@@ -145,14 +162,22 @@ impl FakeGame {
                         None => return,
                     },
                     Some(event) = outgoing.recv() => connection.send(&event).await,
+                    Some(()) = released.recv() => for answer in held.drain(..) {
+                        connection.send(&answer).await;
+                    },
                 }
             }
         });
-        Self { events, calls }
+        Self { events, releases, calls }
     }
 
     async fn send(&self, event: GameMessage) {
         self.events.send(event).await.expect("the fake game is running");
+    }
+
+    /// Answers the calls to `Slow` held so far.
+    async fn release(&self) {
+        self.releases.send(()).await.expect("the fake game is running");
     }
 
     fn calls(&self) -> usize {

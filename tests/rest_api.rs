@@ -259,3 +259,39 @@ async fn shutdown_over_http_stops_the_bridge() {
     assert_eq!(body, json!({"success": true, "message": "Shutdown initiated"}));
     within("the bridge to stop", harness.bridge.wait()).await.unwrap();
 }
+
+#[tokio::test]
+async fn calls_in_flight_are_listed_oldest_first_until_answered() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let (status, listed) = harness.get("/lua/pending").await;
+    assert_eq!((status, &listed["result"]), (200, &json!({"count": 0, "calls": []})));
+
+    let first = tokio::spawn({
+        let url = harness.url("/lua/call");
+        let http = harness.http.clone();
+        async move { http.post(url).json(&json!({"function": "GetCity", "timeout_ms": 60_000})).send().await }
+    });
+    let (first_id, ..) = connection.expect_call().await;
+    let second = tokio::spawn({
+        let url = harness.url("/games/civ5/lua/execute");
+        let http = harness.http.clone();
+        async move { http.post(url).json(&json!({"script": "return 1"})).send().await }
+    });
+    let BridgeMessage::LuaExecute { id: second_id, .. } = connection.recv().await else {
+        panic!("not lua_execute")
+    };
+
+    let (_, listed) = harness.get("/games/civ5/lua/pending").await;
+    let calls = listed["result"]["calls"].as_array().unwrap();
+    let functions: Vec<&str> = calls.iter().map(|call| call["function"].as_str().unwrap()).collect();
+    assert_eq!((listed["result"]["count"].as_u64(), functions), (Some(2), vec!["GetCity", "lua_execute"]));
+    assert_eq!(calls[0]["id"].to_string(), format!("{first_id}"), "the wire id");
+    assert!(calls[0]["deadline_ms"].as_u64().unwrap() > 50_000, "{}", calls[0]);
+
+    connection.answer(first_id, json!(1)).await;
+    connection.answer(second_id, json!(2)).await;
+    within("the first answer", first).await.unwrap().unwrap();
+    within("the second answer", second).await.unwrap().unwrap();
+    let (_, listed) = harness.get("/lua/pending").await;
+    assert_eq!(listed["result"], json!({"count": 0, "calls": []}));
+}

@@ -101,15 +101,17 @@ async function refresh() {
 }
 
 async function loadDetails(game) {
-  const [functions, external, paused] = await Promise.all([
+  const [functions, external, paused, pending] = await Promise.all([
     api(gamePath(game.name, "/lua/functions")),
     api(gamePath(game.name, "/external/functions")),
     api(gamePath(game.name, "/external/paused-players")),
+    api(gamePath(game.name, "/lua/pending")),
   ]);
   state.details.set(game.name, {
     functions: functions.success ? functions.result.functions : [],
     external: external.success ? external.result.functions : [],
     paused: paused.success ? paused.result : { isGamePaused: false, pausedPlayers: [] },
+    pending: pending.success ? pending.result.calls : [],
   });
 }
 
@@ -120,7 +122,7 @@ function renderGames() {
 }
 
 function renderGame(game) {
-  const details = state.details.get(game.name) || { functions: [], external: [], paused: {} };
+  const details = state.details.get(game.name) || { functions: [], external: [], paused: {}, pending: [] };
   const calls = game.calls;
   const since = game.connected ? `up ${duration(game.state_seconds)}` : `for ${duration(game.state_seconds)}`;
   const pausedPlayers = details.paused.pausedPlayers || [];
@@ -144,12 +146,23 @@ function renderGame(game) {
       ? el("div", { class: "chips external" }, ...details.external.map((fn) =>
           el("span", { class: "chip", title: fn.description || fn.url || "", text: fn.name })))
       : el("div", { class: "muted", text: "none registered" }),
+    el("h4", { text: `Pending calls (${game.pending_calls})` }),
+    renderPending(details.pending),
     el("h4", { text: "Paused players" }),
     el("div", { class: "paused", text: pausedPlayers.length
       ? `${pausedPlayers.join(", ")}${details.paused.isGamePaused ? " (the game is paused)" : ""}`
       : "none" }),
     el("h4", { text: "Latency, last 5 minutes" }),
     renderLatency(calls.latency || []));
+}
+
+// The oldest calls still waiting for the game, so a stuck one stands out.
+function renderPending(calls) {
+  if (!calls.length) return el("div", { class: "muted pending-calls", text: "none" });
+  const shown = calls.slice(0, 5).map((call) => el("li", { "data-function": call.function, text:
+    `${call.function} · waiting ${(call.age_ms / 1000).toFixed(1)} s · gives up in ${(call.deadline_ms / 1000).toFixed(0)} s` }));
+  const more = calls.length > 5 ? el("li", { class: "muted", text: `and ${calls.length - 5} more` }) : null;
+  return el("ul", { class: "pending-calls" }, ...shown, more);
 }
 
 // A small SVG per game: one bar per 30-second slot, p99 behind p50, on a

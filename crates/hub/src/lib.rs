@@ -35,7 +35,7 @@ pub use external::{
 };
 pub use game::{Game, GameStatus, LinkState};
 pub use pause::PLAYER_IDS;
-pub use pending::CallIds;
+pub use pending::{CallIds, PendingCallInfo};
 pub use registry::{FunctionInfo, FunctionRegistry};
 pub use session::{Outbound, SessionGuard};
 pub use stats::{GameStats, LatencySlot, StatsSnapshot};

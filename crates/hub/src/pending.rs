@@ -62,15 +62,36 @@ pub(crate) struct PendingCalls {
 struct Waiting {
     answer: oneshot::Sender<CallResult>,
     deadline: Instant,
+    /// What was asked and when, for those who look at what is in flight.
+    function: Box<str>,
+    sent: Instant,
+}
+
+/// One call in flight, as `/lua/pending` and the dashboard show it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct PendingCallInfo {
+    pub id: u64,
+    /// The function called; `lua_execute` for a script.
+    pub function: String,
+    /// Milliseconds since the call was sent.
+    pub age_ms: u64,
+    /// Milliseconds until its caller stops waiting.
+    pub deadline_ms: u64,
 }
 
 /// The connection closed before the call could be registered.
 pub(crate) struct Closed;
 
 impl PendingCalls {
-    pub fn register(&self, id: u64, deadline: Instant) -> Result<oneshot::Receiver<CallResult>, Closed> {
+    pub fn register(
+        &self,
+        id: u64,
+        function: Box<str>,
+        deadline: Instant,
+    ) -> Result<oneshot::Receiver<CallResult>, Closed> {
         let (answer, receiver) = oneshot::channel();
-        self.calls.insert(id, Waiting { answer, deadline });
+        self.calls.insert(id, Waiting { answer, deadline, function, sent: Instant::now() });
         if self.closed.load(Ordering::SeqCst) {
             self.calls.remove(&id);
             return Err(Closed);
@@ -112,6 +133,25 @@ impl PendingCalls {
     pub fn len(&self) -> usize {
         self.calls.len()
     }
+
+    /// The `limit` oldest calls in flight, oldest first.
+    pub fn oldest(&self, limit: usize) -> Vec<PendingCallInfo> {
+        let now = Instant::now();
+        let mut calls: Vec<(Instant, PendingCallInfo)> = (self.calls.iter())
+            .map(|entry| {
+                let waiting = entry.value();
+                let info = PendingCallInfo {
+                    id: *entry.key(),
+                    function: waiting.function.to_string(),
+                    age_ms: now.duration_since(waiting.sent).as_millis() as u64,
+                    deadline_ms: waiting.deadline.saturating_duration_since(now).as_millis() as u64,
+                };
+                (waiting.sent, info)
+            })
+            .collect();
+        calls.sort_unstable_by_key(|(sent, info)| (*sent, info.id));
+        calls.into_iter().take(limit).map(|(_, info)| info).collect()
+    }
 }
 
 #[cfg(test)]
@@ -136,24 +176,39 @@ mod tests {
     #[tokio::test]
     async fn close_fails_every_pending_call_and_refuses_new_ones() {
         let pending = PendingCalls::default();
-        let waiting: Vec<_> = (1..=3).map(|id| pending.register(id, later()).ok().unwrap()).collect();
+        let waiting: Vec<_> =
+            (1..=3).map(|id| pending.register(id, "f".into(), later()).ok().unwrap()).collect();
         let error = ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "gone");
         assert_eq!(pending.close(&error), 3);
         for receiver in waiting {
             assert_eq!(receiver.await.unwrap().unwrap_err().code, ErrorCode::DLL_DISCONNECTED);
         }
-        assert!(pending.register(4, later()).is_err());
+        assert!(pending.register(4, "f".into(), later()).is_err());
         assert_eq!(pending.len(), 0);
     }
 
     #[tokio::test]
     async fn an_answer_reaches_only_its_own_call() {
         let pending = PendingCalls::default();
-        let first = pending.register(1, later()).ok().unwrap();
-        let _second = pending.register(2, later()).ok().unwrap();
+        let first = pending.register(1, "f".into(), later()).ok().unwrap();
+        let _second = pending.register(2, "f".into(), later()).ok().unwrap();
         assert!(pending.complete(1, Ok(gamebridge_protocol::message::null())));
         assert!(!pending.complete(1, Ok(gamebridge_protocol::message::null())), "answered twice");
         assert!(first.await.unwrap().is_ok());
         assert_eq!(pending.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_oldest_calls_in_flight_are_listed_first_and_answered_ones_leave() {
+        let pending = PendingCalls::default();
+        let _first = pending.register(7, "GetCity".into(), later()).ok().unwrap();
+        let _second = pending.register(8, "lua_execute".into(), later()).ok().unwrap();
+        let _third = pending.register(9, "EndTurn".into(), later()).ok().unwrap();
+        assert!(pending.complete(8, Ok(gamebridge_protocol::RawValue::from_string("1".into()).unwrap())));
+        let listed = pending.oldest(10);
+        let names: Vec<(u64, &str)> = listed.iter().map(|call| (call.id, call.function.as_str())).collect();
+        assert_eq!(names, [(7, "GetCity"), (9, "EndTurn")]);
+        assert!(listed.iter().all(|call| (59_000..=60_000).contains(&call.deadline_ms)));
+        assert_eq!(pending.oldest(1).len(), 1);
     }
 }

@@ -226,3 +226,30 @@ pub struct Functions {
 pub async fn functions(TargetGame(game): TargetGame) -> Response {
     envelope::success(Functions { functions: game.functions().names() })
 }
+
+/// How many pending calls `/lua/pending` lists at most.
+const PENDING_LISTED: usize = 100;
+
+/// The calls waiting for the game's answer, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct Pending {
+    /// How many calls are in flight in all.
+    count: usize,
+    /// The oldest of them, at most 100.
+    calls: Vec<gamebridge_hub::PendingCallInfo>,
+}
+
+/// The calls sent to the game and not yet answered, oldest first: which
+/// function, for how long, and how long until its caller gives up. Useful
+/// when a game seems stuck.
+#[utoipa::path(
+    get,
+    path = "/lua/pending",
+    tag = "lua",
+    operation_id = "lua_pending",
+    responses((status = 200, description = "The calls in flight.", body = openapi::Envelope<Pending>)),
+)]
+pub async fn pending(TargetGame(game): TargetGame) -> Response {
+    let count = game.status().pending_calls;
+    envelope::success(Pending { count, calls: game.pending_calls(PENDING_LISTED) })
+}

@@ -56,6 +56,7 @@ fn game_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(lua::batch))
         .routes(routes!(lua::execute))
         .routes(routes!(lua::functions))
+        .routes(routes!(lua::pending))
         .routes(routes!(external::register))
         .routes(routes!(external::unregister_by_path))
         .routes(routes!(external::unregister))

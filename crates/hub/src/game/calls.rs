@@ -15,8 +15,11 @@ impl Game {
     /// Calls a game function (`lua_call`).
     pub async fn call(&self, function: String, args: Box<RawValue>, timeout: Duration) -> CallResult {
         let started = std::time::Instant::now();
-        let outcome =
-            self.request(timeout, |id| Outbound::One(BridgeMessage::LuaCall { id, function, args })).await;
+        let outcome = self
+            .request(timeout, function.as_str().into(), |id| {
+                Outbound::One(BridgeMessage::LuaCall { id, function, args })
+            })
+            .await;
         self.stats.record_outcomes([&outcome], started.elapsed());
         outcome
     }
@@ -24,8 +27,11 @@ impl Game {
     /// Runs a Lua script in the game (`lua_execute`).
     pub async fn execute(&self, script: String, timeout: Duration) -> CallResult {
         let started = std::time::Instant::now();
-        let outcome =
-            self.request(timeout, |id| Outbound::One(BridgeMessage::LuaExecute { id, script })).await;
+        let outcome = self
+            .request(timeout, "lua_execute".into(), |id| {
+                Outbound::One(BridgeMessage::LuaExecute { id, script })
+            })
+            .await;
         self.stats.record_outcomes([&outcome], started.elapsed());
         outcome
     }
@@ -59,7 +65,8 @@ impl Game {
         let mut waiting = Vec::with_capacity(calls.len());
         let mut messages = Vec::with_capacity(calls.len());
         for (function, args) in calls {
-            let (call, id) = PendingCall::register(&session, &self.shared.ids, deadline)?;
+            let (call, id) =
+                PendingCall::register(&session, &self.shared.ids, function.as_str().into(), deadline)?;
             messages.push(BridgeMessage::LuaCall { id, function, args });
             waiting.push(call);
         }
@@ -67,10 +74,15 @@ impl Game {
         Ok(waiting)
     }
 
-    async fn request(&self, timeout: Duration, message: impl FnOnce(WireId) -> Outbound) -> CallResult {
+    async fn request(
+        &self,
+        timeout: Duration,
+        function: Box<str>,
+        message: impl FnOnce(WireId) -> Outbound,
+    ) -> CallResult {
         let deadline = tokio::time::Instant::now() + timeout;
         let session = self.current_session()?;
-        let (call, id) = PendingCall::register(&session, &self.shared.ids, deadline)?;
+        let (call, id) = PendingCall::register(&session, &self.shared.ids, function, deadline)?;
         self.send(&session, message(id), deadline).await?;
         call.wait(deadline, self.name()).await
     }
@@ -110,12 +122,13 @@ impl PendingCall {
     fn register(
         session: &Arc<Session>,
         ids: &CallIds,
+        function: Box<str>,
         deadline: tokio::time::Instant,
     ) -> Result<(Self, WireId), ErrorBody> {
         let id = ids.next();
         let answer = session
             .pending
-            .register(id, deadline)
+            .register(id, function, deadline)
             .map_err(|_| ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "the game disconnected"))?;
         Ok((Self { session: session.clone(), id, answer: Some(answer) }, CallIds::to_wire(id)))
     }

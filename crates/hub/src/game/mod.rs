@@ -17,7 +17,7 @@ use self::calls::lost_connection;
 use crate::events::{EventLog, HubEventKind};
 use crate::external::{ExternalDispatch, ExternalRegistry};
 use crate::pause::PauseState;
-use crate::pending::CallIds;
+use crate::pending::{CallIds, PendingCallInfo};
 use crate::registry::FunctionRegistry;
 use crate::session::{Outbound, Session, SessionGuard};
 use crate::stats::GameStats;
@@ -181,6 +181,11 @@ impl Game {
         }
         status.state = state;
         status.detail = detail;
+    }
+
+    /// The `limit` oldest calls waiting for this game's answer, oldest first.
+    pub fn pending_calls(&self, limit: usize) -> Vec<PendingCallInfo> {
+        self.session.load().as_ref().map_or_else(Vec::new, |session| session.pending.oldest(limit))
     }
 
     pub fn status(&self) -> GameStatus {
