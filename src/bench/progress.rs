@@ -13,14 +13,17 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
 
+/// The message before the first measurement.
+const SETTING_UP: &str = "setting up";
+
 /// Starts the line for `scenario`.
 pub fn start(scenario: &str) {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     let style =
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] bench {prefix}: {pos} done, now {msg}")
             .expect("a valid progress template");
-    bar.set_style(style);
-    bar.set_prefix(scenario.to_owned());
+    let bar =
+        ProgressBar::hidden().with_style(style).with_prefix(scenario.to_owned()).with_message(SETTING_UP);
+    bar.set_draw_target(ProgressDrawTarget::stderr());
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let _ = BAR.set(bar);
 }
@@ -41,7 +44,7 @@ pub fn expect(stages: u64) {
 /// Marks the start of the measurement `label`, and the end of the one before.
 pub fn stage(label: &str) {
     if let Some(bar) = BAR.get() {
-        if !bar.message().is_empty() {
+        if bar.message() != SETTING_UP {
             bar.inc(1);
         }
         bar.set_message(label.to_owned());
