@@ -3,6 +3,10 @@
 //!
 //! Line format: `{"seq":N,"game":"civ5","type":"TurnStart","time":MS,"data":{…}}`.
 //!
+//! Reading from the middle: the journal keeps a sparse index in memory, the
+//! byte offset of every 1024th line, so history and refills seek close to
+//! where they start instead of scanning the file from its beginning.
+//!
 //! Durability: a background thread writes events in sequence order and
 //! hands them to the operating system as soon as it gets to them (a crash of
 //! the bridge loses nothing it has written), and `fsync`s at most once a
@@ -26,12 +30,40 @@ use serde::Deserialize;
 use super::StoredEvent;
 
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// One index entry per this many lines: 16 bytes per 1024 events.
+const INDEX_EVERY: u64 = 1024;
 
 pub struct Journal {
     path: PathBuf,
     sender: Mutex<Option<mpsc::Sender<Arc<StoredEvent>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     last_seq: u64,
+    index: Arc<Mutex<Index>>,
+}
+
+/// Where some lines start: `(seq, byte offset)`, in order. An entry is
+/// added only once its line is written out, so a reader never seeks past
+/// what the file holds.
+#[derive(Default)]
+struct Index {
+    entries: Vec<(u64, u64)>,
+    lines: u64,
+}
+
+impl Index {
+    fn line_at(&mut self, seq: u64, offset: u64) {
+        if self.lines.is_multiple_of(INDEX_EVERY) {
+            self.entries.push((seq, offset));
+        }
+        self.lines += 1;
+    }
+
+    /// An offset from which every line with a sequence above `since` is
+    /// still ahead.
+    fn start_after(&self, since: u64) -> u64 {
+        let before = self.entries.partition_point(|&(seq, _)| seq <= since);
+        before.checked_sub(1).map_or(0, |entry| self.entries[entry].1)
+    }
 }
 
 #[derive(Deserialize)]
@@ -59,10 +91,14 @@ impl Journal {
         let mut tail = VecDeque::with_capacity(keep.min(1 << 16));
         let mut last_seq = 0;
         let mut skipped = 0usize;
+        let mut index = Index::default();
+        let mut offset = 0;
         for line in BufReader::new(&file).split(b'\n') {
-            match parse_line(&line?) {
+            let line = line?;
+            match parse_line(&line) {
                 Some(event) if event.seq > last_seq => {
                     last_seq = event.seq;
+                    index.line_at(event.seq, offset);
                     if tail.len() == keep {
                         tail.pop_front();
                     }
@@ -70,21 +106,27 @@ impl Journal {
                 }
                 _ => skipped += 1,
             }
+            offset += line.len() as u64 + 1;
         }
         if skipped > 0 {
             tracing::warn!(path = %path.display(), skipped, "skipped journal lines that do not parse");
         }
-        end_with_newline(&mut file)?;
+        let length = end_with_newline(&mut file)?;
 
+        let index = Arc::new(Mutex::new(index));
         let (sender, receiver) = mpsc::channel();
-        let writer = std::thread::Builder::new()
-            .name("gamebridge-journal".into())
-            .spawn(move || write_events(file, receiver))?;
+        let writer = {
+            let index = index.clone();
+            std::thread::Builder::new()
+                .name("gamebridge-journal".into())
+                .spawn(move || write_events(file, length, &index, receiver))?
+        };
         let journal = Self {
             path: path.to_owned(),
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
             last_seq,
+            index,
         };
         Ok((journal, tail.into()))
     }
@@ -104,11 +146,14 @@ impl Journal {
         }
     }
 
-    /// Events with `since < seq < until`, at most `limit`, in order. Scans
-    /// the file from the start.
+    /// Events with `since < seq < until`, at most `limit`, in order. Reads
+    /// from the indexed line nearest before `since`.
     pub fn read(&self, since: u64, until: u64, limit: usize) -> io::Result<Vec<StoredEvent>> {
+        let start = lock(&self.index).start_after(since);
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(start))?;
         let mut events = Vec::new();
-        for line in BufReader::new(File::open(&self.path)?).split(b'\n') {
+        for line in BufReader::new(file).split(b'\n') {
             let Some(event) = parse_line(&line?) else { continue };
             if event.seq >= until || events.len() == limit {
                 break;
@@ -146,19 +191,25 @@ fn parse_line(line: &[u8]) -> Option<StoredEvent> {
     })
 }
 
-/// After a crash the last line may be cut short; new lines must not join it.
-fn end_with_newline(file: &mut File) -> io::Result<()> {
+/// After a crash the last line may be cut short; new lines must not join
+/// it. Returns the file's length after.
+fn end_with_newline(file: &mut File) -> io::Result<u64> {
     let length = file.metadata()?.len();
     if length == 0 {
-        return Ok(());
+        return Ok(0);
     }
     let mut last = [0u8; 1];
     file.seek(SeekFrom::Start(length - 1))?;
     file.read_exact(&mut last)?;
-    if last[0] != b'\n' {
-        file.write_all(b"\n")?;
+    if last[0] == b'\n' {
+        return Ok(length);
     }
-    Ok(())
+    file.write_all(b"\n")?;
+    Ok(length + 1)
+}
+
+fn lock(index: &Mutex<Index>) -> std::sync::MutexGuard<'_, Index> {
+    index.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn write_line(out: &mut impl Write, event: &StoredEvent) -> io::Result<()> {
@@ -171,8 +222,12 @@ fn write_line(out: &mut impl Write, event: &StoredEvent) -> io::Result<()> {
     out.write_all(b"}\n")
 }
 
-fn write_events(file: File, events: mpsc::Receiver<Arc<StoredEvent>>) {
+/// Appends events from `length` on, indexing the lines once they are out.
+fn write_events(file: File, mut length: u64, index: &Mutex<Index>, events: mpsc::Receiver<Arc<StoredEvent>>) {
     let mut out = BufWriter::with_capacity(64 * 1024, file);
+    let mut line = Vec::with_capacity(1024);
+    let mut written_lines = Vec::new();
+    let mut indexing = true;
     let mut unsynced = false;
     let mut last_sync = Instant::now();
     let mut failing = false;
@@ -185,8 +240,25 @@ fn write_events(file: File, events: mpsc::Receiver<Arc<StoredEvent>>) {
         if let Some(first) = first {
             let written = std::iter::once(first)
                 .chain(std::iter::from_fn(|| events.try_recv().ok()))
-                .try_for_each(|event| write_line(&mut out, &event))
+                .try_for_each(|event| {
+                    line.clear();
+                    write_line(&mut line, &event)?;
+                    out.write_all(&line)?;
+                    written_lines.push((event.seq, length));
+                    length += line.len() as u64;
+                    Ok(())
+                })
                 .and_then(|()| out.flush());
+            // After a failed write, where later lines start is no longer
+            // known: reads then scan on from the last good entry.
+            indexing &= written.is_ok();
+            if indexing {
+                let mut index = lock(index);
+                for (seq, offset) in written_lines.drain(..) {
+                    index.line_at(seq, offset);
+                }
+            }
+            written_lines.clear();
             report(&mut failing, written);
             unsynced = true;
         }
@@ -211,5 +283,22 @@ fn report(failing: &mut bool, outcome: io::Result<()>) {
             *failing = false;
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_points_at_the_last_indexed_line_not_after_the_wanted_one() {
+        let mut index = Index::default();
+        (1..=3_000).for_each(|seq| index.line_at(seq, seq * 100));
+        assert_eq!(index.entries, [(1, 100), (1_025, 102_500), (2_049, 204_900)]);
+        assert_eq!(index.start_after(0), 0, "before every line: the file's start");
+        assert_eq!(index.start_after(1), 100);
+        assert_eq!(index.start_after(1_024), 100);
+        assert_eq!(index.start_after(1_025), 102_500);
+        assert_eq!(index.start_after(9_999), 204_900);
     }
 }

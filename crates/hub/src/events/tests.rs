@@ -132,3 +132,46 @@ fn a_line_cut_short_by_a_crash_is_skipped() {
     let lines: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().map(str::to_owned).collect();
     assert!(lines.last().unwrap().starts_with(r#"{"seq":4,"#), "new events start on a fresh line");
 }
+
+#[test]
+fn journal_reads_from_the_middle_match_a_scan_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let event = |seq: u64| {
+        let data = bytes::Bytes::from(format!(r#"{{"n":{seq},"pad":"{}"}}"#, "x".repeat((seq % 7) as usize)));
+        Arc::new(StoredEvent { seq, game: "civ5".into(), event_type: "E".into(), time_ms: seq, data })
+    };
+    // Two runs with a line cut short by a crash between them: the second
+    // run indexes what it writes from the file's real end.
+    {
+        let (journal, _) = journal::Journal::open(&path, 10).unwrap();
+        (1..=2_500).for_each(|seq| journal.append(event(seq)));
+        journal.close();
+    }
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"seq":2501,"game":"ci"#);
+    std::fs::write(&path, text).unwrap();
+    {
+        let (journal, tail) = journal::Journal::open(&path, 10).unwrap();
+        assert_eq!(tail.last().map(|event| event.seq), Some(2_500));
+        (2_501..=5_000).for_each(|seq| journal.append(event(seq)));
+        journal.close();
+        // Read back while this run's index, built as it wrote, is in use.
+        let read = journal.read(4_090, 4_200, 5).unwrap();
+        assert_eq!(
+            read.iter().map(|event| event.seq).collect::<Vec<_>>(),
+            [4_091, 4_092, 4_093, 4_094, 4_095]
+        );
+    }
+    let (journal, _) = journal::Journal::open(&path, 10).unwrap();
+    for since in [0, 1, 1_023, 1_024, 1_025, 2_047, 2_499, 2_500, 2_501, 3_071, 4_999, 5_000] {
+        let read: Vec<u64> =
+            journal.read(since, u64::MAX, 3).unwrap().iter().map(|event| event.seq).collect();
+        let expected: Vec<u64> = (since + 1..=5_000).take(3).collect();
+        assert_eq!(read, expected, "since {since}");
+        let first = journal.read(since, u64::MAX, 1).unwrap();
+        if let Some(first) = first.first() {
+            assert_eq!(&first.data[..], &event(first.seq).data[..], "whole lines, read from their start");
+        }
+    }
+}
