@@ -75,7 +75,8 @@ pub async fn tick(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Detail> {
-    let (arena, request) = (arena(&state)?, body(request)?);
+    let arena = arena(&state)?;
+    let request = request.map_err(|rejection| detail(rejection.status(), rejection.body_text()))?;
     let started = Instant::now();
     let (tick, shape, observations) =
         read_tick(&request).map_err(|message| detail(StatusCode::UNPROCESSABLE_ENTITY, message))?;
