@@ -92,7 +92,7 @@ async fn register(connection: &mut GameConnection, function: &str, parameters: O
         .await;
 }
 
-async fn tool_names(client: &McpClient) -> Vec<String> {
+async fn tool_names(client: &rmcp::Peer<RoleClient>) -> Vec<String> {
     within("list_tools", client.list_all_tools())
         .await
         .unwrap()
@@ -257,4 +257,50 @@ async fn the_stdio_server_forwards_to_the_bridge() {
     assert_eq!(result.structured_content, Some(json!({"function": "GetCity", "args": [3]})));
     register(&mut connection, "EndTurn", None).await;
     assert_eq!(within("forwarded list_changed", received.recv()).await, Some(Notice::ToolsChanged));
+}
+
+/// A client of the 2026-07-28 protocol: `server/discover`, no session, no
+/// `initialize`; notifications come only through `subscriptions/listen`.
+struct SessionlessClient;
+
+impl ClientHandler for SessionlessClient {}
+
+#[tokio::test]
+async fn sessionless_clients_listen_for_tool_list_changes_and_new_events() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let transport = StreamableHttpClientTransport::from_uri(harness.url("/mcp"));
+    let discover = rmcp::service::ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    let client =
+        within("MCP discovery", rmcp::serve_client_with_lifecycle(SessionlessClient, transport, discover))
+            .await
+            .expect("server/discover");
+    let filter = rmcp::model::SubscriptionFilter::builder()
+        .tools_list_changed()
+        .resource_subscription("gamebridge://events/recent")
+        .resource_subscription("gamebridge://not-offered")
+        .build();
+    let mut subscription =
+        within("subscriptions/listen", client.peer().listen(filter)).await.expect("listen");
+    assert_eq!(
+        subscription.acknowledged().resource_subscriptions.as_deref(),
+        Some(&["gamebridge://events/recent".to_owned()][..]),
+        "only the events resource is offered"
+    );
+
+    register(&mut connection, "EndTurn", None).await;
+    let notice = within("tools/list_changed", subscription.next()).await.expect("a notification");
+    assert!(
+        matches!(notice, Some(rmcp::model::ServerNotification::ToolListChangedNotification(_))),
+        "{notice:?}"
+    );
+    assert!(tool_names(&client).await.contains(&"EndTurn".to_owned()));
+
+    connection.send(&game_event("TurnStart", json!({"turn": 9}))).await;
+    let notice = within("resources/updated", subscription.next()).await.expect("a notification");
+    let Some(rmcp::model::ServerNotification::ResourceUpdatedNotification(updated)) = notice else {
+        panic!("expected resources/updated, got {notice:?}")
+    };
+    assert_eq!(updated.params.uri, "gamebridge://events/recent");
 }

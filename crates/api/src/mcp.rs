@@ -20,9 +20,10 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceUpdatedNotificationParam,
-    ServerCapabilities, ServerConfig, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -82,32 +83,71 @@ pub fn service(state: ApiState, sessions: Sessions) -> StreamableHttpService<Gam
     )
 }
 
-/// Tells sessions about changed functions and new events, until shutdown.
+/// Tells the sessions that subscribed the old way (`resources/subscribe`,
+/// and every session for the tool list) what changed. Sessionless clients of
+/// the 2026-07-28 protocol follow the same changes through `listen`.
 pub async fn notify(state: ApiState, sessions: Sessions) {
-    let mut functions = state.hub.function_changes();
-    let mut events = state.hub.events().subscribe(None);
+    let mut changes = Changes::follow(&state);
     loop {
-        tokio::select! {
-            changed = functions.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                // Registrations come in bursts; one notice for the burst.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                functions.borrow_and_update();
+        let change = tokio::select! {
+            change = changes.next() => change,
+            () = state.shutdown.cancelled() => return,
+        };
+        match change {
+            Some(Change::Tools) => {
                 for (_, peer) in sessions.peers() {
                     let _ = peer.notify_tool_list_changed().await;
                 }
             }
-            _ = events.next(RECENT_EVENTS) => {
+            Some(Change::Events) => {
                 for (session, peer) in sessions.peers() {
-                    let subscribed = session.subscriptions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(EVENTS_URI);
+                    let subscribed = session
+                        .subscriptions
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .contains(EVENTS_URI);
                     if subscribed {
-                        let _ = peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(EVENTS_URI)).await;
+                        let _ = peer
+                            .notify_resource_updated(ResourceUpdatedNotificationParam::new(EVENTS_URI))
+                            .await;
                     }
                 }
             }
-            () = state.shutdown.cancelled() => return,
+            None => return,
+        }
+    }
+}
+
+/// What MCP clients hear about.
+enum Change {
+    /// The tool list changed (a game registered or dropped functions).
+    Tools,
+    /// New events arrived (the events resource changed).
+    Events,
+}
+
+/// The bridge's changes, one at a time, for one listener.
+struct Changes {
+    functions: tokio::sync::watch::Receiver<u64>,
+    events: gamebridge_hub::EventCursor,
+}
+
+impl Changes {
+    fn follow(state: &ApiState) -> Self {
+        Self { functions: state.hub.function_changes(), events: state.hub.events().subscribe(None) }
+    }
+
+    /// The next change; `None` once the bridge is going away.
+    async fn next(&mut self) -> Option<Change> {
+        tokio::select! {
+            changed = self.functions.changed() => {
+                changed.ok()?;
+                // Registrations come in bursts; one notice for the burst.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                self.functions.borrow_and_update();
+                Some(Change::Tools)
+            }
+            _ = self.events.next(RECENT_EVENTS) => Some(Change::Events),
         }
     }
 }
@@ -374,6 +414,38 @@ impl ServerHandler for GameMcp {
         Ok(ReadResourceResult::new(vec![ResourceContents::text(events.to_string(), EVENTS_URI)]).into())
     }
 
+    /// Sessionless clients (protocol 2026-07-28) may follow the tool list
+    /// and the events resource.
+    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        let offered =
+            SubscriptionFilter::builder().tools_list_changed().resource_subscription(EVENTS_URI).build();
+        Some(requested.intersection(&offered))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let failed =
+            |error: rmcp::service::SubscriptionSendError| ErrorData::internal_error(error.to_string(), None);
+        let mut changes = Changes::follow(&self.state);
+        loop {
+            let change = tokio::select! {
+                change = changes.next() => change,
+                () = context.cancelled() => return Ok(()),
+                () = self.state.shutdown.cancelled() => return Ok(()),
+            };
+            // The sink drops what the client did not ask for.
+            match change {
+                Some(Change::Tools) if context.accepted().tools_list_changed == Some(true) => {
+                    context.sink().notify_tool_list_changed().await.map_err(failed)?;
+                }
+                Some(Change::Events) if subscribed_to_events(context.accepted()) => {
+                    context.sink().notify_resource_updated(EVENTS_URI).await.map_err(failed)?;
+                }
+                Some(_) => {}
+                None => return Ok(()),
+            }
+        }
+    }
+
     #[allow(deprecated)]
     async fn subscribe(
         &self,
@@ -416,6 +488,10 @@ pub fn server_config() -> ServerConfig {
     ServerConfig::new(capabilities)
         .with_server_info(Implementation::new("gamebridge", env!("CARGO_PKG_VERSION")))
         .with_instructions("Game functions as tools. A failed game call is a tool error: CODE: message.")
+}
+
+fn subscribed_to_events(filter: &SubscriptionFilter) -> bool {
+    filter.resource_subscriptions.as_ref().is_some_and(|uris| uris.iter().any(|uri| uri == EVENTS_URI))
 }
 
 /// A name MCP accepts: letters, digits, `_` and `-`, at most 64 characters.
