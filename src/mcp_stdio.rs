@@ -10,9 +10,11 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
     ReadResourceResponse, ResourceUpdatedNotificationParam, ServerConfig, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::service::{
+    NotificationContext, RequestContext, RunningService, SubscriptionContext, SubscriptionSink,
+};
 use rmcp::transport::{StreamableHttpClientTransport, stdio};
 use rmcp::{ClientHandler, ErrorData, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt};
 
@@ -22,7 +24,7 @@ type Downstream = Arc<Mutex<Option<Peer<RoleServer>>>>;
 pub async fn run(url: &str) -> anyhow::Result<()> {
     let endpoint = format!("{}/mcp", url.trim_end_matches('/'));
     let downstream = Downstream::default();
-    let upstream = Upstream { downstream: downstream.clone() }
+    let upstream = Upstream { downstream: downstream.clone(), listeners: Listeners::default() }
         .serve(StreamableHttpClientTransport::from_uri(endpoint.clone()))
         .await
         .with_context(|| {
@@ -35,14 +37,27 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The client of the bridge: relays its notifications to the stdio client.
+/// The client of the bridge: relays its notifications to the stdio client,
+/// on its session and to its `subscriptions/listen` subscriptions.
 struct Upstream {
     downstream: Downstream,
+    listeners: Listeners,
 }
+
+/// The open subscriptions of a 2026-07-28 client on stdio.
+type Listeners = Arc<Mutex<Vec<SubscriptionSink>>>;
 
 impl Upstream {
     fn peer(&self) -> Option<Peer<RoleServer>> {
         self.downstream.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn lock_listeners(&self) -> std::sync::MutexGuard<'_, Vec<SubscriptionSink>> {
+        self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn listeners(&self) -> Vec<SubscriptionSink> {
+        self.lock_listeners().clone()
     }
 }
 
@@ -59,6 +74,9 @@ impl ClientHandler for Upstream {
         if let Some(peer) = self.peer() {
             let _ = peer.notify_tool_list_changed().await;
         }
+        for listener in self.listeners() {
+            let _ = listener.notify_tool_list_changed().await;
+        }
     }
 
     async fn on_resource_updated(
@@ -66,6 +84,9 @@ impl ClientHandler for Upstream {
         params: ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        for listener in self.listeners() {
+            let _ = listener.notify_resource_updated(params.uri.clone()).await;
+        }
         if let Some(peer) = self.peer() {
             let _ = peer.notify_resource_updated(params).await;
         }
@@ -139,5 +160,30 @@ impl ServerHandler for Proxy {
         _context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.upstream.unsubscribe(request).await.map_err(relay)
+    }
+
+    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(requested.intersection(&gamebridge_api::mcp::offered_subscriptions()))
+    }
+
+    /// A 2026-07-28 client's subscription, fed from the bridge session the
+    /// proxy already holds (the sink passes on only what it accepted).
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let upstream = self.upstream.service();
+        let sink = context.sink().clone();
+        upstream.lock_listeners().push(sink.clone());
+        #[allow(deprecated)]
+        let subscribed = match gamebridge_api::mcp::subscribed_to_events(context.accepted()) {
+            true => {
+                let events = SubscribeRequestParams::new(gamebridge_api::mcp::EVENTS_URI);
+                self.upstream.subscribe(events).await.map_err(relay)
+            }
+            false => Ok(()),
+        };
+        if subscribed.is_ok() {
+            context.cancelled().await;
+        }
+        upstream.lock_listeners().retain(|listener| listener.id() != sink.id());
+        subscribed
     }
 }

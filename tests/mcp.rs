@@ -265,24 +265,47 @@ struct SessionlessClient;
 
 impl ClientHandler for SessionlessClient {}
 
+fn discover() -> rmcp::service::ClientLifecycleMode {
+    rmcp::service::ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] }
+}
+
 #[tokio::test]
 async fn sessionless_clients_listen_for_tool_list_changes_and_new_events() {
-    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let (harness, _game, connection) = Harness::with_one_game().await;
     let transport = StreamableHttpClientTransport::from_uri(harness.url("/mcp"));
-    let discover = rmcp::service::ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    };
     let client =
-        within("MCP discovery", rmcp::serve_client_with_lifecycle(SessionlessClient, transport, discover))
+        within("MCP discovery", rmcp::serve_client_with_lifecycle(SessionlessClient, transport, discover()))
             .await
             .expect("server/discover");
+    listening_hears_tools_and_events(&client, connection).await;
+}
+
+#[tokio::test]
+async fn the_stdio_server_relays_subscriptions_of_sessionless_clients() {
+    let (harness, _game, connection) = Harness::with_one_game().await;
+    let url = harness.bridge.url();
+    let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gamebridge")).configure(|command| {
+        command.args(["-q", "mcp", "--url", &url]);
+    });
+    let transport = TokioChildProcess::new(command).unwrap();
+    let client = within(
+        "stdio discovery",
+        rmcp::serve_client_with_lifecycle(SessionlessClient, transport, discover()),
+    )
+    .await
+    .expect("server/discover");
+    listening_hears_tools_and_events(&client, connection).await;
+}
+
+/// `subscriptions/listen` for the tool list and the events: acknowledged
+/// for what is offered, then a notice for a new function and a new event.
+async fn listening_hears_tools_and_events(client: &rmcp::Peer<RoleClient>, mut connection: GameConnection) {
     let filter = rmcp::model::SubscriptionFilter::builder()
         .tools_list_changed()
         .resource_subscription("gamebridge://events/recent")
         .resource_subscription("gamebridge://not-offered")
         .build();
-    let mut subscription =
-        within("subscriptions/listen", client.peer().listen(filter)).await.expect("listen");
+    let mut subscription = within("subscriptions/listen", client.listen(filter)).await.expect("listen");
     assert_eq!(
         subscription.acknowledged().resource_subscriptions.as_deref(),
         Some(&["gamebridge://events/recent".to_owned()][..]),
@@ -295,7 +318,7 @@ async fn sessionless_clients_listen_for_tool_list_changes_and_new_events() {
         matches!(notice, Some(rmcp::model::ServerNotification::ToolListChangedNotification(_))),
         "{notice:?}"
     );
-    assert!(tool_names(&client).await.contains(&"EndTurn".to_owned()));
+    assert!(tool_names(client).await.contains(&"EndTurn".to_owned()));
 
     connection.send(&game_event("TurnStart", json!({"turn": 9}))).await;
     let notice = within("resources/updated", subscription.next()).await.expect("a notification");

@@ -417,9 +417,7 @@ impl ServerHandler for GameMcp {
     /// Sessionless clients (protocol 2026-07-28) may follow the tool list
     /// and the events resource.
     fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
-        let offered =
-            SubscriptionFilter::builder().tools_list_changed().resource_subscription(EVENTS_URI).build();
-        Some(requested.intersection(&offered))
+        Some(requested.intersection(&offered_subscriptions()))
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
@@ -490,7 +488,13 @@ pub fn server_config() -> ServerConfig {
         .with_instructions("Game functions as tools. A failed game call is a tool error: CODE: message.")
 }
 
-fn subscribed_to_events(filter: &SubscriptionFilter) -> bool {
+/// What `subscriptions/listen` offers: the tool list and the events resource.
+pub fn offered_subscriptions() -> SubscriptionFilter {
+    SubscriptionFilter::builder().tools_list_changed().resource_subscription(EVENTS_URI).build()
+}
+
+/// Whether a subscription filter asks for the events resource.
+pub fn subscribed_to_events(filter: &SubscriptionFilter) -> bool {
     filter.resource_subscriptions.as_ref().is_some_and(|uris| uris.iter().any(|uri| uri == EVENTS_URI))
 }
 
