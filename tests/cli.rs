@@ -162,6 +162,8 @@ fn call_and_status_against_a_running_bridge_then_sigterm() {
 fn the_demo_serves_a_simulated_game_until_shutdown() {
     let mut demo = Running::spawn(&["demo", "--listen", "127.0.0.1:0"]);
     let url = demo.wait_for("Agent API: ");
+    let dashboard = demo.wait_for("Dashboard: ");
+    assert_eq!(dashboard, format!("{url}/ui"));
     demo.wait_for("game connected");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -170,6 +172,8 @@ fn the_demo_serves_a_simulated_game_until_shutdown() {
             let request = http.post(format!("{url}/lua/call")).json(&body).send();
             async move { request.await.unwrap().json::<serde_json::Value>().await.unwrap() }
         };
+        let page = http.get(&dashboard).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("<title>gamebridge</title>"), "the dashboard is served");
         let moved = post(json!({"function": "MoveUnit", "args": [1, 3, 3]})).await;
         assert_eq!(moved["result"]["x"], 3, "{moved}");
         let again = post(json!({"function": "MoveUnit", "args": [1, 4, 4]})).await;

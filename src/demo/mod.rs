@@ -24,7 +24,8 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
     let url = bridge.url();
     println!(
         "\ngamebridge demo: a simulated turn-based game is connected over unix:{socket}\n\
-         Agent API: {url}   (Ctrl-C to stop)\n\n\
+         Agent API: {url}   (Ctrl-C to stop)\n\
+         Dashboard: {url}/ui   API description: {url}/openapi.json\n\n\
          Try:\n  \
          curl -s {url}/lua/functions\n  \
          curl -s -X POST {url}/lua/call -d '{{\"function\":\"MoveUnit\",\"args\":[1,3,3]}}'\n  \
