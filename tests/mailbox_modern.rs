@@ -48,7 +48,7 @@ async fn calls_registrations_errors_and_events_through_the_folder() {
     let harness = &setup.harness;
 
     let (_, functions) = harness.get("/lua/functions").await;
-    assert_eq!(functions["result"]["functions"], json!(["Add", "AskAgent", "Fail", "MoveUnit"]));
+    assert_eq!(functions["result"]["functions"], json!(["Add", "AskAgent", "Burst", "Fail", "MoveUnit"]));
 
     let moved =
         harness.post("/lua/call", json!({"function": "MoveUnit", "args": {"unit": 7, "x": 2, "y": 3}})).await;
@@ -142,4 +142,31 @@ async fn a_stopped_game_is_disconnected_and_its_calls_fail() {
     assert_eq!(health["result"]["dll_connected"], false);
     let after = setup.harness.post("/lua/call", json!({"function": "Add", "args": [1, 2]})).await;
     assert_eq!(error_code(&after), "DLL_DISCONNECTED");
+}
+
+#[tokio::test]
+async fn a_busy_games_outbox_starts_over_and_no_event_is_lost() {
+    let setup = setup().await;
+    let limit = Path::new("2000");
+    let _game = SimProcess::start(
+        "sdk_game.lua",
+        &[("GAME_DIR", &setup.folder), ("GAME_RUNS", &setup.runs), ("GAME_OUTBOX_LIMIT", limit)],
+    );
+    setup.harness.wait_connected("mod").await;
+    let mut events = setup.harness.sse("/events?types=Burst").await;
+    let (calls, per_call) = (40, 25);
+    for _ in 0..calls {
+        let burst = setup.harness.post("/lua/call", json!({"function": "Burst", "args": [per_call]})).await;
+        assert_eq!(burst["success"], true, "{burst}");
+    }
+    for expected in 1..=calls * per_call {
+        let event = within("the next Burst event", events.next_message()).await;
+        assert_eq!(event.data["payload"]["n"], expected, "every event once, in order");
+    }
+    // About 60 KB of events went through a file that started over on the way.
+    let outbox = std::fs::read_to_string(setup.folder.join("outbox.jsonl")).unwrap();
+    let start: Value = serde_json::from_str(outbox.lines().next().unwrap()).unwrap();
+    assert_eq!(start["type"], "outbox_start");
+    assert!(start["generation"].as_u64().unwrap() > 1, "{start}");
+    assert!(outbox.len() < 20_000, "the outbox stays small: {} bytes", outbox.len());
 }

@@ -54,6 +54,8 @@ end
 --- Starts the game side of the mailbox in folder dir for bridge.
 -- options.heartbeat_ms: how often heartbeat.json is rewritten (default 1000).
 -- options.max_unsent: messages kept while the folder is missing (default 1000).
+-- options.outbox_limit: bytes after which outbox.jsonl starts over, once the
+--   bridge has read all of it (default 1048576).
 function mailbox.new(bridge, dir, options)
   options = options or {}
   dir = gsub(dir, "[/\\]+$", "")
@@ -65,6 +67,11 @@ function mailbox.new(bridge, dir, options)
     max_unsent = options.max_unsent or 1000,
     index_path = dir .. "/requests.idx",
     outbox_path = dir .. "/outbox.jsonl",
+    outbox_read_path = dir .. "/outbox.read",
+    outbox_limit = options.outbox_limit or 1048576,
+    -- Which start of outbox.jsonl this is, and its length as written.
+    outbox_generation = 0,
+    outbox_bytes = 0,
     heartbeat_path = dir .. "/heartbeat.json",
     started_ms = now,
     ticks = 0,
@@ -118,10 +125,15 @@ function Transport:take_from_bridge()
   end
 end
 
--- Truncates outbox.jsonl and writes the registrations, then whatever waited.
--- The bridge reads the file from the start, so it learns every function.
+-- Truncates outbox.jsonl and writes a start line (new for every start, so
+-- the bridge sees the file begin again), the registrations, then whatever
+-- waited. The bridge reads the file from the start, so it learns every
+-- function.
 function Transport:start_outbox()
-  local lines = {}
+  local generation = self.outbox_generation + 1
+  local lines = {
+    json.encode({ type = "outbox_start", started_ms = self.started_ms, generation = generation }) .. "\n",
+  }
   for _, message in ipairs(self.bridge:registrations()) do
     local line = self:encode_outgoing(message)
     if line then lines[#lines + 1] = line .. "\n" end
@@ -129,11 +141,25 @@ function Transport:start_outbox()
   for _, entry in ipairs(self.unsent) do
     if not REGISTRATION_TYPES[entry.type] then lines[#lines + 1] = entry.line .. "\n" end
   end
-  if write_file(self.outbox_path, "w", concat(lines)) then
+  local text = concat(lines)
+  if write_file(self.outbox_path, "w", text) then
     self.outbox_started = true
+    self.outbox_generation = generation
+    self.outbox_bytes = #text
     self.unsent = {}
   end
   return self.outbox_started
+end
+
+-- Whether the bridge says it has read all of this outbox (outbox.read).
+function Transport:outbox_all_read()
+  local file = io.open(self.outbox_read_path, "r")
+  if not file then return false end
+  local text = file:read("*a")
+  file:close()
+  local ok, note = pcall(json.decode, text or "")
+  return ok and type(note) == "table" and note.started_ms == self.started_ms
+    and note.generation == self.outbox_generation and note.offset == self.outbox_bytes
 end
 
 -- Step 1 of a poll: append the queued messages to outbox.jsonl in one write.
@@ -141,9 +167,16 @@ function Transport:flush_outgoing()
   if not self.bridge:has_outgoing() then return end
   self:take_from_bridge()
   if not self.outbox_started or not self.unsent[1] then return end
+  -- A long outbox starts over once the bridge has read it all, so it stays small.
+  if self.outbox_bytes >= self.outbox_limit and self:outbox_all_read() then
+    self:start_outbox()
+    return
+  end
   local lines = {}
   for i, entry in ipairs(self.unsent) do lines[i] = entry.line .. "\n" end
-  if write_file(self.outbox_path, "a", concat(lines)) then
+  local text = concat(lines)
+  if write_file(self.outbox_path, "a", text) then
+    self.outbox_bytes = self.outbox_bytes + #text
     self.unsent = {}
   else
     -- The folder went away; start the file over when it is back.

@@ -67,12 +67,19 @@ local function response(dir, id)
   return text and assert(json.decode(text)), read_file(dir .. "/responses/" .. id .. ".ready")
 end
 
+-- The messages in outbox.jsonl, without its start line.
 local function outbox_messages(dir)
   local messages = {}
   for line in string.gmatch(read_file(dir .. "/outbox.jsonl") or "", "([^\n]*)\n") do
-    messages[#messages + 1] = assert(json.decode(line))
+    local message = assert(json.decode(line))
+    if message.type ~= "outbox_start" then messages[#messages + 1] = message end
   end
   return messages
+end
+
+-- The first line of outbox.jsonl, decoded.
+local function outbox_start(dir)
+  return assert(json.decode(string.match(read_file(dir .. "/outbox.jsonl") or "", "^([^\n]*)\n") or ""))
 end
 
 function tests.lua_call_is_answered_with_json_and_ready_marker()
@@ -247,6 +254,47 @@ function tests.outbox_gets_registrations_then_messages()
     check.equal(messages[4], { type = "game_event", event = "TurnStart", payload = { turn = 2 } })
     check.equal(messages[5], { type = "external_call", id = id, ["function"] = "advise", args = { 1 }, async = true })
     check.equal(json.encode(messages[5].args), "[1]")
+  end)
+end
+
+function tests.a_long_outbox_starts_over_once_the_bridge_has_read_it_all()
+  with_folder(function(dir)
+    local bridge = new_bridge()
+    bridge:register("ping", nil, nil, function() return "pong" end)
+    local transport = mailbox.new(bridge, dir, { outbox_limit = 200 })
+    local function size() return #(read_file(dir .. "/outbox.jsonl") or "") end
+    local function acknowledge(generation, offset)
+      write_file(dir .. "/outbox.read", "w",
+        json.encode({ started_ms = START, generation = generation, offset = offset }))
+    end
+    check.equal(outbox_start(dir), { type = "outbox_start", started_ms = START, generation = 1 })
+    for n = 1, 10 do
+      bridge:emit("Tick", { n = n })
+      transport:poll()
+    end
+    check.is_true(size() > 200, "past the limit")
+    check.equal(#outbox_messages(dir), 11, "unread by the bridge, the outbox keeps growing")
+
+    acknowledge(1, size() - 1)
+    bridge:emit("Tick", { n = 11 })
+    transport:poll()
+    check.equal(#outbox_messages(dir), 12, "part read is not all read")
+    acknowledge(0, size())
+    bridge:emit("Tick", { n = 12 })
+    transport:poll()
+    check.equal(#outbox_messages(dir), 13, "an acknowledgement of another start counts for nothing")
+
+    acknowledge(1, size())
+    bridge:emit("Tick", { n = 13 })
+    transport:poll()
+    check.equal(outbox_start(dir), { type = "outbox_start", started_ms = START, generation = 2 })
+    check.equal(outbox_messages(dir), {
+      { type = "lua_register", ["function"] = "ping" },
+      { type = "game_event", event = "Tick", payload = { n = 13 } },
+    }, "started over: the registrations, then what waited")
+    bridge:emit("Tick", { n = 14 })
+    transport:poll()
+    check.equal(#outbox_messages(dir), 3, "and appended to again")
   end)
 end
 

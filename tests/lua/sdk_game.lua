@@ -41,7 +41,19 @@ bridge:register("AskAgent", "Asks the agent function Advise", nil, function(args
   return "asked"
 end)
 
-local transport = gamebridge.mailbox.new(bridge, os.getenv("GAME_DIR"))
+-- Emits `count` events numbered on from the last: a busy game's outbox.
+local emitted = 0
+bridge:register("Burst", "Emits numbered events", nil, function(count)
+  for _ = 1, count do
+    emitted = emitted + 1
+    bridge:emit("Burst", { n = emitted })
+  end
+  return emitted
+end)
+
+local transport = gamebridge.mailbox.new(bridge, os.getenv("GAME_DIR"), {
+  outbox_limit = tonumber(os.getenv("GAME_OUTBOX_LIMIT") or ""),
+})
 
 function tick()
   transport:poll()

@@ -8,10 +8,22 @@ use std::path::{Path, PathBuf};
 /// one, never a part: a temporary file beside it (private to the user),
 /// fsync, rename. Blocking: call it off the async threads.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// As [`write_atomically`], without the fsync: for a note rewritten often
+/// that is worth nothing after a crash (the outbox acknowledgement).
+pub fn write_replacing(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
     let temporary = with_suffix(path, ".tmp");
     let mut file = private_file(&temporary, false)?;
     file.write_all(bytes)?;
-    file.sync_data()?;
+    if sync {
+        file.sync_data()?;
+    }
     drop(file);
     fs::rename(&temporary, path)
 }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::deadline_margin;
 use super::files::{
     private_dir, private_file, read_if_exists, remove_if_exists, unix_millis, write_atomically,
+    write_replacing,
 };
 use super::tail::LineTail;
 use super::watch::FileWatcher;
@@ -34,6 +35,9 @@ struct Layout {
     responses: PathBuf,
     index: PathBuf,
     outbox: PathBuf,
+    /// Where the bridge says how much of the outbox it has read, so the game
+    /// may start the file over (docs/MAILBOX.md, "Starting the outbox over").
+    outbox_read: PathBuf,
     heartbeat: PathBuf,
 }
 
@@ -43,6 +47,10 @@ struct Mailbox {
     session: Option<SessionGuard>,
     queue: Option<mpsc::Receiver<Outbound>>,
     outbox: LineTail,
+    /// The first line of the game's current outbox, and the acknowledgement
+    /// last written for it.
+    outbox_start: Option<OutboxStart>,
+    outbox_acknowledged: Option<String>,
     /// The game's `started_ms`, once read; a change means a restart.
     game_started: Option<u64>,
     /// Whether the game was attached before (its old outbox is then known).
@@ -62,12 +70,15 @@ pub async fn serve(game: Arc<Game>, options: MailboxOptions, shutdown: Cancellat
         responses: folder.join("responses"),
         index: folder.join("requests.idx"),
         outbox: folder.join("outbox.jsonl"),
+        outbox_read: folder.join("outbox.read"),
         heartbeat: folder.join("heartbeat.json"),
     };
     prepare(&folder, &layout)?;
     let watcher = FileWatcher::new(&[folder.as_path(), layout.responses.as_path()]);
     let mut mailbox = Mailbox {
         outbox: LineTail::at_start(&layout.outbox),
+        outbox_start: None,
+        outbox_acknowledged: None,
         layout,
         game: game.clone(),
         session: None,
@@ -116,6 +127,8 @@ fn prepare(folder: &Path, layout: &Layout) -> io::Result<()> {
         }
     }
     remove_if_exists(&layout.index)?;
+    // This bridge has read none of the outbox yet.
+    remove_if_exists(&layout.outbox_read)?;
     let about =
         json!({ "protocol": 1, "session": format!("{:x}", unix_millis()), "started_ms": unix_millis() });
     write_atomically(&folder.join("bridge.json"), about.to_string().as_bytes())
@@ -176,7 +189,9 @@ impl Mailbox {
         // of that, only its registrations still matter.
         if !self.attached_before && game_started.is_some_and(|started| started < self.started_ms) {
             for line in self.outbox.read_lines().unwrap_or_default() {
-                if let Ok(
+                if let Some(start) = OutboxStart::parse(&line) {
+                    self.outbox_start = Some(start);
+                } else if let Ok(
                     message @ (GameMessage::LuaRegister { .. }
                     | GameMessage::LuaUnregister { .. }
                     | GameMessage::LuaClear {}),
@@ -185,6 +200,7 @@ impl Mailbox {
                     session.receive(message);
                 }
             }
+            self.acknowledge_outbox();
         }
         self.attached_before = true;
         self.session = Some(session);
@@ -293,6 +309,10 @@ impl Mailbox {
         match self.outbox.read_lines() {
             Ok(lines) => {
                 for line in lines {
+                    if let Some(start) = OutboxStart::parse(&line) {
+                        self.outbox_start = Some(start);
+                        continue;
+                    }
                     match GameMessage::parse(line.as_bytes()) {
                         Ok(message) => session.receive(message),
                         Err(error) => {
@@ -301,8 +321,26 @@ impl Mailbox {
                         }
                     }
                 }
+                self.acknowledge_outbox();
             }
             Err(error) => tracing::debug!(%error, "could not read the outbox"),
+        }
+    }
+
+    /// Tells the game how much of its current outbox the bridge has read:
+    /// once it is all, the game may start the file over.
+    fn acknowledge_outbox(&mut self) {
+        let Some(start) = &self.outbox_start else { return };
+        let note = json!({
+            "started_ms": start.started_ms, "generation": start.generation, "offset": self.outbox.consumed(),
+        })
+        .to_string();
+        if self.outbox_acknowledged.as_deref() == Some(note.as_str()) {
+            return;
+        }
+        match write_replacing(&self.layout.outbox_read, note.as_bytes()) {
+            Ok(()) => self.outbox_acknowledged = Some(note),
+            Err(error) => tracing::debug!(%error, "could not acknowledge the outbox"),
         }
     }
 
@@ -317,6 +355,32 @@ impl Mailbox {
             self.calls.remove(id);
             false
         });
+    }
+}
+
+/// The first line of an outbox the game (re)started:
+/// `{"type":"outbox_start","started_ms":…,"generation":…}`.
+#[derive(serde::Deserialize)]
+struct OutboxStart {
+    started_ms: u64,
+    generation: u64,
+}
+
+impl OutboxStart {
+    fn parse(line: &str) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Tagged {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(flatten)]
+            start: OutboxStart,
+        }
+        // Most lines are messages: look closer only at those that may be a start.
+        if !line.contains("outbox_start") {
+            return None;
+        }
+        let tagged: Tagged = serde_json::from_str(line).ok()?;
+        (tagged.kind == "outbox_start").then_some(tagged.start)
     }
 }
 

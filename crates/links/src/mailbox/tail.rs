@@ -9,18 +9,30 @@ pub struct LineTail {
     path: PathBuf,
     offset: u64,
     partial: Vec<u8>,
+    /// The file's first line, once read from the start: a file rewritten
+    /// with a different first line is read again from its start, even when
+    /// it is already as long as the part read before.
+    head: Option<Vec<u8>>,
 }
+
+/// Longest first line kept to recognise a rewritten file.
+const HEAD_LIMIT: usize = 512;
 
 impl LineTail {
     /// Follows `path` from its current end: what is already there is skipped.
     pub fn at_end(path: &Path) -> Self {
         let offset = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
-        Self { path: path.to_owned(), offset, partial: Vec::new() }
+        Self { path: path.to_owned(), offset, partial: Vec::new(), head: None }
     }
 
     /// Follows `path` from its beginning.
     pub fn at_start(path: &Path) -> Self {
-        Self { path: path.to_owned(), offset: 0, partial: Vec::new() }
+        Self { path: path.to_owned(), offset: 0, partial: Vec::new(), head: None }
+    }
+
+    /// Bytes of whole lines handed out so far from the current file.
+    pub fn consumed(&self) -> u64 {
+        self.offset - self.partial.len() as u64
     }
 
     /// The whole lines added since the last call. A file that got shorter
@@ -32,16 +44,21 @@ impl LineTail {
             Err(error) => return Err(error),
         };
         let length = file.metadata()?.len();
-        if length < self.offset {
+        if length < self.offset || !self.same_head(&mut file)? {
             self.offset = 0;
             self.partial.clear();
+            self.head = None;
         }
         if length == self.offset {
             return Ok(Vec::new());
         }
         file.seek(SeekFrom::Start(self.offset))?;
         let mut added = Vec::with_capacity((length - self.offset) as usize);
-        file.take(length - self.offset).read_to_end(&mut added)?;
+        (&mut file).take(length - self.offset).read_to_end(&mut added)?;
+        if self.offset == 0 {
+            let first_line = added.iter().take(HEAD_LIMIT).position(|&byte| byte == b'\n');
+            self.head = first_line.map(|end| added[..=end].to_vec());
+        }
         self.offset += added.len() as u64;
         self.partial.extend_from_slice(&added);
         let Some(last_newline) = self.partial.iter().rposition(|&byte| byte == b'\n') else {
@@ -53,6 +70,16 @@ impl LineTail {
             .map(|line| String::from_utf8_lossy(line).trim_end_matches('\r').to_owned())
             .filter(|line| !line.is_empty())
             .collect())
+    }
+
+    /// Whether the file still starts with the first line read before (true
+    /// when none was kept).
+    fn same_head(&self, file: &mut File) -> io::Result<bool> {
+        let Some(head) = &self.head else { return Ok(true) };
+        let mut start = Vec::with_capacity(head.len());
+        file.seek(SeekFrom::Start(0))?;
+        file.take(head.len() as u64).read_to_end(&mut start)?;
+        Ok(&start == head)
     }
 }
 
@@ -78,5 +105,23 @@ mod tests {
         assert_eq!(tail.read_lines().unwrap(), ["fresh"], "a truncated file is read from its start");
         let mut missing = LineTail::at_start(&dir.path().join("nope"));
         assert!(missing.read_lines().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_file_rewritten_with_another_first_line_is_read_again_whatever_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.jsonl");
+        std::fs::write(&path, "start 1\nevent a\nev").unwrap();
+        let mut tail = LineTail::at_start(&path);
+        assert_eq!(tail.read_lines().unwrap(), ["start 1", "event a"]);
+        assert_eq!(tail.consumed(), 16, "whole lines only");
+        // Rewritten, as long as before and then longer: the new first line gives it away.
+        std::fs::write(&path, "start 2\nevent b\nevent c\n").unwrap();
+        assert_eq!(tail.read_lines().unwrap(), ["start 2", "event b", "event c"]);
+        std::fs::write(&path, "start 3\nevent d\nevent e\n").unwrap();
+        assert_eq!(tail.read_lines().unwrap(), ["start 3", "event d", "event e"], "same length, new head");
+        let mut appended = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        appended.write_all(b"event f\n").unwrap();
+        assert_eq!(tail.read_lines().unwrap(), ["event f"], "growth alone is read on");
     }
 }
