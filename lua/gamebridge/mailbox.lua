@@ -151,7 +151,9 @@ function Transport:start_outbox()
   return self.outbox_started
 end
 
--- Whether the bridge says it has read all of this outbox (outbox.read).
+-- Whether the bridge says it has read all of this outbox (outbox.read). The
+-- file's own size is compared, not the bytes written: text-mode line endings
+-- may make it longer.
 function Transport:outbox_all_read()
   local file = io.open(self.outbox_read_path, "r")
   if not file then return false end
@@ -159,7 +161,7 @@ function Transport:outbox_all_read()
   file:close()
   local ok, note = pcall(json.decode, text or "")
   return ok and type(note) == "table" and note.started_ms == self.started_ms
-    and note.generation == self.outbox_generation and note.offset == self.outbox_bytes
+    and note.generation == self.outbox_generation and note.offset == file_size(self.outbox_path)
 end
 
 -- Step 1 of a poll: append the queued messages to outbox.jsonl in one write.
