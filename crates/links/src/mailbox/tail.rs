@@ -55,12 +55,13 @@ impl LineTail {
         file.seek(SeekFrom::Start(self.offset))?;
         let mut added = Vec::with_capacity((length - self.offset) as usize);
         (&mut file).take(length - self.offset).read_to_end(&mut added)?;
-        if self.offset == 0 {
-            let first_line = added.iter().take(HEAD_LIMIT).position(|&byte| byte == b'\n');
-            self.head = first_line.map(|end| added[..=end].to_vec());
-        }
         self.offset += added.len() as u64;
         self.partial.extend_from_slice(&added);
+        // Until a first whole line was handed out, it starts `partial`.
+        if self.head.is_none() && self.consumed() == 0 {
+            let first_line = self.partial.iter().take(HEAD_LIMIT).position(|&byte| byte == b'\n');
+            self.head = first_line.map(|end| self.partial[..=end].to_vec());
+        }
         let Some(last_newline) = self.partial.iter().rposition(|&byte| byte == b'\n') else {
             return Ok(Vec::new());
         };
@@ -111,8 +112,10 @@ mod tests {
     fn a_file_rewritten_with_another_first_line_is_read_again_whatever_its_length() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outbox.jsonl");
-        std::fs::write(&path, "start 1\nevent a\nev").unwrap();
+        std::fs::write(&path, "sta").unwrap();
         let mut tail = LineTail::at_start(&path);
+        assert!(tail.read_lines().unwrap().is_empty(), "no whole line yet");
+        std::fs::write(&path, "start 1\nevent a\nev").unwrap();
         assert_eq!(tail.read_lines().unwrap(), ["start 1", "event a"]);
         assert_eq!(tail.consumed(), 16, "whole lines only");
         // Rewritten, as long as before and then longer: the new first line gives it away.
