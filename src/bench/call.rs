@@ -9,12 +9,11 @@
 use bytes::Bytes;
 use clap::Args;
 
+use super::Floors;
 use super::load::{measure, poster};
 use super::raw::RawGame;
 use super::report::{Measurement, Report};
 use super::sim_games::SimGames;
-use super::{Floors, Runtimes};
-use crate::config::BridgeConfig;
 
 #[derive(Debug, Args)]
 pub struct CallBench {
@@ -32,12 +31,9 @@ pub struct CallBench {
 const BODY: &str = r#"{"function":"Echo","args":[1]}"#;
 
 pub fn run(options: CallBench) -> anyhow::Result<()> {
-    let games = SimGames::start(1)?;
-    let runtimes = Runtimes::new()?;
-    let (bridge, floors) =
-        runtimes.bridge.block_on(super::bridge_with_floors(&games, BridgeConfig::default()))?;
-    let report = runtimes.client.block_on(measure_all(&options, &games, &bridge.url(), &floors))?;
-    runtimes.bridge.block_on(bridge.stop())?;
+    let report = super::against_sim_games(1, async |games, bridge, floors| {
+        measure_all(&options, games, &bridge, &floors).await
+    })?;
     report.print(options.json)
 }
 

@@ -137,6 +137,21 @@ async fn bridge_serving(games: &[(String, String)], config: BridgeConfig) -> any
     RunningBridge::start(BridgeConfig { listen: "127.0.0.1:0".parse()?, games, ..config }).await
 }
 
+/// Runs `measure` on a client runtime of its own against a bridge serving
+/// `count` simulated games (passed the games, the bridge's URL and the HTTP
+/// floor beside it), then stops the bridge.
+fn against_sim_games<T>(
+    count: usize,
+    measure: impl AsyncFnOnce(&SimGames, String, Floors) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let games = SimGames::start(count)?;
+    let runtimes = Runtimes::new()?;
+    let (bridge, floors) = runtimes.bridge.block_on(bridge_with_floors(&games, BridgeConfig::default()))?;
+    let outcome = runtimes.client.block_on(measure(&games, bridge.url(), floors));
+    runtimes.bridge.block_on(bridge.stop())?;
+    outcome
+}
+
 /// A bridge serving the simulated `games`, with the HTTP floor beside it on
 /// the same runtime.
 async fn bridge_with_floors(

@@ -15,8 +15,7 @@ use super::load::{measure, poster};
 use super::raw::RawGame;
 use super::report::Measurement;
 use super::sim_games::SimGames;
-use super::{Floors, Runtimes, progress};
-use crate::config::BridgeConfig;
+use super::{Floors, progress};
 
 #[derive(Debug, Args)]
 pub struct ScaleBench {
@@ -79,18 +78,8 @@ pub fn run(options: ScaleBench) -> anyhow::Result<()> {
     let most_games = options.games.iter().copied().max().unwrap_or(1).max(1);
     let points = options.payloads.len() + options.games.len() + options.clients.len();
     progress::expect(3 * points as u64);
-    let games = SimGames::start(most_games)?;
-    let runtimes = Runtimes::new()?;
-    let (bridge, floors) =
-        runtimes.bridge.block_on(super::bridge_with_floors(&games, BridgeConfig::default()))?;
-    let bench = Bench {
-        http: reqwest::Client::new(),
-        games: &games,
-        bridge: bridge.url(),
-        floors,
-        calls: options.calls,
-    };
-    let report = runtimes.client.block_on(async {
+    let report = super::against_sim_games(most_games, async |games, bridge, floors| {
+        let bench = Bench { http: reqwest::Client::new(), games, bridge, floors, calls: options.calls };
         let mut series = Vec::new();
         let loads = options.payloads.iter().map(|&payload| (payload, Load { games: 1, clients: 1, payload }));
         series.push(bench.series("payload", "payload bytes", loads).await?);
@@ -106,7 +95,6 @@ pub fn run(options: ScaleBench) -> anyhow::Result<()> {
             series,
         })
     })?;
-    runtimes.bridge.block_on(bridge.stop())?;
     progress::finish();
     if options.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
