@@ -47,10 +47,14 @@ fn arena(state: &ApiState) -> Result<&Arena, Detail> {
     })
 }
 
+/// The request's bytes, or the reason axum could not read them (too large, say).
+fn bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Detail> {
+    body.map_err(|rejection| detail(rejection.status(), rejection.body_text()))
+}
+
 /// The JSON body, whatever its content type says (as for the REST routes).
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
-    let bytes = body.map_err(|rejection| detail(rejection.status(), rejection.body_text()))?;
-    serde_json::from_slice(&bytes)
+    serde_json::from_slice(&bytes(body)?)
         .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}")))
 }
 
@@ -76,7 +80,7 @@ pub async fn tick(
     request: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Detail> {
     let arena = arena(&state)?;
-    let request = request.map_err(|rejection| detail(rejection.status(), rejection.body_text()))?;
+    let request = bytes(request)?;
     let started = Instant::now();
     let (tick, shape, observations) =
         read_tick(&request).map_err(|message| detail(StatusCode::UNPROCESSABLE_ENTITY, message))?;

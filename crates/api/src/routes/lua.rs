@@ -250,6 +250,5 @@ pub struct Pending {
     responses((status = 200, description = "The calls in flight.", body = openapi::Envelope<Pending>)),
 )]
 pub async fn pending(TargetGame(game): TargetGame) -> Response {
-    let count = game.status().pending_calls;
-    envelope::success(Pending { count, calls: game.pending_calls(PENDING_LISTED) })
+    envelope::success(Pending { count: game.pending_count(), calls: game.pending_calls(PENDING_LISTED) })
 }

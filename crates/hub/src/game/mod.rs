@@ -188,9 +188,14 @@ impl Game {
         self.session.load().as_ref().map_or_else(Vec::new, |session| session.pending.oldest(limit))
     }
 
+    /// How many calls wait for this game's answer.
+    pub fn pending_count(&self) -> usize {
+        self.session.load().as_ref().map_or(0, |session| session.pending.len())
+    }
+
     pub fn status(&self) -> GameStatus {
         let status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let pending_calls = self.session.load().as_ref().map_or(0, |session| session.pending.len());
+        let pending_calls = self.pending_count();
         GameStatus {
             name: self.name.to_string(),
             link: self.link.clone(),
