@@ -78,6 +78,7 @@ impl RunningBridge {
         state.default_timeout = config.default_timeout;
         state.ping_interval = config.ping_interval;
         state.security = Arc::new(security);
+        state.limits = config.limits;
         let server = tokio::spawn(gamebridge_api::serve(listener, state));
         tracing::info!("agent API listening on http://{addr}");
         Ok(Self { addr, hub, shutdown, server, links })

@@ -10,11 +10,12 @@
 //! games = ["civ5=vox-deorum", "lab=tcp:127.0.0.1:7000?framing=lines"]
 //! ```
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use gamebridge_api::server::ConnectionLimits;
 use gamebridge_links::LinkSpec;
 use serde::Deserialize;
 
@@ -77,6 +78,8 @@ pub struct BridgeConfig {
     pub ping_interval: Duration,
     /// Host check, token, CORS, agent hosts, script execution.
     pub security: gamebridge_api::security::Security,
+    /// Header timeout and connection cap of the agent API.
+    pub limits: ConnectionLimits,
 }
 
 impl Default for BridgeConfig {
@@ -90,6 +93,7 @@ impl Default for BridgeConfig {
             event_pipe: None,
             ping_interval: Duration::from_secs(5),
             security: gamebridge_api::security::Security::default(),
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -135,6 +139,22 @@ pub struct ServeOptions {
     /// Refuse /lua/execute (and MCP's execute_lua): agents may only call registered functions.
     #[arg(long)]
     pub no_execute: bool,
+    /// An environment variable agents' LLM backends may name as their API key
+    /// (api_key_env); repeat for several. Without it they may name none, and
+    /// backends use GAMEBRIDGE_LLM_API_KEY.
+    #[arg(long = "llm-key-env", value_name = "VAR")]
+    pub llm_key_envs: Vec<String>,
+    /// With --token: an address besides this machine from which an Agent Arena game may
+    /// use its own routes (/tick, /observe, /health, …) without the token; repeat for several.
+    #[arg(long = "allow-game-peer", value_name = "IP")]
+    pub allow_game_peers: Vec<IpAddr>,
+    /// Close a connection that sends no complete request head, or stays idle between
+    /// requests, for this long [default: 30000].
+    #[arg(long, value_name = "MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Connections open at once, at most; more wait until one closes [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// The TOML file's shape: the flags of `serve`, by the same names.
@@ -155,6 +175,12 @@ pub struct ConfigFile {
     pub allow_agent_hosts: Vec<String>,
     #[serde(default)]
     pub no_execute: bool,
+    #[serde(default)]
+    pub llm_key_envs: Vec<String>,
+    #[serde(default)]
+    pub allow_game_peers: Vec<IpAddr>,
+    pub header_timeout_ms: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 impl ConfigFile {
@@ -196,8 +222,9 @@ impl BridgeConfig {
             None => gamebridge_hub::DEFAULT_EVENT_CAPACITY,
         };
         // The token comes from the command line or GAMEBRIDGE_TOKEN, never from a file.
+        let token = options.token.as_deref().map(check_token).transpose()?;
         let security = gamebridge_api::security::Security {
-            token: options.token.clone().filter(|token| !token.is_empty()),
+            token,
             allowed_hosts: file.allow_hosts.into_iter().chain(options.allow_hosts.iter().cloned()).collect(),
             cors_origin: options.cors.clone().or(file.cors),
             agent_hosts: file
@@ -206,6 +233,25 @@ impl BridgeConfig {
                 .chain(options.allow_agent_hosts.iter().cloned())
                 .collect(),
             no_execute: options.no_execute || file.no_execute,
+            llm_key_envs: file.llm_key_envs.into_iter().chain(options.llm_key_envs.iter().cloned()).collect(),
+            game_peers: file
+                .allow_game_peers
+                .into_iter()
+                .chain(options.allow_game_peers.iter().copied())
+                .collect(),
+        };
+        let defaults = ConnectionLimits::default();
+        let limits = ConnectionLimits {
+            header_timeout: match options.header_timeout_ms.or(file.header_timeout_ms) {
+                Some(0) => bail!("header_timeout_ms must be positive"),
+                Some(millis) => Duration::from_millis(millis),
+                None => defaults.header_timeout,
+            },
+            max_connections: match options.max_connections.or(file.max_connections) {
+                Some(0) => bail!("max_connections must be at least 1"),
+                Some(connections) => connections,
+                None => defaults.max_connections,
+            },
         };
         Ok(Self {
             listen,
@@ -215,9 +261,29 @@ impl BridgeConfig {
             journal: options.journal.clone().or(file.journal),
             event_pipe: options.event_pipe.clone().or(file.event_pipe),
             security,
+            limits,
             ..Self::default()
         })
     }
+}
+
+/// Shortest token `serve` accepts: 16 characters is 96 bits in base64, more
+/// than anyone can guess against a bridge.
+const MIN_TOKEN_LENGTH: usize = 16;
+
+/// A token must be long enough not to be guessed, and printable without
+/// spaces, so that it travels in a header unchanged.
+fn check_token(token: &str) -> anyhow::Result<String> {
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("the token must not contain spaces or control characters");
+    }
+    if token.chars().count() < MIN_TOKEN_LENGTH {
+        bail!(
+            "the token is shorter than {MIN_TOKEN_LENGTH} characters, too easy to guess; make one with \
+             `openssl rand -hex 16`"
+        );
+    }
+    Ok(token.to_owned())
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ async fn bad_timeout_header_is_invalid_arguments() {
         .http
         .post(harness.url("/lua/call"))
         .header("X-Timeout-Ms", "-5")
+        .header("content-type", "application/json")
         .body(r#"{"function": "F"}"#)
         .send()
         .await
@@ -119,6 +120,7 @@ async fn a_call_the_game_never_answers_times_out_by_body_field_or_header() {
         .http
         .post(harness.url("/lua/call"))
         .header("X-Timeout-Ms", "50")
+        .header("content-type", "application/json")
         .body(r#"{"function": "Slow"}"#)
         .send();
     let (response, _) = tokio::join!(by_header, connection.expect_call());

@@ -47,8 +47,14 @@ async fn with_a_token_every_agent_route_needs_it() {
         let (status, _) = status_and_body(harness.http.get(harness.url(path)).bearer_auth("s3cret")).await;
         assert_eq!(status, 200, "{path} with the token");
     }
-    let (status, _) =
-        status_and_body(harness.http.post(harness.url("/lua/call")).body(r#"{"function":"F"}"#)).await;
+    let (status, _) = status_and_body(
+        harness
+            .http
+            .post(harness.url("/lua/call"))
+            .header("content-type", "application/json")
+            .body(r#"{"function":"F"}"#),
+    )
+    .await;
     assert_eq!(status, 401);
     let events = harness.http.get(harness.url("/events?token=s3cret")).send().await.unwrap();
     assert_eq!(events.status().as_u16(), 200, "browsers' EventSource can pass ?token=");
@@ -62,8 +68,14 @@ async fn the_games_own_tick_needs_no_token() {
         config.security = security
     })
     .await;
-    let (status, body) =
-        status_and_body(harness.http.post(harness.url("/tick")).body(r#"{"tick":1,"perceptions":[]}"#)).await;
+    let (status, body) = status_and_body(
+        harness
+            .http
+            .post(harness.url("/tick"))
+            .header("content-type", "application/json")
+            .body(r#"{"tick":1,"perceptions":[]}"#),
+    )
+    .await;
     assert_eq!((status, body["tick"].as_u64()), (200, Some(1)), "the Godot client sends no token");
     let (status, _) = status_and_body(harness.http.get(harness.url("/metrics"))).await;
     assert_eq!(status, 401);

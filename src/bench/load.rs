@@ -2,6 +2,7 @@
 //! each awaiting one operation at a time, and every operation is timed into
 //! one histogram.
 
+use reqwest::header::CONTENT_TYPE;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -53,7 +54,8 @@ where
 pub fn poster(http: &reqwest::Client, url: String, body: Bytes) -> impl AsyncFnMut() -> anyhow::Result<()> {
     let http = http.clone();
     async move || {
-        let response = http.post(&url).body(body.clone()).send().await?;
+        let response =
+            http.post(&url).header(CONTENT_TYPE, "application/json").body(body.clone()).send().await?;
         let answer = response.bytes().await?;
         anyhow::ensure!(
             answer.starts_with(br#"{"success":true"#),

@@ -2,6 +2,7 @@
 //! 1,000 agents, decided by the rules and by a WebSocket agent, beside an
 //! HTTP round trip to an empty handler measured in the same run.
 
+use reqwest::header::CONTENT_TYPE;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -101,12 +102,19 @@ async fn series(
     let payload = serde_json::to_vec(&body(agents))?;
     let mut histogram = new_histogram();
     for _ in 0..5 {
-        http.post(url).body(payload.clone()).send().await?.bytes().await?;
+        http.post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(payload.clone())
+            .send()
+            .await?
+            .bytes()
+            .await?;
     }
     let started = Instant::now();
     for _ in 0..ticks {
         let began = Instant::now();
-        let response = http.post(url).body(payload.clone()).send().await?;
+        let response =
+            http.post(url).header(CONTENT_TYPE, "application/json").body(payload.clone()).send().await?;
         anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
         response.bytes().await?;
         histogram.record(began.elapsed().as_nanos() as u64)?;

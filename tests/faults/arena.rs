@@ -163,7 +163,14 @@ async fn garbage_bodies_are_refused_and_decide_nothing() {
         br#"{"tick": 1, "perceptions": [{"tick": 1}]}"#,
     ];
     for body in garbage {
-        let response = harness.http.post(harness.url("/tick")).body(body.to_vec()).send().await.unwrap();
+        let response = harness
+            .http
+            .post(harness.url("/tick"))
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         let answer: Value = response.json().await.unwrap();
         assert_eq!(status, 422, "{}: {answer}", String::from_utf8_lossy(body));

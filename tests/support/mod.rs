@@ -327,8 +327,10 @@ impl Harness {
         response.json().await.expect("JSON answer")
     }
 
+    /// POSTs `body` as it is, declared JSON.
     pub async fn post_status(&self, path: &str, body: &str) -> (u16, Value) {
-        let response = self.http.post(self.url(path)).body(body.to_owned()).send().await.expect("POST");
+        let request = self.http.post(self.url(path)).header("content-type", "application/json");
+        let response = request.body(body.to_owned()).send().await.expect("POST");
         (response.status().as_u16(), response.json().await.expect("JSON answer"))
     }
 

@@ -23,7 +23,8 @@ pub struct LlmConfig {
     #[serde(default)]
     pub max_tokens: Option<u32>,
     /// The environment variable holding the API key (default
-    /// `GAMEBRIDGE_LLM_API_KEY`, then `OPENAI_API_KEY`); keys never go in files.
+    /// `GAMEBRIDGE_LLM_API_KEY`); keys never go in files. An agent may name
+    /// only a variable the bridge's owner allowed (`--llm-key-env`).
     #[serde(default)]
     pub api_key_env: Option<String>,
     #[serde(default)]
@@ -45,7 +46,7 @@ pub struct LlmClient {
 
 impl Default for LlmClient {
     fn default() -> Self {
-        Self { http: reqwest::Client::builder().tcp_nodelay(true).build().expect("an HTTP client builds") }
+        Self { http: crate::outgoing_client() }
     }
 }
 
@@ -95,10 +96,13 @@ impl LlmClient {
     }
 }
 
+/// The API key's variable when a backend names none: one the owner sets for
+/// gamebridge alone, so no other secret of the environment is ever sent.
+pub const DEFAULT_KEY_ENV: &str = "GAMEBRIDGE_LLM_API_KEY";
+
 fn api_key(config: &LlmConfig) -> Option<String> {
-    let names =
-        config.api_key_env.iter().map(String::as_str).chain(["GAMEBRIDGE_LLM_API_KEY", "OPENAI_API_KEY"]);
-    names.filter_map(|name| std::env::var(name).ok()).find(|key| !key.is_empty())
+    let name = config.api_key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
+    std::env::var(name).ok().filter(|key| !key.is_empty())
 }
 
 /// The action in a chat message: its first tool call, or a JSON object in its text.

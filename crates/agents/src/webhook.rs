@@ -18,12 +18,7 @@ pub struct WebhookDispatch {
 
 impl WebhookDispatch {
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .user_agent(concat!("gamebridge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client without TLS always builds");
-        Self { client }
+        Self { client: crate::outgoing_client() }
     }
 }
 

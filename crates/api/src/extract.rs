@@ -17,15 +17,22 @@ use utoipa::openapi::Type;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::ObjectBuilder;
 
+use crate::security::game_routes::GameOnly;
 use crate::{ApiError, ApiState, BODY_LIMIT};
 
-/// The game a request addresses: `/games/{name}/…`, or the default game.
+/// The game a request addresses: `/games/{name}/…`, or the default game;
+/// for an Agent Arena game's own tokenless request, that game.
 pub struct TargetGame(pub Arc<Game>);
 
 impl FromRequestParts<ApiState> for TargetGame {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        if parts.extensions.get::<GameOnly>().is_some()
+            && let Some(arena) = &state.arena
+        {
+            return Ok(TargetGame(arena.game().clone()));
+        }
         let named = RawPathParams::from_request_parts(parts, state).await.ok().and_then(|params| {
             params.iter().find(|(key, _)| *key == "name").map(|(_, value)| value.to_owned())
         });
@@ -96,8 +103,9 @@ pub fn validate_timeout(millis: Option<u64>, source: &str) -> Result<Option<Dura
     }
 }
 
-/// Parses a JSON request body. Bodies are accepted whatever their content
-/// type, since `curl -d` sends form-encoded headers.
+/// Parses a JSON request body (the guard has checked that it is declared
+/// JSON). An empty body reads as `{}`, as Express reads the bodiless
+/// `POST`s that Vox Deorum clients send with a JSON content type.
 pub fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(|rejection| {
         let status = rejection.status();
@@ -108,7 +116,8 @@ pub fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> R
         };
         ApiError::new(status, ErrorBody::new(ErrorCode::INVALID_ARGUMENTS, message))
     })?;
-    serde_json::from_slice(&body).map_err(|error| {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+    serde_json::from_slice(body).map_err(|error| {
         ApiError::invalid_arguments(format!("request body is not the expected JSON: {error}"))
     })
 }

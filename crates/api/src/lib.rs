@@ -19,13 +19,12 @@ pub mod mcp;
 mod openapi;
 mod routes;
 pub mod security;
+pub mod server;
 mod ui;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use gamebridge_hub::Hub;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +48,8 @@ pub struct ApiState {
     pub arena: Option<Arc<gamebridge_agents::arena::Arena>>,
     /// Host check, token, CORS, agent hosts, script execution.
     pub security: Arc<security::Security>,
+    /// Header timeout and connection cap of the listener.
+    pub limits: server::ConnectionLimits,
 }
 
 impl ApiState {
@@ -60,6 +61,7 @@ impl ApiState {
             ping_interval: std::time::Duration::from_secs(5),
             arena: None,
             security: Arc::default(),
+            limits: server::ConnectionLimits::default(),
         }
     }
 }
@@ -95,12 +97,8 @@ fn cors(origin: &str) -> tower_http::cors::CorsLayer {
 /// Serves the API on `listener` until `state.shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, state: ApiState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
+    let limits = state.limits;
     let sessions = mcp::Sessions::default();
     tokio::spawn(mcp::notify(state.clone(), sessions.clone()));
-    axum::serve(listener, router(state, sessions).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    server::run(listener, router(state, sessions), limits, shutdown).await
 }

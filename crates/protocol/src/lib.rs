@@ -8,12 +8,14 @@
 //! - [`codec`]: framing — multi-byte delimiter (Vox Deorum's `!@#$%^!`),
 //!   u16/u32 big-endian length prefix, JSON lines.
 //! - [`message`]: every message of the pipe protocol, in both directions.
+//! - [`depth`]: how deeply a JSON text nests (arguments are forwarded raw).
 //! - [`error`]: the error codes and error body of the Vox Deorum envelope.
 //! - [`json`]: repair of raw control characters some games put in strings.
 //! - [`naming`]: where node-ipc pipes live on each system.
 //! - [`strings`]: the all-strings value encoding of the Transport Fever 2 mod.
 
 pub mod codec;
+pub mod depth;
 pub mod error;
 pub mod json;
 pub mod message;

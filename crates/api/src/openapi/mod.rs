@@ -30,7 +30,8 @@ use utoipa_axum::router::OpenApiRouter;
 pub use wire::{Envelope, Failure};
 
 use crate::ApiState;
-use crate::security::TOKENLESS_ROUTES;
+use crate::security::game_routes::GAME_ROUTES;
+use crate::security::is_static;
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/openapi.json";
@@ -145,16 +146,25 @@ fn game_name_parameter() -> Parameter {
 }
 
 /// Adds what the security guard does to every operation: routes that need
-/// no token say so (the guard's own list), the others can answer 401; any
-/// route answers 403 to a foreign Host header.
+/// no token say so (the guard's own lists: static documents, and an Agent
+/// Arena game's routes, open to the game's own addresses), the others can
+/// answer 401; any route answers 403 to a foreign Host header or a
+/// cross-site request.
 fn add_refusals(document: &mut OpenApi) {
+    let with_token = document.security.clone().unwrap_or_default();
     for (path, item) in document.paths.paths.iter_mut() {
-        let tokenless = TOKENLESS_ROUTES.contains(&path.as_str());
+        let tokenless = is_static(path);
+        let game_route = GAME_ROUTES.contains(&path.as_str());
         for operation in operations_mut(item) {
             let responses = &mut operation.responses.responses;
-            if tokenless {
-                operation.security = Some(vec![SecurityRequirement::default()]);
-            } else {
+            if tokenless || game_route {
+                let mut requirements = vec![SecurityRequirement::default()];
+                if game_route {
+                    requirements.extend(operation.security.take().unwrap_or_else(|| with_token.clone()));
+                }
+                operation.security = Some(requirements);
+            }
+            if !tokenless {
                 responses.insert("401".into(), RefOr::Ref(Ref::from_response_name(UNAUTHORIZED)));
             }
             responses.insert("403".into(), RefOr::Ref(Ref::from_response_name(FORBIDDEN)));
@@ -241,13 +251,15 @@ pub(crate) mod tests {
         let (_, document) = crate::routes::router().split_for_parts();
         let Document(json) = Document::new(document);
         let document: Value = serde_json::from_slice(&json).unwrap();
-        for path in TOKENLESS_ROUTES {
-            let item = document["paths"][path].as_object().unwrap_or_else(|| panic!("{path} is documented"));
-            for operation in item.values() {
-                assert_eq!(operation["security"], serde_json::json!([{}]), "{path}");
-                assert!(operation["responses"].get("401").is_none(), "{path}");
-            }
+        let path = DOCUMENT_PATH;
+        let item = document["paths"][path].as_object().unwrap_or_else(|| panic!("{path} is documented"));
+        for operation in item.values() {
+            assert_eq!(operation["security"], serde_json::json!([{}]), "{path}");
+            assert!(operation["responses"].get("401").is_none(), "{path}");
         }
+        let tick = &document["paths"]["/tick"]["post"];
+        assert_eq!(tick["security"][0], serde_json::json!({}), "the game's own route may go without");
+        assert!(tick["responses"].get("401").is_some(), "from elsewhere it needs the token");
         assert!(document["paths"]["/lua/call"]["post"]["responses"].get("401").is_some());
     }
 }

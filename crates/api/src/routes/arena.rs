@@ -6,11 +6,11 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use bytes::Bytes;
 use gamebridge_agents::arena::MetricsSnapshot;
 use gamebridge_agents::arena::{Arena, Backend, Observation, TickShape, read_tick, sdk_action, v1_action};
@@ -21,6 +21,8 @@ use crate::openapi::arena::{
     AgentRegistered, Detail as DetailShape, ExecuteTool, ObserveAnswer, ObserveRequest, RegisterAgent,
     RegisterTool, TickAnswer, TickRequest, ToolExecuted, ToolList, ToolRegistered,
 };
+use crate::security::Security;
+use crate::security::game_routes::GameOnly;
 
 /// A FastAPI-style failure: `{detail}` with a status.
 pub struct Detail {
@@ -161,6 +163,7 @@ pub async fn observe(
 )]
 pub async fn register_agent(
     State(state): State<ApiState>,
+    game_only: Option<Extension<GameOnly>>,
     request: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Detail> {
     let (arena, request) = (arena(&state)?, body(request)?);
@@ -171,13 +174,37 @@ pub async fn register_agent(
         .ok_or_else(|| detail(StatusCode::BAD_REQUEST, "agent_id is required"))?;
     let backend = match request.get("backend") {
         None | Some(Value::Null) => None,
-        Some(spec) => Some(
-            serde_json::from_value::<Backend>(spec.clone())
-                .map_err(|error| detail(StatusCode::BAD_REQUEST, format!("invalid backend: {error}")))?,
-        ),
+        Some(_) if game_only.is_some() => {
+            return Err(detail(
+                StatusCode::UNAUTHORIZED,
+                "choosing an agent's backend needs the bridge's token (Authorization: Bearer TOKEN)",
+            ));
+        }
+        Some(spec) => {
+            let backend = serde_json::from_value::<Backend>(spec.clone())
+                .map_err(|error| detail(StatusCode::BAD_REQUEST, format!("invalid backend: {error}")))?;
+            check_backend(&backend, &state.security).map_err(|why| detail(StatusCode::BAD_REQUEST, why))?;
+            Some(backend)
+        }
     };
     arena.register_agent(agent_id, backend);
     Ok(Json(json!({ "status": "success", "agent_id": agent_id })).into_response())
+}
+
+/// An agent's LLM backend must live where webhooks may (this machine, or an
+/// allowed host), and may name as its API key only a variable the owner
+/// allowed: otherwise an agent could send any secret of the bridge's
+/// environment to any server.
+fn check_backend(backend: &Backend, security: &Security) -> Result<(), String> {
+    let Backend::Llm(config) = backend else { return Ok(()) };
+    security.agent_url(&config.base_url).map_err(|why| format!("invalid backend: base_url {why}"))?;
+    match &config.api_key_env {
+        Some(name) if !security.key_env_allowed(name) => Err(format!(
+            "invalid backend: api_key_env {name} is not a variable the bridge's owner allowed \
+             (--llm-key-env {name})"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Agent Arena's counters: ticks, agents, tools, observations, fallbacks.

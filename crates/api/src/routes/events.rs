@@ -298,7 +298,17 @@ pub async fn history(
             })
         })
         .collect();
-    Ok(envelope::success(
-        json!({ "events": rendered, "next": next, "missed": missed, "latest": state.hub.events().latest() }),
-    ))
+    let page = HistoryPage { events: rendered, next, missed, latest: state.hub.events().latest() };
+    Ok(envelope::success(page))
+}
+
+/// One page of history, serialised straight to bytes: event data is copied
+/// as it is, never parsed again (a deeply nested payload would exceed
+/// serde_json's recursion limit in a `Value`).
+#[derive(Serialize)]
+struct HistoryPage<'a> {
+    events: Vec<HistoryEvent<'a>>,
+    next: Option<u64>,
+    missed: u64,
+    latest: u64,
 }

@@ -65,18 +65,8 @@ fn validate_registration(body: &Value, security: &Security) -> Result<ExternalFu
         return Err(invalid("name must match ^[a-zA-Z_][a-zA-Z0-9_]*$"));
     }
     let url = body["url"].as_str().ok_or_else(|| invalid("url is required and must be a string"))?;
-    let parsed =
-        url::Url::parse(url).map_err(|error| invalid(&format!("url is not a valid URL: {error}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(invalid("url must be an http:// or https:// URL with a host"));
-    }
     // The bridge would POST game data there: only this machine, unless allowed.
-    let host = parsed.host_str().unwrap_or_default();
-    if !security.agent_host_allowed(host) {
-        return Err(invalid(&format!(
-            "url host {host} is not this machine; allow it with --allow-agent-host {host}"
-        )));
-    }
+    security.agent_url(url).map_err(|why| invalid(&format!("url {why}")))?;
     let is_async =
         body["async"].as_bool().ok_or_else(|| invalid("async is required and must be a boolean"))?;
     let timeout = match &body["timeout"] {

@@ -87,6 +87,10 @@ impl Journal {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(path)?;
+        // `mode` applies only when the file is created: an existing journal
+        // is made private too.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
 
         let mut tail = VecDeque::with_capacity(keep.min(1 << 16));
         let mut last_seq = 0;

@@ -139,10 +139,14 @@ impl EventLog {
     }
 
     /// A cursor after event `since` (replaying what is still available), or
-    /// at the live end when `since` is `None`.
+    /// at the live end when `since` is `None` or names an event this log has
+    /// not numbered yet (an id from another bridge, say, or `u64::MAX`):
+    /// such a client gets every new event rather than waiting for the
+    /// numbering to catch up with it.
     pub fn subscribe(self: &Arc<Self>, since: Option<u64>) -> EventCursor {
         let changes = self.latest.subscribe();
-        let next = since.map_or_else(|| *changes.borrow() + 1, |since| since + 1);
+        let live = *changes.borrow() + 1;
+        let next = since.map_or(live, |since| since.saturating_add(1).min(live));
         EventCursor { log: self.clone(), next, changes }
     }
 
@@ -164,7 +168,7 @@ impl EventLog {
     /// right after `since` are gone, returns none and how many are missing,
     /// so the caller can report the gap and resume after it.
     pub fn read(&self, since: u64, limit: usize) -> (Vec<Arc<StoredEvent>>, u64) {
-        let first = since + 1;
+        let first = since.saturating_add(1);
         let (oldest, in_ring) = self.ring_slice(first, limit);
         let Some(oldest) = oldest else { return (Vec::new(), 0) };
         if first >= oldest {

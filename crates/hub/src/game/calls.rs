@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gamebridge_protocol::depth::{MAX_ARGS_DEPTH, nesting_depth};
 use gamebridge_protocol::{BridgeMessage, CallResult, ErrorBody, ErrorCode, RawValue, WireId};
 use tokio::sync::oneshot;
 use tokio::time::timeout_at;
@@ -14,6 +15,7 @@ use crate::session::{Outbound, Session};
 impl Game {
     /// Calls a game function (`lua_call`).
     pub async fn call(&self, function: String, args: Box<RawValue>, timeout: Duration) -> CallResult {
+        check_depth(&args)?;
         let started = std::time::Instant::now();
         let outcome = self
             .request(timeout, function.as_str().into(), |id| {
@@ -39,6 +41,22 @@ impl Game {
     /// Calls several functions, written to the game in one go; each call
     /// succeeds or fails on its own, and all share one deadline.
     pub async fn batch(&self, calls: Vec<(String, Box<RawValue>)>, timeout: Duration) -> Vec<CallResult> {
+        let checks: Vec<Result<(), ErrorBody>> = calls.iter().map(|(_, args)| check_depth(args)).collect();
+        let valid = calls.into_iter().zip(&checks).filter(|(_, check)| check.is_ok()).map(|(call, _)| call);
+        let mut answered = self.send_and_wait(valid.collect(), timeout).await.into_iter();
+        checks
+            .into_iter()
+            .map(|check| {
+                check?;
+                answered.next().unwrap_or_else(|| Err(ErrorBody::new(ErrorCode::INTERNAL_ERROR, "no answer")))
+            })
+            .collect()
+    }
+
+    async fn send_and_wait(&self, calls: Vec<(String, Box<RawValue>)>, timeout: Duration) -> Vec<CallResult> {
+        if calls.is_empty() {
+            return Vec::new();
+        }
         let started = tokio::time::Instant::now();
         let deadline = started + timeout;
         let count = calls.len();
@@ -147,6 +165,19 @@ impl Drop for PendingCall {
     fn drop(&mut self) {
         self.session.pending.forget(self.id);
     }
+}
+
+/// Arguments nested deeper than a game's decoder can take are refused here,
+/// the one path every agent API's calls take.
+fn check_depth(args: &RawValue) -> Result<(), ErrorBody> {
+    let depth = nesting_depth(args.get());
+    if depth > MAX_ARGS_DEPTH {
+        return Err(ErrorBody::new(
+            ErrorCode::INVALID_ARGUMENTS,
+            format!("args nest {depth} levels deep; a game takes at most {MAX_ARGS_DEPTH}"),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn lost_connection(game: &str) -> ErrorBody {

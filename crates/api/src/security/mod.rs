@@ -1,15 +1,29 @@
 //! What keeps a bridge that can run code in a game from being driven by
-//! anyone but its owner (docs/SECURITY.md):
+//! anyone but its owner (docs/SECURITY.md). Every request passes, in order:
 //!
-//! - the Host header must name this machine (loopback names) or a host the
-//!   owner allowed, so a web page cannot reach the bridge by DNS rebinding;
-//! - with a token, every agent-side request must carry it
-//!   (`Authorization: Bearer`, or `?token=` for browser event streams);
-//! - no CORS headers unless an origin is allowed (`--cors ORIGIN`);
-//! - agent function URLs point at this machine unless a host is allowed;
-//! - script execution can be switched off (`--no-execute`).
+//! - the Host check: the Host header must name this machine (loopback
+//!   names) or a host the owner allowed, so a web page cannot reach the
+//!   bridge by DNS rebinding;
+//! - the cross-site check ([`cross_site`]): a request a browser marks as
+//!   coming from another site, or whose `Origin` is not the bridge's own
+//!   (nor the `--cors` origin), is refused, REST and WebSocket alike;
+//! - the token, when one is set (`Authorization: Bearer`, or `?token=` for
+//!   browser event streams); an Agent Arena game's own routes are served
+//!   without it to the game's addresses only ([`game_routes`]);
+//! - the media type ([`media_type`]): a request body must be declared JSON,
+//!   so an HTML form or a "simple" `text/plain` request cannot carry one.
+//!
+//! Besides the guard: no CORS headers unless an origin is allowed
+//! (`--cors ORIGIN`); agent URLs point at this machine unless a host is
+//! allowed ([`Security::agent_url`]); API keys come only from environment
+//! variables the owner named; script execution can be switched off
+//! (`--no-execute`).
 
-use std::net::IpAddr;
+mod cross_site;
+pub mod game_routes;
+mod media_type;
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -32,18 +46,28 @@ pub struct Security {
     pub agent_hosts: Vec<String>,
     /// Whether `/lua/execute` (and MCP's `execute_lua`) may run scripts.
     pub no_execute: bool,
+    /// Environment variables an agent's LLM backend may name as its API key
+    /// (`api_key_env`); an agent can never pick any other variable.
+    pub llm_key_envs: Vec<String>,
+    /// Addresses besides loopback from which an Agent Arena game may use its
+    /// own routes without the token.
+    pub game_peers: Vec<IpAddr>,
 }
 
-/// Routes that need no token even when the bridge has one: the ones the
-/// Agent Arena game posts to (a Godot client sends none), and the OpenAPI
-/// document (it holds no secrets, like a static page). The document marks
-/// these same routes as needing no token.
-pub(crate) const TOKENLESS_ROUTES: &[&str] = &["/tick", "/observe", crate::openapi::DOCUMENT_PATH];
+/// Routes that need no token even when the bridge has one, and that any
+/// site may read: the OpenAPI document and the dashboard's static files.
+/// They hold no data and no secrets, like any static page. The document
+/// marks these same routes as needing no token.
+pub(crate) fn is_static(path: &str) -> bool {
+    path == crate::openapi::DOCUMENT_PATH || crate::ui::PATHS.contains(&path)
+}
 
 /// The codes of the guard's refusals, besides the protocol's own.
 pub(crate) const UNAUTHORIZED: &str = "UNAUTHORIZED";
 pub(crate) const FORBIDDEN: &str = "FORBIDDEN";
-pub(crate) const REFUSAL_CODES: &[&str] = &[UNAUTHORIZED, FORBIDDEN];
+pub(crate) const CROSS_SITE: &str = "CROSS_SITE_REQUEST";
+pub(crate) const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+pub(crate) const REFUSAL_CODES: &[&str] = &[UNAUTHORIZED, FORBIDDEN, CROSS_SITE, UNSUPPORTED_MEDIA_TYPE];
 
 impl Security {
     /// Whether `host` (a Host header, port included) names this bridge.
@@ -58,6 +82,33 @@ impl Security {
             || self.agent_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host))
     }
 
+    /// Checks a URL the bridge would send game data to on an agent's word (a
+    /// webhook, an LLM backend): http(s), with a host on this machine or one
+    /// the owner allowed. The error says what is wrong and how to allow it.
+    pub fn agent_url(&self, url: &str) -> Result<url::Url, String> {
+        let parsed = url::Url::parse(url).map_err(|error| format!("is not a valid URL: {error}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err("must be an http:// or https:// URL with a host".into());
+        }
+        let host = parsed.host_str().unwrap_or_default();
+        if !self.agent_host_allowed(host) {
+            return Err(format!("host {host} is not this machine; allow it with --allow-agent-host {host}"));
+        }
+        Ok(parsed)
+    }
+
+    /// Whether an agent may name environment variable `name` as its API key.
+    pub fn key_env_allowed(&self, name: &str) -> bool {
+        self.llm_key_envs.iter().any(|allowed| allowed == name)
+    }
+
+    /// Whether a request from `peer` comes from where an Agent Arena game may
+    /// run: this machine, or an address the owner named.
+    fn game_peer_allowed(&self, peer: Option<SocketAddr>) -> bool {
+        peer.is_some_and(|peer| peer.ip().is_loopback() || self.game_peers.contains(&peer.ip()))
+    }
+
+    /// Whether the request carries the token (always, when there is none).
     fn token_matches(&self, request: &Request) -> bool {
         let Some(token) = &self.token else { return true };
         let bearer = request
@@ -95,12 +146,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |difference, (x, y)| difference | (x ^ y)) == 0
 }
 
-/// Checks the Host header, then the token, of every request.
-pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+/// Checks the Host header, the origin, the token and the media type of
+/// every request, in that order.
+pub async fn guard(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
     let security = &state.security;
     let host = request.headers().get(axum::http::header::HOST).and_then(|value| value.to_str().ok());
-    match host {
-        Some(host) if security.host_allowed(host) => {}
+    let host = match host {
+        Some(host) if security.host_allowed(host) => host,
         Some(host) => {
             let message = format!("Host {host:?} is not this bridge's; allow it with --allow-host");
             return refuse(StatusCode::FORBIDDEN, FORBIDDEN, message);
@@ -108,16 +160,29 @@ pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) 
         None => {
             return refuse(StatusCode::BAD_REQUEST, "INVALID_ARGUMENTS", "the request has no Host header");
         }
-    }
-    // The dashboard's page and assets are static and hold no data; its script sends the token.
+    };
     let path = request.uri().path();
-    let tokenless = TOKENLESS_ROUTES.contains(&path) || crate::ui::PATHS.contains(&path);
-    if !tokenless && !security.token_matches(&request) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            UNAUTHORIZED,
-            "this bridge needs its token: Authorization: Bearer TOKEN (or ?token= for event streams)",
-        );
+    if is_static(path) {
+        return next.run(request).await;
+    }
+    if let Some(message) = cross_site::refusal(request.headers(), host, security.cors_origin.as_deref()) {
+        tracing::warn!(path, "refused a cross-site request: {message}");
+        return refuse(StatusCode::FORBIDDEN, CROSS_SITE, message);
+    }
+    if !security.token_matches(&request) {
+        let game_route = state.arena.is_some() && game_routes::is_game_route(path);
+        if !(game_route && security.game_peer_allowed(crate::server::peer(&request))) {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                UNAUTHORIZED,
+                "this bridge needs its token: Authorization: Bearer TOKEN (or ?token= for event streams)",
+            );
+        }
+        // Served as the game's own request: it sees its game only.
+        request.extensions_mut().insert(game_routes::GameOnly);
+    }
+    if let Some(message) = media_type::refusal(&request) {
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_MEDIA_TYPE, message);
     }
     next.run(request).await
 }
