@@ -1,0 +1,120 @@
+//! Headless Chromium under chromedriver, for the tests that need a real
+//! browser (the dashboard, and attacks from other web pages).
+#![allow(dead_code)]
+
+use std::process::Stdio;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{STEP, within};
+
+pub async fn text(element: &fantoccini::elements::Element) -> String {
+    element.text().await.expect("element text")
+}
+
+/// Headless Chromium under chromedriver, on ports the system picks.
+pub struct Browser {
+    pub client: Client,
+    driver: tokio::process::Child,
+}
+
+impl Browser {
+    pub async fn start() -> Self {
+        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let mut driver = tokio::process::Command::new(&driver_path)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot run {driver_path} ({error}): the dashboard tests need Chromium and its driver \
+                     (Debian: apt-get install chromium chromium-driver; .ci/run installs them)"
+                )
+            });
+        let port = within("chromedriver to start", chromedriver_port(driver.stdout.take().unwrap())).await;
+        let mut capabilities = serde_json::Map::new();
+        let mut options = json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"]
+        });
+        if let Ok(binary) = std::env::var("CHROMIUM") {
+            options["binary"] = binary.into();
+        }
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = within(
+            "a browser session",
+            ClientBuilder::new(connector)
+                .capabilities(capabilities)
+                .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .expect("chromedriver starts a headless Chromium");
+        Self { client, driver }
+    }
+
+    /// The element at `css`, once the page shows it.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(STEP)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|error| panic!("the page never showed {css}: {error}"))
+    }
+
+    /// The texts of the `count` elements at `css`, once there are that many.
+    pub async fn texts(&self, css: &str, count: usize) -> Vec<String> {
+        within(&format!("{count} × {css}"), async {
+            loop {
+                let elements = self.client.find_all(Locator::Css(css)).await.expect("find elements");
+                if elements.len() >= count {
+                    let mut texts = Vec::new();
+                    for element in elements {
+                        texts.push(text(&element).await);
+                    }
+                    return texts;
+                }
+                self.client.wait().at_most(STEP).for_element(Locator::Css(css)).await.expect("wait");
+            }
+        })
+        .await
+    }
+
+    /// Waits until the element at `css` contains `expected`. WebDriver
+    /// offers no change notifications, so this re-reads the DOM.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let element = self.find(css).await;
+        within(&format!("{css} to show {expected:?}"), async {
+            while !text(&element).await.contains(expected) {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clear the field");
+        field.send_keys(value).await.expect("type into the field");
+    }
+
+    pub async fn stop(self) {
+        let _ = self.client.close().await;
+        drop(self.driver);
+    }
+}
+
+/// Reads chromedriver's "started successfully on port N." line.
+async fn chromedriver_port(stdout: tokio::process::ChildStdout) -> u16 {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await.expect("read chromedriver's output") {
+        if let Some(rest) = line.strip_prefix("ChromeDriver was started successfully on port ") {
+            return rest.trim_end_matches('.').parse().expect("a port number");
+        }
+    }
+    panic!("chromedriver exited without starting");
+}
