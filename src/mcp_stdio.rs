@@ -29,10 +29,11 @@ use crate::bridge_client::BridgeOptions;
 
 pub async fn run(bridge: &BridgeOptions) -> anyhow::Result<()> {
     // The MCP client's errors for a refused token are not worded for a
-    // person; asking the bridge once through the REST client first says
-    // plainly when it is not running or needs the token.
+    // person; asking the bridge once through the REST client first (`/`,
+    // which answers with or without games) says plainly when it is not
+    // running or needs the token.
     let client = bridge.client()?;
-    client.open(client.get("/health")).await?;
+    client.result(client.get("/")).await?;
     let endpoint = format!("{}/mcp", bridge.base());
     let mut config = StreamableHttpClientTransportConfig::with_uri(endpoint.clone());
     if let Some(token) = bridge.token() {
