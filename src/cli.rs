@@ -1,10 +1,12 @@
-//! The command line: `serve`, `demo`, `call`, `status`, `bench`.
+//! The command line: `serve`, `demo`, `call`, `status`, `events`, `sim`,
+//! `mcp`, `bench`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::bridge::{RunningBridge, cancel_on_signals};
+use crate::bridge_client::BridgeOptions;
 use crate::config::{BridgeConfig, ServeOptions};
 
 const AFTER_HELP: &str = "\
@@ -30,7 +32,8 @@ Examples:
   gamebridge serve --game civ5=vox-deorum
   gamebridge call GetGameTurn
   gamebridge call MoveUnit '[5, 10, 12]' --game civ5
-  gamebridge events --types TurnStart";
+  gamebridge events --types TurnStart
+  GAMEBRIDGE_TOKEN=… gamebridge status   (a bridge started with --token; or pass --token)";
 
 /// gamebridge: one fast, reliable bridge between running games and AI agents.
 #[derive(Debug, Parser)]
@@ -61,8 +64,8 @@ pub enum Command {
         function: String,
         /// Arguments as JSON (an array is passed positionally).
         args: Option<String>,
-        #[arg(long, default_value = crate::client::DEFAULT_URL)]
-        url: String,
+        #[command(flatten)]
+        bridge: BridgeOptions,
         /// Which game, when the bridge serves several.
         #[arg(long)]
         game: Option<String>,
@@ -72,8 +75,8 @@ pub enum Command {
     },
     /// Print the event stream of a running bridge, one JSON line per event.
     Events {
-        #[arg(long, default_value = crate::client::DEFAULT_URL)]
-        url: String,
+        #[command(flatten)]
+        bridge: BridgeOptions,
         /// Only these event types (comma-separated).
         #[arg(long)]
         types: Option<String>,
@@ -90,13 +93,13 @@ pub enum Command {
     /// An MCP server on stdio forwarding to a running bridge's /mcp, for MCP
     /// clients that start servers as processes.
     Mcp {
-        #[arg(long, default_value = crate::client::DEFAULT_URL)]
-        url: String,
+        #[command(flatten)]
+        bridge: BridgeOptions,
     },
     /// Show the games of a running bridge and their state.
     Status {
-        #[arg(long, default_value = crate::client::DEFAULT_URL)]
-        url: String,
+        #[command(flatten)]
+        bridge: BridgeOptions,
     },
     /// Measure the bridge against the raw transports it sits on.
     Bench {
@@ -116,26 +119,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(crate::demo::run(&listen))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Call { function, args, url, game, timeout_ms } => runtime.block_on(crate::client::call(
-            &url,
+        Command::Call { function, args, bridge, game, timeout_ms } => runtime.block_on(crate::client::call(
+            &bridge,
             game.as_deref(),
             &function,
             args.as_deref(),
             timeout_ms,
         )),
-        Command::Events { url, types, game, since } => {
-            runtime.block_on(crate::client::events(&url, types.as_deref(), game.as_deref(), since))
+        Command::Events { bridge, types, game, since } => {
+            runtime.block_on(crate::client::events(&bridge, types.as_deref(), game.as_deref(), since))
         }
         Command::Sim(options) => {
             drop(runtime);
             crate::sim::run(options)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mcp { url } => {
-            runtime.block_on(crate::mcp_stdio::run(&url))?;
+        Command::Mcp { bridge } => {
+            runtime.block_on(crate::mcp_stdio::run(&bridge))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { url } => runtime.block_on(crate::client::status(&url)),
+        Command::Status { bridge } => runtime.block_on(crate::client::status(&bridge)),
         Command::Bench { scenario } => {
             drop(runtime);
             crate::bench::run(scenario)?;

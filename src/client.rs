@@ -1,29 +1,22 @@
-//! `gamebridge call` and `gamebridge status`: small clients of a running
-//! bridge's REST API.
+//! `gamebridge call`, `status` and `events`: small clients of a running
+//! bridge's REST API, through [`BridgeClient`].
 
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use serde_json::Value;
 
-pub const DEFAULT_URL: &str = "http://127.0.0.1:5000";
+use crate::bridge_client::{BridgeClient, BridgeOptions};
 
-fn game_prefix(url: &str, game: Option<&str>) -> String {
-    let base = url.trim_end_matches('/');
+fn game_prefix(game: Option<&str>) -> String {
     match game {
-        Some(game) => format!("{base}/games/{game}"),
-        None => base.to_owned(),
+        Some(game) => format!("/games/{game}"),
+        None => String::new(),
     }
 }
 
-async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    let response =
-        client.get(url).send().await.with_context(|| format!("could not reach the bridge at {url}"))?;
-    response.json().await.with_context(|| format!("{url} did not answer JSON"))
-}
-
 pub async fn call(
-    url: &str,
+    bridge: &BridgeOptions,
     game: Option<&str>,
     function: &str,
     args: Option<&str>,
@@ -39,48 +32,37 @@ pub async fn call(
     if let Some(timeout_ms) = timeout_ms {
         body["timeout_ms"] = timeout_ms.into();
     }
-    let endpoint = format!("{}/lua/call", game_prefix(url, game));
-    let client = reqwest::Client::new();
-    let response = client
-        .post(&endpoint)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("could not reach the bridge at {endpoint}"))?;
-    let envelope: Value = response.json().await.context("the bridge did not answer JSON")?;
-    if envelope["success"] == true {
-        println!("{}", serde_json::to_string_pretty(&envelope["result"])?);
-        Ok(ExitCode::SUCCESS)
-    } else {
-        let error = &envelope["error"];
-        eprintln!(
-            "{}: {}",
-            error["code"].as_str().unwrap_or("ERROR"),
-            error["message"].as_str().unwrap_or("")
-        );
-        Ok(ExitCode::FAILURE)
+    let client = bridge.client()?;
+    let request = client.post_json(&format!("{}/lua/call", game_prefix(game)), &body);
+    match client.envelope(request).await? {
+        Ok(result) => {
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            eprintln!("{failure}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 
 /// Follows `/events` and prints each event as `{seq, event, data}` on one
 /// line, until the bridge closes the stream or Ctrl-C.
 pub async fn events(
-    url: &str,
+    bridge: &BridgeOptions,
     types: Option<&str>,
     game: Option<&str>,
     since: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     use futures::StreamExt;
 
-    let mut request = reqwest::Client::new().get(format!("{}/events", url.trim_end_matches('/')));
+    let client = bridge.client()?;
     let query: Vec<(&str, String)> = [("types", types.map(str::to_owned)), ("game", game.map(str::to_owned))]
         .into_iter()
         .chain([("since", since.map(|since| since.to_string()))])
         .filter_map(|(key, value)| Some((key, value?)))
         .collect();
-    request = request.query(&query);
-    let response = request.send().await.with_context(|| format!("could not reach the bridge at {url}"))?;
-    anyhow::ensure!(response.status().is_success(), "the bridge answered HTTP {}", response.status());
+    let response = client.open_events(client.get("/events").query(&query)).await?;
     let mut body = response.bytes_stream();
     let mut buffer = Vec::new();
     let mut event = SseEvent::default();
@@ -129,26 +111,34 @@ impl SseEvent {
     }
 }
 
-pub async fn status(url: &str) -> anyhow::Result<ExitCode> {
-    let client = reqwest::Client::new();
-    let base = url.trim_end_matches('/');
-    let games = get(&client, &format!("{base}/games")).await?;
-    let health = get(&client, &format!("{base}/health")).await?;
-    println!("bridge {base}: up {} s, version {}", health["result"]["uptime"], health["result"]["version"]);
+pub async fn status(bridge: &BridgeOptions) -> anyhow::Result<ExitCode> {
+    let client = bridge.client()?;
+    let games = client.result(client.get("/games")).await?;
+    let health = client.result(client.get("/health")).await?;
+    let (uptime, version) = (&health["uptime"], &health["version"]);
+    let (Some(uptime), Some(version)) = (uptime.as_u64(), version.as_str()) else {
+        return Err(unexpected(&client, "/health", &health));
+    };
+    let Some(games) = games["games"].as_array() else {
+        return Err(unexpected(&client, "/games", &games));
+    };
+    println!("bridge {}: up {uptime} s, version {version}", client.base());
     println!("{:<16} {:<12} {:>9} {:>8}  link", "GAME", "STATE", "FUNCTIONS", "PENDING");
-    let empty = Vec::new();
-    for game in games["result"]["games"].as_array().unwrap_or(&empty) {
+    for game in games {
         println!(
             "{:<16} {:<12} {:>9} {:>8}  {}",
             game["name"].as_str().unwrap_or("?"),
             game["state"].as_str().unwrap_or("?"),
-            game["functions"].to_string(),
-            game["pending_calls"].to_string(),
+            game["functions"].as_u64().map_or_else(|| "?".to_owned(), |count| count.to_string()),
+            game["pending_calls"].as_u64().map_or_else(|| "?".to_owned(), |count| count.to_string()),
             game["link"].as_str().unwrap_or("?"),
         );
     }
-    let all_connected = games["result"]["games"]
-        .as_array()
-        .is_some_and(|games| games.iter().all(|game| game["connected"] == true));
+    let all_connected = games.iter().all(|game| game["connected"] == true);
     Ok(if all_connected { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// A result without the fields this version of the client reads.
+fn unexpected(client: &BridgeClient, path: &str, result: &Value) -> anyhow::Error {
+    anyhow!("the bridge at {} answered {path} without the expected fields: {result}", client.base())
 }

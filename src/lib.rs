@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod bridge;
+pub mod bridge_client;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -2,6 +2,9 @@
 //! bridge's `/mcp`. MCP clients that start their servers as processes use
 //! it; restarting the MCP client restarts this small proxy, never the
 //! bridge, so the game stays connected.
+//!
+//! A bridge started with a token gets it on every request to `/mcp`
+//! (`--token` or `GAMEBRIDGE_TOKEN`, as the other client commands).
 
 use std::sync::{Arc, Mutex};
 
@@ -15,17 +18,30 @@ use rmcp::model::{
 use rmcp::service::{
     NotificationContext, RequestContext, RunningService, SubscriptionContext, SubscriptionSink,
 };
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, stdio};
 use rmcp::{ClientHandler, ErrorData, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt};
 
 /// The stdio side's peer, once the MCP client has initialized.
 type Downstream = Arc<Mutex<Option<Peer<RoleServer>>>>;
 
-pub async fn run(url: &str) -> anyhow::Result<()> {
-    let endpoint = format!("{}/mcp", url.trim_end_matches('/'));
+use crate::bridge_client::BridgeOptions;
+
+pub async fn run(bridge: &BridgeOptions) -> anyhow::Result<()> {
+    // The MCP client's errors for a refused token are not worded for a
+    // person; asking the bridge once through the REST client first (`/`,
+    // which answers with or without games) says plainly when it is not
+    // running or needs the token.
+    let client = bridge.client()?;
+    client.result(client.get("/")).await?;
+    let endpoint = format!("{}/mcp", bridge.base());
+    let mut config = StreamableHttpClientTransportConfig::with_uri(endpoint.clone());
+    if let Some(token) = bridge.token() {
+        config = config.auth_header(token);
+    }
     let downstream = Downstream::default();
     let upstream = Upstream { downstream: downstream.clone(), listeners: Listeners::default() }
-        .serve(StreamableHttpClientTransport::from_uri(endpoint.clone()))
+        .serve(StreamableHttpClientTransport::from_config(config))
         .await
         .with_context(|| {
             format!("could not reach the bridge's MCP endpoint {endpoint} (is `gamebridge serve` running?)")

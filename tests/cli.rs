@@ -6,12 +6,15 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 
+use gamebridge_api::security::Security;
 use serde_json::json;
-use support::{FakeGame, STEP};
+use support::{FakeGame, GameConnection, Harness, STEP, game_event, within};
+use tokio::io::AsyncBufReadExt;
 
 fn gamebridge() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gamebridge"));
-    command.env_remove("RUST_LOG");
+    // Neither the developer's log filter nor their token may leak into a test.
+    command.env_remove("RUST_LOG").env_remove("GAMEBRIDGE_TOKEN");
     command
 }
 
@@ -236,4 +239,204 @@ fn sim_runs_a_script_and_reports_lua_errors_clearly() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("defines no global function tick"));
     let output = run(&["sim", "/nonexistent/mod.lua"]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("could not read"));
+}
+
+/// The token of the bridges below (16 characters or more, as `serve` asks).
+const TOKEN: &str = "cli-test-token-0123456789";
+
+/// How a client command is given the bridge's token.
+#[derive(Clone, Copy, Debug)]
+enum Given {
+    Flag,
+    Variable,
+    Nothing,
+    Wrong,
+}
+
+/// `gamebridge ARGS`, given the token as `given` says.
+fn client(args: &[&str], given: Given) -> tokio::process::Command {
+    let mut command = gamebridge();
+    command.args(args);
+    match given {
+        Given::Flag => command.args(["--token", TOKEN]),
+        Given::Variable => command.env("GAMEBRIDGE_TOKEN", TOKEN),
+        Given::Nothing => &mut command,
+        Given::Wrong => command.args(["--token", "not-the-token-0123456789"]),
+    };
+    let mut command = tokio::process::Command::from(command);
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    command
+}
+
+async fn client_output(args: &[&str], given: Given) -> Output {
+    within("the client command to finish", client(args, given).output()).await.expect("run gamebridge")
+}
+
+/// A bridge that needs [`TOKEN`], with one game `civ5` attached.
+async fn bridge_with_token() -> (Harness, FakeGame, GameConnection) {
+    Harness::with_one_game_configured("", |config| {
+        config.security = Security { token: Some(TOKEN.into()), ..Security::default() }
+    })
+    .await
+}
+
+/// `Harness::sync` on a bridge that needs [`TOKEN`]: once it returns, the
+/// bridge has processed everything the game sent before.
+async fn sync(harness: &Harness, connection: &mut GameConnection) {
+    let call =
+        harness.http.post(harness.url("/lua/call")).bearer_auth(TOKEN).json(&json!({"function": "Sync"}));
+    let answer = async {
+        let (id, function, _) = connection.expect_call().await;
+        assert_eq!(function, "Sync");
+        connection.answer(id, serde_json::Value::Null).await;
+    };
+    let (response, ()) = tokio::join!(within("the sync call", call.send()), answer);
+    let envelope: serde_json::Value = response.unwrap().json().await.unwrap();
+    assert_eq!(envelope["success"], true, "sync call failed: {envelope}");
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn call_and_status_send_the_token_from_the_flag_or_the_variable() {
+    let (harness, _game, connection) = bridge_with_token().await;
+    connection.echo_forever();
+    let url = harness.bridge.url();
+    for given in [Given::Flag, Given::Variable] {
+        let output = client_output(&["call", "MoveUnit", "[5, 10]", "--url", &url], given).await;
+        assert!(output.status.success(), "{given:?}: {}", text(&output.stderr));
+        let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(result, json!({"function": "MoveUnit", "args": [5, 10]}), "{given:?}");
+
+        let output = client_output(&["status", "--url", &url], given).await;
+        assert!(output.status.success(), "{given:?}: {}", text(&output.stderr));
+        let table = text(&output.stdout);
+        assert!(table.contains("civ5") && table.contains("connected"), "{given:?}: {table}");
+        assert!(!table.contains("null"), "{given:?}: {table}");
+    }
+}
+
+#[tokio::test]
+async fn events_sends_the_token_from_the_flag_or_the_variable() {
+    let (harness, _game, mut connection) = bridge_with_token().await;
+    connection.send(&game_event("TurnStart", json!({"turn": 7}))).await;
+    sync(&harness, &mut connection).await;
+    let url = harness.bridge.url();
+    for given in [Given::Flag, Given::Variable] {
+        let mut events = client(&["events", "--url", &url, "--since", "0", "--types", "TurnStart"], given)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn gamebridge events");
+        let mut lines = tokio::io::BufReader::new(events.stdout.take().unwrap()).lines();
+        let line = within("the replayed event", async {
+            loop {
+                let line = lines.next_line().await.unwrap().expect("events exited before the event");
+                if line.contains("TurnStart") {
+                    return line;
+                }
+            }
+        })
+        .await;
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(event["data"]["payload"]["turn"], 7, "{given:?}: {event}");
+    }
+}
+
+#[tokio::test]
+async fn mcp_sends_the_token_from_the_flag_or_the_variable() {
+    use rmcp::ServiceExt;
+    use rmcp::transport::TokioChildProcess;
+
+    let (harness, _game, mut connection) = bridge_with_token().await;
+    connection.register("GetCity").await;
+    sync(&harness, &mut connection).await;
+    let url = harness.bridge.url();
+    for given in [Given::Flag, Given::Variable] {
+        let proxy = TokioChildProcess::new(client(&["-q", "mcp", "--url", &url], given)).unwrap();
+        let session = within("stdio initialize", ().serve(proxy)).await.expect("the proxy initializes");
+        let tools =
+            within("tools/list", session.list_all_tools()).await.expect("tools/list through the proxy");
+        assert!(tools.iter().any(|tool| tool.name == "GetCity"), "{given:?}: {tools:?}");
+        within("the proxy to stop", session.cancel()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn without_the_right_token_every_client_command_says_so() {
+    let (harness, _game, _connection) = bridge_with_token().await;
+    let url = harness.bridge.url();
+    let commands: [&[&str]; 4] = [
+        &["call", "F", "--url", &url],
+        &["status", "--url", &url],
+        &["events", "--url", &url],
+        &["mcp", "--url", &url],
+    ];
+    for (given, expected) in [
+        (
+            Given::Nothing,
+            format!("the bridge at {url} needs its token: pass --token or set GAMEBRIDGE_TOKEN"),
+        ),
+        (Given::Wrong, format!("the bridge at {url} refused the token")),
+    ] {
+        for args in commands {
+            let output = client_output(args, given).await;
+            let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+            assert!(!output.status.success(), "{args:?} {given:?} fails");
+            assert!(stderr.contains(&expected), "{args:?} {given:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{args:?} {given:?}: one line: {stderr}");
+            assert!(stdout.is_empty(), "{args:?} {given:?} prints no half answer: {stdout}");
+        }
+    }
+}
+
+/// An HTTP server that is not a bridge: every request gets `status` and `body`.
+async fn not_a_bridge(status: u16, body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let status = axum::http::StatusCode::from_u16(status).unwrap();
+    let router = axum::Router::new().fallback(move || async move { (status, body) });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+#[tokio::test]
+async fn refusals_and_answers_that_are_not_the_bridges_are_reported_plainly() {
+    let forbidden =
+        r#"{"success":false,"error":{"code":"FORBIDDEN","message":"Host \"x\" is not this bridge's"}}"#;
+    let refused = "refused the request (HTTP 403): Host \"x\" is not this bridge's";
+    // What `status` and `call` say, then what `events` says.
+    for (status, body, expected) in [
+        (403, forbidden, [refused, refused]),
+        (403, "<html>Forbidden</html>", ["refused the request (HTTP 403): <html>Forbidden</html>"; 2]),
+        (
+            200,
+            "<html>a page</html>",
+            ["answered HTTP 200 OK with no JSON", "HTTP 200 OK with no event stream"],
+        ),
+        (
+            200,
+            r#"{"uptime": 3}"#,
+            ["HTTP 200 OK with JSON that is no envelope", "HTTP 200 OK with no event stream"],
+        ),
+        (
+            502,
+            "Bad Gateway",
+            ["answered HTTP 502 Bad Gateway with no JSON (is it a gamebridge?): Bad Gateway"; 2],
+        ),
+    ] {
+        let url = not_a_bridge(status, body).await;
+        for (args, expected) in [
+            (&["status", "--url", &url][..], expected[0]),
+            (&["call", "F", "--url", &url], expected[0]),
+            (&["events", "--url", &url], expected[1]),
+        ] {
+            let output = client_output(args, Given::Nothing).await;
+            let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+            assert!(!output.status.success(), "{args:?} on HTTP {status} {body} fails");
+            assert!(stderr.contains(expected), "{args:?} on HTTP {status} {body}: {stderr}");
+            assert!(stdout.is_empty(), "{args:?} on HTTP {status} {body}: {stdout}");
+        }
+    }
 }
