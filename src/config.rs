@@ -332,6 +332,17 @@ mod tests {
     }
 
     #[test]
+    fn tokens_too_easy_to_guess_or_to_mangle_are_refused() {
+        let with_token = |token: &str| ServeOptions { token: Some(token.into()), ..ServeOptions::default() };
+        for (token, why) in [(" ", "spaces"), ("hunter2", "shorter than 16"), ("a b c d e f g h i j", "spaces")] {
+            let error = BridgeConfig::build(&with_token(token)).unwrap_err().to_string();
+            assert!(error.contains(why), "{token:?}: {error}");
+        }
+        let config = BridgeConfig::build(&with_token("0123456789abcdef")).unwrap();
+        assert_eq!(config.security.token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
     fn bad_values_are_clear_errors() {
         let error = BridgeConfig::build(&options(Some("localhost"), &[])).unwrap_err();
         assert!(error.to_string().contains("is not IP:PORT"));

@@ -152,7 +152,11 @@ async fn pages_from_other_origins_cannot_reach_the_game() {
     assert_eq!(answer["success"], true, "{answer}");
     match within("the test's call to reach the game", received.recv()).await {
         Some(BridgeMessage::LuaCall { function, args, .. }) => {
-            assert_eq!((function.as_str(), args.get()), ("Echo", r#"["from the test"]"#), "nothing else came first");
+            assert_eq!(
+                (function.as_str(), args.get()),
+                ("Echo", r#"["from the test"]"#),
+                "nothing else came first"
+            );
         }
         other => panic!("the game received {other:?} before the test's call"),
     }

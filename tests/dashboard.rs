@@ -181,4 +181,3 @@ impl FakeGame {
         self.calls.load(Ordering::SeqCst)
     }
 }
-

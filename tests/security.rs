@@ -61,24 +61,41 @@ async fn with_a_token_every_agent_route_needs_it() {
 }
 
 #[tokio::test]
-async fn the_games_own_tick_needs_no_token() {
+async fn with_a_token_the_arena_games_own_routes_stay_open_to_it_and_it_alone() {
     let dir = tempfile::tempdir().unwrap();
+    let civ = format!("unix:{}", dir.path().join("none.sock").display());
     let security = Security { token: Some("s3cret".into()), ..Security::default() };
-    let harness = Harness::start_configured(dir, &[("arena", "agent-arena".into())], |config| {
-        config.security = security
-    })
-    .await;
-    let (status, body) = status_and_body(
-        harness
-            .http
-            .post(harness.url("/tick"))
-            .header("content-type", "application/json")
-            .body(r#"{"tick":1,"perceptions":[]}"#),
-    )
-    .await;
+    let games = [("civ5", civ), ("arena", "agent-arena".into())];
+    let harness = Harness::start_configured(dir, &games, |config| config.security = security).await;
+    let post = |path: &str, body: &str| {
+        harness.http.post(harness.url(path)).header("content-type", "application/json").body(body.to_owned())
+    };
+    // What the unchanged Godot client sends, without a token, from this machine.
+    let (status, body) = status_and_body(post("/tick", r#"{"tick":1,"perceptions":[]}"#)).await;
     assert_eq!((status, body["tick"].as_u64()), (200, Some(1)), "the Godot client sends no token");
-    let (status, _) = status_and_body(harness.http.get(harness.url("/metrics"))).await;
-    assert_eq!(status, 401);
+    for path in ["/metrics", "/tools/list"] {
+        let (status, _) = status_and_body(harness.http.get(harness.url(path))).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let (status, _) = status_and_body(post("/tools/execute", r#"{"tool_name":"idle","params":{}}"#)).await;
+    assert_eq!(status, 200);
+    let (status, _) = status_and_body(post("/agents/register", r#"{"agent_id":"a1"}"#)).await;
+    assert_eq!(status, 200);
+    // Its /health answers for the arena game, not for the default game.
+    let (status, health) = status_and_body(harness.http.get(harness.url("/health"))).await;
+    assert_eq!((status, health["result"]["game"].as_str()), (200, Some("arena")), "{health}");
+    let (_, health) = status_and_body(harness.http.get(harness.url("/health")).bearer_auth("s3cret")).await;
+    assert_eq!(health["result"]["game"], "civ5", "with the token, the default game");
+    // Nothing else is open, and the game cannot choose how agents decide.
+    for path in ["/lua/functions", "/games", "/games/civ5/health", "/events/history", "/stats"] {
+        let (status, _) = status_and_body(harness.http.get(harness.url(path))).await;
+        assert_eq!(status, 401, "{path}");
+    }
+    let llm = r#"{"agent_id":"a2","backend":{"kind":"rules"}}"#;
+    let (status, body) = status_and_body(post("/agents/register", llm)).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = status_and_body(post("/agents/register", llm).bearer_auth("s3cret")).await;
+    assert_eq!(status, 200, "with the token");
 }
 
 #[tokio::test]

@@ -217,6 +217,17 @@ mod tests {
     }
 
     #[test]
+    fn an_arena_game_is_served_tokenless_only_from_its_own_addresses() {
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        let security = Security { game_peers: vec![lan], ..Security::default() };
+        let peer = |ip: &str| Some(SocketAddr::new(ip.parse().unwrap(), 40000));
+        assert!(security.game_peer_allowed(peer("127.0.0.1")) && security.game_peer_allowed(peer("::1")));
+        assert!(security.game_peer_allowed(peer("192.168.1.20")));
+        assert!(!security.game_peer_allowed(peer("192.168.1.21")));
+        assert!(!security.game_peer_allowed(None), "an unknown peer is not trusted");
+    }
+
+    #[test]
     fn tokens_compare_whole() {
         assert!(constant_time_eq(b"secret", b"secret"));
         assert!(!constant_time_eq(b"secret", b"secreT"));
