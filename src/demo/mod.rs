@@ -28,8 +28,8 @@ pub async fn run(listen: &str) -> anyhow::Result<()> {
          Dashboard: {url}/ui   API description: {url}/openapi.json\n\n\
          Try:\n  \
          curl -s {url}/lua/functions\n  \
-         curl -s -X POST {url}/lua/call -d '{{\"function\":\"MoveUnit\",\"args\":[1,3,3]}}'\n  \
-         curl -s -X POST {url}/lua/call -d '{{\"function\":\"EndTurn\"}}'\n",
+         curl -s {url}/lua/call --json '{{\"function\":\"MoveUnit\",\"args\":[1,3,3]}}'\n  \
+         curl -s {url}/lua/call --json '{{\"function\":\"EndTurn\"}}'\n",
         socket = socket.display()
     );
     let stopped = bridge.wait().await;

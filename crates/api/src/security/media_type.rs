@@ -25,12 +25,12 @@ pub fn refusal(request: &Request) -> Option<String> {
     if !has_body {
         return None;
     }
-    Some(match declared {
-        Some(declared) => {
-            format!("the request body is {declared}; send JSON with Content-Type: application/json")
-        }
-        None => "the request body has no Content-Type; send JSON with Content-Type: application/json".into(),
-    })
+    let declared = declared.map_or_else(|| "the request body has no Content-Type".to_owned(), |declared| {
+        format!("the request body is {declared}")
+    });
+    Some(format!(
+        "{declared}; send JSON with Content-Type: application/json (curl: --json '{{...}}' instead of -d)"
+    ))
 }
 
 /// `application/json` or `application/…+json`, with parameters or not.
