@@ -334,7 +334,9 @@ mod tests {
     #[test]
     fn tokens_too_easy_to_guess_or_to_mangle_are_refused() {
         let with_token = |token: &str| ServeOptions { token: Some(token.into()), ..ServeOptions::default() };
-        for (token, why) in [(" ", "spaces"), ("hunter2", "shorter than 16"), ("a b c d e f g h i j", "spaces")] {
+        for (token, why) in
+            [(" ", "spaces"), ("hunter2", "shorter than 16"), ("a b c d e f g h i j", "spaces")]
+        {
             let error = BridgeConfig::build(&with_token(token)).unwrap_err().to_string();
             assert!(error.contains(why), "{token:?}: {error}");
         }

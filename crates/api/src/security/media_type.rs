@@ -25,9 +25,10 @@ pub fn refusal(request: &Request) -> Option<String> {
     if !has_body {
         return None;
     }
-    let declared = declared.map_or_else(|| "the request body has no Content-Type".to_owned(), |declared| {
-        format!("the request body is {declared}")
-    });
+    let declared = declared.map_or_else(
+        || "the request body has no Content-Type".to_owned(),
+        |declared| format!("the request body is {declared}"),
+    );
     Some(format!(
         "{declared}; send JSON with Content-Type: application/json (curl: --json '{{...}}' instead of -d)"
     ))
