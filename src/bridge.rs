@@ -49,6 +49,7 @@ impl RunningBridge {
         let addr = listener.local_addr()?;
         let hub = Hub::with_config(HubConfig {
             event_capacity: config.event_ring,
+            event_bytes: config.event_ring_bytes,
             journal: config.journal.clone(),
             dispatch: Arc::new(WebhookDispatch::new()),
         })
