@@ -133,7 +133,8 @@ fn arena_for(hub: &Arc<Hub>, config: &BridgeConfig) -> anyhow::Result<Option<Arc
         _ => Backend::Rules,
     };
     let game = hub.game(name).expect("the game was added");
-    Ok(Some(Arena::new(game, ArenaOptions { deadline: http.deadline, default_backend })))
+    let max_agents = http.max_agents.unwrap_or(gamebridge_agents::arena::DEFAULT_MAX_AGENTS);
+    Ok(Some(Arena::new(game, ArenaOptions { deadline: http.deadline, default_backend, max_agents })))
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.
