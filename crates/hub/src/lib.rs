@@ -33,13 +33,15 @@ pub use events::{
 };
 pub use external::{
     AgentChannel, AgentEndpoint, DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest,
-    NoDispatch, StepFuture, StepRequest,
+    MAX_EXTERNAL_FUNCTION_BYTES, MAX_EXTERNAL_FUNCTIONS, NoDispatch, StepFuture, StepRequest,
 };
 pub use game::{Game, GameStatus, LinkState};
 pub use pause::PLAYER_IDS;
-pub use pending::{CallIds, PendingCallInfo};
-pub use registry::{FunctionInfo, FunctionRegistry};
-pub use session::{Outbound, SessionGuard};
+pub use pending::{CallIds, MAX_PENDING_CALLS, PendingCallInfo};
+pub use registry::{
+    FunctionInfo, FunctionRegistry, MAX_GAME_FUNCTION_BYTES, MAX_GAME_FUNCTIONS, RegistryFull,
+};
+pub use session::{MAX_EXTERNAL_CALLS, Outbound, SessionGuard};
 pub use stats::{GameStats, LatencySlot, StatsSnapshot};
 
 use game::Shared;
