@@ -58,6 +58,8 @@ mod links;
 mod mailbox_legacy;
 #[path = "faults/mailbox_modern.rs"]
 mod mailbox_modern;
+#[path = "faults/memory.rs"]
+mod memory;
 #[path = "faults/own_process.rs"]
 mod own_process;
 #[path = "faults/raw_agent.rs"]
