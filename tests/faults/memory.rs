@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::own_process::{resident_bytes, run_here};
 use crate::support::{Harness, within};
+use crate::ws_agent::WsAgent;
 
 const MIB: u64 = 1 << 20;
 
@@ -166,4 +167,49 @@ async fn agent_function_registrations_past_the_bound_are_refused_with_invalid_ar
     let removed = harness.post("/external/unregister", json!({"name": "f0"})).await;
     assert_eq!(removed["success"], true, "{removed}");
     assert_eq!(harness.post("/external/register", register(99_999)).await["success"], true, "room again");
+}
+
+#[tokio::test]
+async fn external_calls_past_the_bound_are_answered_at_once_with_too_many_calls() {
+    let max = gamebridge_hub::MAX_EXTERNAL_CALLS as u64;
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    // An agent that takes every call and answers none (until told to).
+    let mut agent = WsAgent::connect(&harness).await;
+    agent
+        .register(json!({"type": "register", "functions": [{"name": "Think", "timeout_ms": 600_000}]}))
+        .await;
+    assert_eq!(connection.recv_json().await["type"], "external_register");
+    let call = |id: u64| {
+        let mut frame =
+            json!({"type": "external_call", "id": id, "function": "Think", "args": {}, "async": false})
+                .to_string()
+                .into_bytes();
+        frame.extend_from_slice(VOX_DELIMITER);
+        frame
+    };
+    let calls: Vec<u8> = (1..=max + 1).flat_map(call).collect();
+    connection.send_raw(&calls).await;
+    let refused = connection.recv_json().await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["id"].as_u64()),
+        (Some("external_response"), Some(max + 1))
+    );
+    assert_eq!(refused["success"], false, "{refused}");
+    assert_eq!(refused["error"]["code"], "TOO_MANY_CALLS", "{refused}");
+
+    // One answer gives one place back: the next call reaches the agent.
+    let first = agent.next_text().await;
+    agent.send(json!({"type": "result", "id": first["id"], "success": true, "result": 1})).await;
+    let answered = connection.recv_json().await;
+    assert_eq!(
+        (answered["id"].as_u64(), answered["success"].as_bool()),
+        (first["callId"].as_u64(), Some(true))
+    );
+    connection.send_raw(&call(max + 2)).await;
+    loop {
+        let asked = agent.next_text().await;
+        if asked["callId"].as_u64() == Some(max + 2) {
+            break;
+        }
+    }
 }
