@@ -49,6 +49,7 @@ impl RunningBridge {
         let addr = listener.local_addr()?;
         let hub = Hub::with_config(HubConfig {
             event_capacity: config.event_ring,
+            event_bytes: config.event_ring_bytes,
             journal: config.journal.clone(),
             dispatch: Arc::new(WebhookDispatch::new()),
         })
@@ -133,7 +134,8 @@ fn arena_for(hub: &Arc<Hub>, config: &BridgeConfig) -> anyhow::Result<Option<Arc
         _ => Backend::Rules,
     };
     let game = hub.game(name).expect("the game was added");
-    Ok(Some(Arena::new(game, ArenaOptions { deadline: http.deadline, default_backend })))
+    let max_agents = http.max_agents.unwrap_or(gamebridge_agents::arena::DEFAULT_MAX_AGENTS);
+    Ok(Some(Arena::new(game, ArenaOptions { deadline: http.deadline, default_backend, max_agents })))
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

@@ -5,6 +5,7 @@
 //! listen = "127.0.0.1:5000"
 //! timeout_ms = 60000
 //! event_ring = 10000
+//! event_ring_bytes = 67108864
 //! journal = "events.jsonl"
 //! event_pipe = "vox-deorum-events"
 //! games = ["civ5=vox-deorum", "lab=tcp:127.0.0.1:7000?framing=lines"]
@@ -21,6 +22,8 @@ use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// A smaller event ring would hold barely one ordinary event.
+pub const MIN_EVENT_RING_BYTES: usize = 64 << 10;
 
 /// One game: its name (used in `/games/{name}/…`) and how to reach it.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +73,8 @@ pub struct BridgeConfig {
     pub default_timeout: Duration,
     /// Events kept in memory for replay.
     pub event_ring: usize,
+    /// Bytes of events kept in memory for replay.
+    pub event_ring_bytes: usize,
     /// A file every event is appended to.
     pub journal: Option<PathBuf>,
     /// Serve events on node-ipc pipe ID as well.
@@ -89,6 +94,7 @@ impl Default for BridgeConfig {
             games: Vec::new(),
             default_timeout: DEFAULT_TIMEOUT,
             event_ring: gamebridge_hub::DEFAULT_EVENT_CAPACITY,
+            event_ring_bytes: gamebridge_hub::DEFAULT_EVENT_RING_BYTES,
             journal: None,
             event_pipe: None,
             ping_interval: Duration::from_secs(5),
@@ -117,6 +123,10 @@ pub struct ServeOptions {
     /// Events kept in memory for clients that reconnect [default: 10000].
     #[arg(long, value_name = "EVENTS")]
     pub event_ring: Option<usize>,
+    /// Bytes of events kept in memory for clients that reconnect; the oldest leave first
+    /// [default: 67108864 (64 MiB)].
+    #[arg(long, value_name = "BYTES")]
+    pub event_ring_bytes: Option<usize>,
     /// Append every event to this file (JSON lines); history and replay survive restarts.
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
@@ -166,6 +176,7 @@ pub struct ConfigFile {
     pub games: Vec<String>,
     pub timeout_ms: Option<u64>,
     pub event_ring: Option<usize>,
+    pub event_ring_bytes: Option<usize>,
     pub journal: Option<PathBuf>,
     pub event_pipe: Option<String>,
     #[serde(default)]
@@ -221,6 +232,13 @@ impl BridgeConfig {
             Some(events) => events,
             None => gamebridge_hub::DEFAULT_EVENT_CAPACITY,
         };
+        let event_ring_bytes = match options.event_ring_bytes.or(file.event_ring_bytes) {
+            Some(bytes) if bytes < MIN_EVENT_RING_BYTES => {
+                bail!("event_ring_bytes must be at least {MIN_EVENT_RING_BYTES} (64 KiB)")
+            }
+            Some(bytes) => bytes,
+            None => gamebridge_hub::DEFAULT_EVENT_RING_BYTES,
+        };
         // The token comes from the command line or GAMEBRIDGE_TOKEN, never from a file.
         let token = options.token.as_deref().map(check_token).transpose()?;
         let security = gamebridge_api::security::Security {
@@ -258,6 +276,7 @@ impl BridgeConfig {
             games,
             default_timeout,
             event_ring,
+            event_ring_bytes,
             journal: options.journal.clone().or(file.journal),
             event_pipe: options.event_pipe.clone().or(file.event_pipe),
             security,
@@ -313,12 +332,13 @@ mod tests {
     fn command_line_wins_over_the_file_and_games_add_up() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bridge.toml");
-        let text = "listen = \"127.0.0.1:6000\"\ngames = [\"a=pipe:a\"]\ntimeout_ms = 5000\nevent_ring = 50\njournal = \"j.jsonl\"";
+        let text = "listen = \"127.0.0.1:6000\"\ngames = [\"a=pipe:a\"]\ntimeout_ms = 5000\nevent_ring = 50\nevent_ring_bytes = 1048576\njournal = \"j.jsonl\"";
         std::fs::write(&path, text).unwrap();
         let mut options = options(Some("127.0.0.1:7000"), &["b=pipe:b"]);
         options.config = Some(path);
         let config = BridgeConfig::build(&options).unwrap();
         assert_eq!((config.event_ring, config.journal.unwrap().to_str()), (50, Some("j.jsonl")));
+        assert_eq!(config.event_ring_bytes, 1 << 20);
         assert_eq!(config.listen.port(), 7000);
         assert_eq!(config.games.iter().map(|game| game.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(config.default_timeout, Duration::from_secs(5));
@@ -351,5 +371,8 @@ mod tests {
         let error = BridgeConfig::build(&options(None, &["a=pipe:a", "a=pipe:b"])).unwrap_err();
         assert!(error.to_string().contains("unique"));
         assert!(toml::from_str::<ConfigFile>("colour = 1").is_err());
+        let tiny = ServeOptions { event_ring_bytes: Some(100), ..ServeOptions::default() };
+        let error = BridgeConfig::build(&tiny).unwrap_err();
+        assert!(error.to_string().contains("event_ring_bytes must be at least"), "{error}");
     }
 }

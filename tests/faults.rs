@@ -31,6 +31,13 @@
 //! | mailbox modern, `mailbox:DIR` | `mailbox_modern::a_game_that_goes_quiet_mid_call_fails_it_and_never_runs_it_when_it_comes_back` | `mailbox_modern::a_game_that_restarts_mid_call_fails_it_at_once_and_the_new_game_never_runs_it` | `mailbox_modern::garbage_in_the_outbox_and_in_an_answer_is_counted_and_the_call_fails_at_once` | `mailbox_modern::half_written_answers_and_outbox_lines_are_read_only_when_whole` | n/a: no framing, a file is one message whatever its size | `mailbox_modern::ten_thousand_calls_in_flight_each_get_their_own_answer` |
 //! | http (Agent Arena), the game posts `/tick` | `arena::a_simulation_that_disconnects_mid_tick_leaves_the_bridge_serving` | `arena::a_restarted_simulation_registers_its_agents_again_and_ticks_from_one` | `arena::garbage_bodies_are_refused_and_decide_nothing` | `arena::truncated_requests_decide_nothing` | `arena::an_oversized_tick_is_refused_with_413_and_decides_nothing` | `arena::ten_thousand_agent_decisions_in_flight_each_get_their_own_action` |
 //!
+//! # Memory bounds
+//!
+//! `memory::…`: a game sending 1 GB of events costs the event ring's byte
+//! budget; ticks of 300,000 agents are refused while parsed; calls, external
+//! calls and registrations past their bounds are refused with a clear code
+//! (docs/SECURITY.md, "Memory bounds").
+//!
 //! # Agent faults
 //!
 //! | agent | dies mid-call | answers late | stops reading |
@@ -58,6 +65,8 @@ mod links;
 mod mailbox_legacy;
 #[path = "faults/mailbox_modern.rs"]
 mod mailbox_modern;
+#[path = "faults/memory.rs"]
+mod memory;
 #[path = "faults/own_process.rs"]
 mod own_process;
 #[path = "faults/raw_agent.rs"]

@@ -130,20 +130,62 @@ impl ExternalDispatch for NoDispatch {
     }
 }
 
-/// The agent functions of one game.
+/// Agent functions one game may have registered: agents register a
+/// handful each, but every registration is kept until unregistered.
+pub const MAX_EXTERNAL_FUNCTIONS: usize = 1024;
+/// Bytes of names, URLs and descriptions those registrations may hold.
+pub const MAX_EXTERNAL_FUNCTION_BYTES: usize = 4 << 20;
+
+/// The agent functions of one game, within [`MAX_EXTERNAL_FUNCTIONS`] and
+/// [`MAX_EXTERNAL_FUNCTION_BYTES`].
 #[derive(Default)]
 pub struct ExternalRegistry {
     functions: RwLock<BTreeMap<String, Arc<ExternalFunction>>>,
 }
 
+/// What keeping a registration costs.
+fn footprint(function: &ExternalFunction) -> usize {
+    function.name.len()
+        + function.url().map_or(0, str::len)
+        + function.description.as_ref().map_or(0, String::len)
+}
+
 impl ExternalRegistry {
-    /// Adds a function; a name already registered is refused.
+    /// Adds a function; a name already registered, or one past the bounds,
+    /// is refused with `INVALID_ARGUMENTS`.
     pub fn register(&self, function: ExternalFunction) -> Result<Arc<ExternalFunction>, ErrorBody> {
         let mut functions = self.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if functions.contains_key(&function.name) {
             return Err(ErrorBody::new(
                 ErrorCode::INVALID_ARGUMENTS,
                 format!("external function '{}' is already registered; unregister it first", function.name),
+            ));
+        }
+        if functions.len() >= MAX_EXTERNAL_FUNCTIONS {
+            tracing::warn!(
+                function = function.name,
+                max = MAX_EXTERNAL_FUNCTIONS,
+                "external function registration refused: too many"
+            );
+            return Err(ErrorBody::new(
+                ErrorCode::INVALID_ARGUMENTS,
+                format!(
+                    "{MAX_EXTERNAL_FUNCTIONS} external functions are registered for this game, the most it takes; unregister some first"
+                ),
+            ));
+        }
+        let held: usize = functions.values().map(|function| footprint(function)).sum();
+        if held + footprint(&function) > MAX_EXTERNAL_FUNCTION_BYTES {
+            tracing::warn!(
+                function = function.name,
+                max = MAX_EXTERNAL_FUNCTION_BYTES,
+                "external function registration refused: too many bytes"
+            );
+            return Err(ErrorBody::new(
+                ErrorCode::INVALID_ARGUMENTS,
+                format!(
+                    "the external functions of this game would hold more than {MAX_EXTERNAL_FUNCTION_BYTES} bytes of names, URLs and descriptions; unregister some or shorten the description"
+                ),
             ));
         }
         let function = Arc::new(function);

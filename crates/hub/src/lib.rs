@@ -28,16 +28,20 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-pub use events::{Delivery, EventCursor, EventLog, HubEventKind, Journal, StoredEvent};
+pub use events::{
+    DEFAULT_EVENT_RING_BYTES, Delivery, EventCursor, EventLog, HubEventKind, Journal, StoredEvent,
+};
 pub use external::{
     AgentChannel, AgentEndpoint, DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest,
-    NoDispatch, StepFuture, StepRequest,
+    MAX_EXTERNAL_FUNCTION_BYTES, MAX_EXTERNAL_FUNCTIONS, NoDispatch, StepFuture, StepRequest,
 };
 pub use game::{Game, GameStatus, LinkState};
 pub use pause::PLAYER_IDS;
-pub use pending::{CallIds, PendingCallInfo};
-pub use registry::{FunctionInfo, FunctionRegistry};
-pub use session::{Outbound, SessionGuard};
+pub use pending::{CallIds, MAX_PENDING_CALLS, PendingCallInfo};
+pub use registry::{
+    FunctionInfo, FunctionRegistry, MAX_GAME_FUNCTION_BYTES, MAX_GAME_FUNCTIONS, RegistryFull,
+};
+pub use session::{MAX_EXTERNAL_CALLS, Outbound, SessionGuard};
 pub use stats::{GameStats, LatencySlot, StatsSnapshot};
 
 use game::Shared;
@@ -49,6 +53,9 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 10_000;
 pub struct HubConfig {
     /// Events kept in memory for replay.
     pub event_capacity: usize,
+    /// Bytes of events kept in memory for replay: the game decides how large
+    /// an event is, so a count alone does not bound memory.
+    pub event_bytes: usize,
     /// A file every event is appended to, for history across restarts.
     pub journal: Option<PathBuf>,
     /// How calls from games reach agent functions.
@@ -57,7 +64,12 @@ pub struct HubConfig {
 
 impl Default for HubConfig {
     fn default() -> Self {
-        Self { event_capacity: DEFAULT_EVENT_CAPACITY, journal: None, dispatch: Arc::new(NoDispatch) }
+        Self {
+            event_capacity: DEFAULT_EVENT_CAPACITY,
+            event_bytes: DEFAULT_EVENT_RING_BYTES,
+            journal: None,
+            dispatch: Arc::new(NoDispatch),
+        }
     }
 }
 
@@ -82,8 +94,8 @@ impl Hub {
     /// Fails only when the journal cannot be opened.
     pub fn with_config(config: HubConfig) -> std::io::Result<Arc<Self>> {
         let events = match &config.journal {
-            Some(path) => EventLog::with_journal(config.event_capacity, path)?,
-            None => EventLog::new(config.event_capacity),
+            Some(path) => EventLog::with_journal(config.event_capacity, config.event_bytes, path)?,
+            None => EventLog::bounded(config.event_capacity, config.event_bytes),
         };
         let shared = Shared {
             events: Arc::new(events),

@@ -1,6 +1,7 @@
-//! Calls sent to a game and not yet answered.
+//! Calls sent to a game and not yet answered, at most
+//! [`MAX_PENDING_CALLS`] per connection.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dashmap::DashMap;
@@ -47,15 +48,33 @@ impl Default for CallIds {
     }
 }
 
+/// Calls one connection may have in flight. Each waiting call costs its
+/// entry and its caller's request; a game that stops answering while agents
+/// keep calling would otherwise grow the bridge without end. Far above
+/// what a game answers in time (the fault suite runs 10,000 at once).
+pub const MAX_PENDING_CALLS: usize = 65_536;
+
 /// The calls in flight on one connection.
 ///
 /// Closing is race-free without a lock: `close` sets the flag before draining,
 /// and `register` checks the flag after inserting, so a call either sees the
-/// connection closed or is drained by it.
-#[derive(Default)]
+/// connection closed or is drained by it. The bound is an atomic count,
+/// taken before inserting and given back by whoever removes the entry, so
+/// the call path gains no lock.
 pub(crate) struct PendingCalls {
     calls: DashMap<u64, Waiting>,
     closed: AtomicBool,
+    /// Entries in `calls`, plus registrations about to insert or be refused.
+    count: AtomicUsize,
+    max: usize,
+    /// Whether the bound was hit since a call was last accepted (one log line per episode).
+    full: AtomicBool,
+}
+
+impl Default for PendingCalls {
+    fn default() -> Self {
+        Self::with_limit(MAX_PENDING_CALLS)
+    }
 }
 
 /// A caller waiting for an answer, and until when it waits.
@@ -80,30 +99,66 @@ pub struct PendingCallInfo {
     pub deadline_ms: u64,
 }
 
-/// The connection closed before the call could be registered.
-pub(crate) struct Closed;
+/// Why a call could not be registered.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Refused {
+    /// The connection closed.
+    Closed,
+    /// As many calls as the connection takes are in flight.
+    Full { max: usize },
+}
 
 impl PendingCalls {
+    pub fn with_limit(max: usize) -> Self {
+        Self {
+            calls: DashMap::new(),
+            closed: AtomicBool::new(false),
+            count: AtomicUsize::new(0),
+            max,
+            full: AtomicBool::new(false),
+        }
+    }
+
     pub fn register(
         &self,
         id: u64,
         function: Box<str>,
         deadline: Instant,
-    ) -> Result<oneshot::Receiver<CallResult>, Closed> {
+    ) -> Result<oneshot::Receiver<CallResult>, Refused> {
+        if self.count.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            if !self.full.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    max = self.max,
+                    "calls refused: as many calls as a connection takes are in flight"
+                );
+            }
+            return Err(Refused::Full { max: self.max });
+        }
+        if self.full.load(Ordering::Relaxed) {
+            self.full.store(false, Ordering::Relaxed);
+        }
         let (answer, receiver) = oneshot::channel();
         self.calls.insert(id, Waiting { answer, deadline, function, sent: Instant::now() });
         if self.closed.load(Ordering::SeqCst) {
-            self.calls.remove(&id);
-            return Err(Closed);
+            self.take(id);
+            return Err(Refused::Closed);
         }
         Ok(receiver)
+    }
+
+    /// Removes the call `id`, giving its place back.
+    fn take(&self, id: u64) -> Option<Waiting> {
+        let (_, waiting) = self.calls.remove(&id)?;
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        Some(waiting)
     }
 
     /// Delivers an answer; false when no call waits for this id (unknown,
     /// timed out, or abandoned by its caller).
     pub fn complete(&self, id: u64, result: CallResult) -> bool {
-        match self.calls.remove(&id) {
-            Some((_, waiting)) => waiting.answer.send(result).is_ok(),
+        match self.take(id) {
+            Some(waiting) => waiting.answer.send(result).is_ok(),
             None => false,
         }
     }
@@ -114,7 +169,7 @@ impl PendingCalls {
     }
 
     pub fn forget(&self, id: u64) {
-        self.calls.remove(&id);
+        self.take(id);
     }
 
     /// Fails every call at once and refuses new ones.
@@ -123,7 +178,7 @@ impl PendingCalls {
         let ids: Vec<u64> = self.calls.iter().map(|entry| *entry.key()).collect();
         let mut failed = 0;
         for id in ids {
-            if let Some((_, waiting)) = self.calls.remove(&id) {
+            if let Some(waiting) = self.take(id) {
                 failed += usize::from(waiting.answer.send(Err(error.clone())).is_ok());
             }
         }
@@ -131,7 +186,7 @@ impl PendingCalls {
     }
 
     pub fn len(&self) -> usize {
-        self.calls.len()
+        self.count.load(Ordering::Acquire).min(self.calls.len())
     }
 
     /// The `limit` oldest calls in flight, oldest first.
@@ -185,6 +240,20 @@ mod tests {
         }
         assert!(pending.register(4, "f".into(), later()).is_err());
         assert_eq!(pending.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn calls_past_the_bound_are_refused_until_one_leaves() {
+        let pending = PendingCalls::with_limit(2);
+        let first = pending.register(1, "f".into(), later()).ok().unwrap();
+        let _second = pending.register(2, "f".into(), later()).ok().unwrap();
+        assert_eq!(pending.register(3, "f".into(), later()).unwrap_err(), Refused::Full { max: 2 });
+        assert!(pending.complete(1, Ok(gamebridge_protocol::message::null())));
+        assert!(first.await.unwrap().is_ok());
+        let _third = pending.register(3, "f".into(), later()).expect("an answered call gives its place back");
+        pending.forget(2);
+        let _fourth = pending.register(4, "f".into(), later()).expect("a forgotten call too");
+        assert_eq!(pending.len(), 2);
     }
 
     #[tokio::test]

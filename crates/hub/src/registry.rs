@@ -2,6 +2,11 @@
 //! and those a manifest describes (a game such as the TF2 mod that never
 //! registers anything). Each may carry a JSON Schema of its arguments, so
 //! MCP clients see typed tools.
+//!
+//! The game fills its registrations as it likes, each up to a frame
+//! (16 MiB), so they are bounded: [`MAX_GAME_FUNCTIONS`] functions and
+//! [`MAX_GAME_FUNCTION_BYTES`] of names, descriptions and schemas. A
+//! manifest comes from the operator and is not bounded.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;
@@ -21,11 +26,38 @@ pub struct FunctionInfo {
     pub parameters: Option<Value>,
 }
 
+/// Functions a game may register (`lua_register`); Vox Deorum registers a
+/// few hundred.
+pub const MAX_GAME_FUNCTIONS: usize = 4096;
+/// Bytes of names, descriptions and schemas (as compact JSON) the game's
+/// registrations may hold.
+pub const MAX_GAME_FUNCTION_BYTES: usize = 16 << 20;
+
+/// A registration past the registry's bounds.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum RegistryFull {
+    #[error(
+        "the game has registered {MAX_GAME_FUNCTIONS} functions, the most it may; '{0}' is not registered"
+    )]
+    Functions(String),
+    #[error(
+        "the game's registrations would hold more than {MAX_GAME_FUNCTION_BYTES} bytes; '{0}' is not registered"
+    )]
+    Bytes(String),
+}
+
+/// The game's own registrations and what they cost.
+#[derive(Default)]
+struct Registered {
+    functions: BTreeMap<String, FunctionInfo>,
+    bytes: usize,
+}
+
 /// The game-function registry of one game. Changed by the game's messages,
 /// read by agents; never on the call path (calls go to the game even for
 /// names the bridge has not seen, since the game is the authority).
 pub struct FunctionRegistry {
-    registered: RwLock<BTreeMap<String, FunctionInfo>>,
+    registered: RwLock<Registered>,
     manifest: RwLock<BTreeMap<String, FunctionInfo>>,
     /// Bumped on every change, for those who follow the tool list (MCP).
     changes: watch::Sender<u64>,
@@ -40,13 +72,33 @@ impl FunctionRegistry {
         self.changes.send_modify(|version| *version += 1);
     }
 
-    pub fn register(&self, function: FunctionInfo) {
-        write(&self.registered).insert(function.name.clone(), function);
+    /// Adds or replaces a function the game registered, within the bounds.
+    pub fn register(&self, function: FunctionInfo) -> Result<(), RegistryFull> {
+        let cost = footprint(&function);
+        {
+            let mut registered = write(&self.registered);
+            let existing = registered.functions.get(&function.name);
+            let replaced = existing.map_or(0, footprint);
+            if existing.is_none() && registered.functions.len() >= MAX_GAME_FUNCTIONS {
+                return Err(RegistryFull::Functions(function.name));
+            }
+            if registered.bytes - replaced + cost > MAX_GAME_FUNCTION_BYTES {
+                return Err(RegistryFull::Bytes(function.name));
+            }
+            registered.bytes = registered.bytes - replaced + cost;
+            registered.functions.insert(function.name.clone(), function);
+        }
         self.changed();
+        Ok(())
     }
 
     pub fn unregister(&self, name: &str) -> bool {
-        let removed = write(&self.registered).remove(name).is_some();
+        let removed = {
+            let mut registered = write(&self.registered);
+            let removed = registered.functions.remove(name);
+            registered.bytes -= removed.as_ref().map_or(0, footprint);
+            removed.is_some()
+        };
         if removed {
             self.changed();
         }
@@ -55,7 +107,7 @@ impl FunctionRegistry {
 
     /// `lua_clear`: the game's registrations go; a manifest stays.
     pub fn clear(&self) {
-        write(&self.registered).clear();
+        *write(&self.registered) = Registered::default();
         self.changed();
     }
 
@@ -70,7 +122,7 @@ impl FunctionRegistry {
     /// schemas (`/lua/functions` and each MCP tool call ask).
     pub fn names(&self) -> Vec<String> {
         let manifest = read(&self.manifest);
-        let registered = read(&self.registered);
+        let registered = &read(&self.registered).functions;
         let only_registered = registered.keys().filter(|name| !manifest.contains_key(*name));
         let mut names: Vec<String> = manifest.keys().chain(only_registered).cloned().collect();
         names.sort_unstable();
@@ -82,7 +134,7 @@ impl FunctionRegistry {
     pub fn is_typed(&self, name: &str) -> bool {
         let schema_is_object =
             |function: &FunctionInfo| matches!(function.parameters, Some(Value::Object(_)));
-        let registered = read(&self.registered);
+        let registered = &read(&self.registered).functions;
         match registered.get(name).filter(|function| function.parameters.is_some()) {
             Some(function) => schema_is_object(function),
             None => read(&self.manifest).get(name).is_some_and(schema_is_object),
@@ -93,7 +145,7 @@ impl FunctionRegistry {
     /// (a description or schema the game did not give).
     pub fn list(&self) -> Vec<FunctionInfo> {
         let mut all = read(&self.manifest).clone();
-        for (name, registered) in read(&self.registered).iter() {
+        for (name, registered) in read(&self.registered).functions.iter() {
             let merged = match all.remove(name) {
                 Some(described) => FunctionInfo {
                     name: name.clone(),
@@ -111,13 +163,33 @@ impl FunctionRegistry {
     /// (`/games` and `/stats` ask on every request).
     pub fn len(&self) -> usize {
         let manifest = read(&self.manifest);
-        let registered = read(&self.registered);
+        let registered = &read(&self.registered).functions;
         manifest.len() + registered.keys().filter(|name| !manifest.contains_key(*name)).count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// What keeping a registration costs: its name, description and schema
+/// (as compact JSON, counted without writing it out).
+fn footprint(function: &FunctionInfo) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut schema = Count(0);
+    if let Some(parameters) = &function.parameters {
+        let _ = serde_json::to_writer(&mut schema, parameters);
+    }
+    function.name.len() + function.description.as_ref().map_or(0, String::len) + schema.0
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -143,8 +215,8 @@ mod tests {
         let (changes, mut seen) = watch::channel(0);
         let registry = FunctionRegistry::new(changes);
         registry.set_manifest(vec![info("ping", Some("Connectivity test"), Some(json!({"type": "object"})))]);
-        registry.register(info("ping", None, None));
-        registry.register(info("GetCity", Some("A city"), None));
+        registry.register(info("ping", None, None)).unwrap();
+        registry.register(info("GetCity", Some("A city"), None)).unwrap();
         assert_eq!(
             registry.list(),
             [
@@ -161,16 +233,37 @@ mod tests {
     }
 
     #[test]
+    fn registrations_past_the_count_or_the_bytes_are_refused_and_their_room_given_back() {
+        let registry = FunctionRegistry::new(watch::channel(0).0);
+        for n in 0..MAX_GAME_FUNCTIONS {
+            registry.register(info(&format!("F{n}"), None, None)).unwrap();
+        }
+        assert_eq!(registry.register(info("More", None, None)), Err(RegistryFull::Functions("More".into())));
+        registry.register(info("F1", Some("replaced"), None)).expect("a known name may change");
+        assert!(registry.unregister("F1"));
+        registry.register(info("More", None, None)).expect("an unregistered function gives its place back");
+        registry.clear();
+
+        let big = "x".repeat(MAX_GAME_FUNCTION_BYTES / 3);
+        registry.register(info("A", Some(&big), None)).unwrap();
+        registry.register(info("B", None, Some(json!({"description": big})))).unwrap();
+        assert_eq!(registry.register(info("C", Some(&big), None)), Err(RegistryFull::Bytes("C".into())));
+        registry.register(info("A", Some("small now"), None)).unwrap();
+        registry.register(info("C", Some(&big), None)).expect("a replaced description gives its bytes back");
+        assert_eq!(registry.len(), 3);
+    }
+
+    #[test]
     fn names_and_typing_agree_with_the_merged_list() {
         let registry = FunctionRegistry::new(watch::channel(0).0);
         registry.set_manifest(vec![
             info("described", None, Some(json!({"type": "object"}))),
             info("loose", None, Some(json!(true))),
         ]);
-        registry.register(info("described", Some("registered too"), None));
-        registry.register(info("overridden", None, Some(json!({"type": "object"}))));
-        registry.register(info("bare", None, None));
-        registry.register(info("loose", None, Some(json!("not an object"))));
+        registry.register(info("described", Some("registered too"), None)).unwrap();
+        registry.register(info("overridden", None, Some(json!({"type": "object"})))).unwrap();
+        registry.register(info("bare", None, None)).unwrap();
+        registry.register(info("loose", None, Some(json!("not an object")))).unwrap();
         let listed: Vec<String> = registry.list().into_iter().map(|function| function.name).collect();
         assert_eq!(registry.names(), listed);
         for function in registry.list() {

@@ -1,6 +1,7 @@
 //! One live connection between the bridge and a game, as a link sees it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use gamebridge_protocol::{BridgeMessage, ErrorBody, GameEvent, GameMessage};
 use tokio::sync::mpsc;
@@ -27,9 +28,48 @@ impl Outbound {
     }
 }
 
+/// Calls from one connection's game to agents (`external_call`) in
+/// flight at once, from the call until its answer is queued to the game.
+/// Each holds a task, its arguments and its answer; a game that sends calls
+/// faster than agents answer, or never reads the answers, would otherwise
+/// grow the bridge without end.
+pub const MAX_EXTERNAL_CALLS: usize = 4096;
+
 pub(crate) struct Session {
     pub outbound: mpsc::Sender<Outbound>,
     pub pending: PendingCalls,
+    /// `external_call`s in flight (see [`MAX_EXTERNAL_CALLS`]).
+    external_calls: AtomicUsize,
+    /// Whether a call was refused since one was last accepted (one log line per episode).
+    external_full: AtomicBool,
+}
+
+/// One place among the [`MAX_EXTERNAL_CALLS`]; given back when dropped.
+pub(crate) struct ExternalCallSlot(Arc<Session>);
+
+impl ExternalCallSlot {
+    /// A place for one more call, unless the connection has as many as it
+    /// takes; then `Err(first)`, `first` when the previous call was accepted.
+    pub fn take(session: &Arc<Session>) -> Result<Self, bool> {
+        if session.external_calls.fetch_add(1, Ordering::AcqRel) >= MAX_EXTERNAL_CALLS {
+            session.external_calls.fetch_sub(1, Ordering::AcqRel);
+            return Err(!session.external_full.swap(true, Ordering::Relaxed));
+        }
+        if session.external_full.load(Ordering::Relaxed) {
+            session.external_full.store(false, Ordering::Relaxed);
+        }
+        Ok(Self(session.clone()))
+    }
+
+    pub fn session(&self) -> &Arc<Session> {
+        &self.0
+    }
+}
+
+impl Drop for ExternalCallSlot {
+    fn drop(&mut self) {
+        self.0.external_calls.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Session {
@@ -57,7 +97,12 @@ pub struct SessionGuard {
 
 impl SessionGuard {
     pub(crate) fn new(game: Arc<Game>, outbound: mpsc::Sender<Outbound>) -> Self {
-        let session = Arc::new(Session { outbound, pending: PendingCalls::default() });
+        let session = Arc::new(Session {
+            outbound,
+            pending: PendingCalls::default(),
+            external_calls: AtomicUsize::new(0),
+            external_full: AtomicBool::new(false),
+        });
         Self { game, session }
     }
 
@@ -86,7 +131,12 @@ impl SessionGuard {
             GameMessage::LuaRegister { function, description, parameters } => {
                 tracing::debug!(game = game.name(), function, "game function registered");
                 let parameters = parameters.and_then(|schema| serde_json::from_str(schema.get()).ok());
-                game.functions().register(FunctionInfo { name: function, description, parameters });
+                if let Err(full) =
+                    game.functions().register(FunctionInfo { name: function, description, parameters })
+                {
+                    // The game is not answered for a registration: the log says why a function is missing.
+                    tracing::warn!(game = game.name(), %full, "game function registration refused");
+                }
             }
             GameMessage::LuaUnregister { function } => {
                 game.functions().unregister(&function);

@@ -38,6 +38,9 @@ pub enum Transport {
 pub struct HttpOptions {
     /// Each agent's deadline per tick.
     pub deadline: std::time::Duration,
+    /// Most agents of one tick (and registered agents): `max_agents=N`.
+    /// `None` leaves the arena's default.
+    pub max_agents: Option<usize>,
     /// The default decision backend: `rules` or `llm`.
     pub backend: String,
     /// The OpenAI-compatible endpoint of the `llm` backend, e.g. `http://127.0.0.1:8080/v1`.
@@ -51,6 +54,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             deadline: std::time::Duration::from_secs(25),
+            max_agents: None,
             backend: "rules".into(),
             llm_url: None,
             llm_model: None,
@@ -278,6 +282,10 @@ fn http_transport(query: &str) -> Result<Transport, String> {
                 let millis = millis.ok_or("decide_timeout_ms must be a positive number of milliseconds")?;
                 http.deadline = std::time::Duration::from_millis(millis);
             }
+            "max_agents" => {
+                let max = value.parse::<usize>().ok().filter(|max| *max > 0);
+                http.max_agents = Some(max.ok_or("max_agents must be a positive number of agents")?);
+            }
             "backend" if value == "rules" || value == "llm" => http.backend = value.to_owned(),
             "backend" => return Err(format!("backend={value} is unknown; expected rules or llm")),
             "llm_url" => http.llm_url = Some(value.to_owned()),
@@ -292,7 +300,7 @@ fn http_transport(query: &str) -> Result<Transport, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown option {other:?}; expected decide_timeout_ms, backend, llm_url, llm_model, llm_temperature or llm_max_tokens"
+                    "unknown option {other:?}; expected decide_timeout_ms, max_agents, backend, llm_url, llm_model, llm_temperature or llm_max_tokens"
                 ));
             }
         }
@@ -500,6 +508,10 @@ mod tests {
         let tuned: LinkSpec = "agent-arena?decide_timeout_ms=300".parse().unwrap();
         let Transport::Http(options) = tuned.transport else { panic!("not http") };
         assert_eq!(options.deadline.as_millis(), 300, "profiles take options");
+        let bounded: LinkSpec = "agent-arena?max_agents=64".parse().unwrap();
+        let Transport::Http(options) = bounded.transport else { panic!("not http") };
+        assert_eq!(options.max_agents, Some(64));
+        assert!("agent-arena?max_agents=0".parse::<LinkSpec>().unwrap_err().reason.contains("positive"));
         let quiet: LinkSpec = "tempest?default=0101010101".parse().unwrap();
         assert!(quiet.to_string().starts_with("tcp:127.0.0.1:9999?listen"));
         assert!("http?backend=magic".parse::<LinkSpec>().unwrap_err().reason.contains("unknown"));

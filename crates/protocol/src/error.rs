@@ -40,6 +40,7 @@ codes!(
     SERIALIZATION_ERROR,
     INTERNAL_ERROR,
     NOT_FOUND,
+    TOO_MANY_CALLS,
 );
 
 impl ErrorCode {

@@ -12,6 +12,7 @@
 //!
 //! An agent that errors or misses its deadline gets `idle`, with the reason.
 
+mod bounded;
 mod metrics;
 mod tick;
 mod tools;
@@ -26,8 +27,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use metrics::{ArenaMetrics, MetricsSnapshot};
-pub use tick::{Observation, TickShape, read_tick, sdk_action, v1_action};
-pub use tools::{Tool, ToolRegistry, to_json_schema};
+pub use tick::{DEFAULT_MAX_AGENTS, Observation, TickError, TickShape, read_tick, sdk_action, v1_action};
+pub use tools::{MAX_TOOLS, Tool, ToolRegistry, to_json_schema};
 
 use crate::llm::{LlmClient, LlmConfig};
 use crate::{Decision, rules};
@@ -46,11 +47,18 @@ pub struct ArenaOptions {
     /// Each agent's deadline per tick (default 25 s, under the Godot client's 30 s).
     pub deadline: Duration,
     pub default_backend: Backend,
+    /// Most agents of one tick, and most agents registered with
+    /// `/agents/register`: both routes need no token.
+    pub max_agents: usize,
 }
 
 impl Default for ArenaOptions {
     fn default() -> Self {
-        Self { deadline: Duration::from_secs(25), default_backend: Backend::Rules }
+        Self {
+            deadline: Duration::from_secs(25),
+            default_backend: Backend::Rules,
+            max_agents: DEFAULT_MAX_AGENTS,
+        }
     }
 }
 
@@ -88,12 +96,28 @@ impl Arena {
         &self.metrics
     }
 
-    /// Registers an agent, optionally with its own backend.
-    pub fn register_agent(&self, agent_id: &str, backend: Option<Backend>) {
-        self.agents
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(agent_id.to_owned(), backend);
+    pub fn options(&self) -> &ArenaOptions {
+        &self.options
+    }
+
+    /// Registers an agent, optionally with its own backend. A new agent
+    /// past `max_agents` is refused (the route needs no token, so the
+    /// caller would otherwise choose how much the bridge keeps); an agent
+    /// already registered may always change its backend.
+    pub fn register_agent(&self, agent_id: &str, backend: Option<Backend>) -> Result<(), String> {
+        let mut agents = self.agents.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if agents.len() >= self.options.max_agents && !agents.contains_key(agent_id) {
+            let max = self.options.max_agents;
+            tracing::warn!(
+                max,
+                "an Agent Arena agent registration was refused: the arena has as many as it takes"
+            );
+            return Err(format!(
+                "at most {max} agents can be registered (raise it with agent-arena?max_agents=N)"
+            ));
+        }
+        agents.insert(agent_id.to_owned(), backend);
+        Ok(())
     }
 
     pub fn agent_count(&self) -> usize {

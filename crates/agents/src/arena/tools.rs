@@ -18,6 +18,10 @@ pub struct Tool {
     pub parameters: Value,
 }
 
+/// Most tools a game can register: `/tools/register` needs no token, and
+/// every tool is sent to LLM backends with each decision.
+pub const MAX_TOOLS: usize = 256;
+
 pub struct ToolRegistry {
     tools: RwLock<BTreeMap<String, Tool>>,
 }
@@ -26,37 +30,48 @@ impl Default for ToolRegistry {
     /// Agent Arena's basic tools.
     fn default() -> Self {
         let registry = Self { tools: RwLock::new(BTreeMap::new()) };
-        registry.register(
-            "move_to",
-            "Move to a position",
-            &json!({
-                "target_position": {"type": "array", "description": "[x, y, z]"},
-                "speed": {"type": "number", "description": "Movement speed", "default": 1.0}
-            }),
-        );
-        registry.register("idle", "Do nothing this tick", &json!({}));
-        registry.register(
-            "pickup_item",
-            "Pick up a nearby item",
-            &json!({"item_id": {"type": "string", "description": "The item's id"}}),
-        );
+        let basic = [
+            (
+                "move_to",
+                "Move to a position",
+                json!({
+                    "target_position": {"type": "array", "description": "[x, y, z]"},
+                    "speed": {"type": "number", "description": "Movement speed", "default": 1.0}
+                }),
+            ),
+            ("idle", "Do nothing this tick", json!({})),
+            (
+                "pickup_item",
+                "Pick up a nearby item",
+                json!({"item_id": {"type": "string", "description": "The item's id"}}),
+            ),
+        ];
+        for (name, description, parameters) in basic {
+            let _ = registry.register(name, description, &parameters);
+        }
         registry
     }
 }
 
 impl ToolRegistry {
-    /// Adds or replaces a tool; `parameters` may be JSON Schema or the flat form.
-    pub fn register(&self, name: &str, description: &str, parameters: &Value) -> Tool {
+    /// Adds or replaces a tool; `parameters` may be JSON Schema or the flat
+    /// form. A new tool past [`MAX_TOOLS`] is refused.
+    pub fn register(&self, name: &str, description: &str, parameters: &Value) -> Result<Tool, String> {
         let tool = Tool {
             name: name.to_owned(),
             description: description.to_owned(),
             parameters: to_json_schema(parameters),
         };
-        self.tools
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_owned(), tool.clone());
-        tool
+        let mut tools = self.tools.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if tools.len() >= MAX_TOOLS && !tools.contains_key(name) {
+            tracing::warn!(
+                max = MAX_TOOLS,
+                "an Agent Arena tool registration was refused: the game has as many as it takes"
+            );
+            return Err(format!("at most {MAX_TOOLS} tools can be registered; replace or reuse one"));
+        }
+        tools.insert(name.to_owned(), tool.clone());
+        Ok(tool)
     }
 
     pub fn list(&self) -> Vec<Tool> {
@@ -143,5 +158,17 @@ mod tests {
         );
         assert!(tools.validate("move_to", &json!({})).unwrap_err().contains("target_position"));
         assert!(tools.validate("fly", &json!({})).unwrap_err().contains("unknown tool"));
+    }
+
+    #[test]
+    fn new_tools_past_the_bound_are_refused_and_known_ones_replaced() {
+        let tools = ToolRegistry::default();
+        let basic = tools.list().len();
+        for n in basic..MAX_TOOLS {
+            tools.register(&format!("tool{n}"), "", &json!({})).unwrap();
+        }
+        assert!(tools.register("one_more", "", &json!({})).unwrap_err().contains("at most 256 tools"));
+        assert_eq!(tools.register("idle", "Still idle", &json!({})).unwrap().description, "Still idle");
+        assert_eq!(tools.list().len(), MAX_TOOLS);
     }
 }

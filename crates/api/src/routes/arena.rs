@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use gamebridge_agents::arena::MetricsSnapshot;
-use gamebridge_agents::arena::{Arena, Backend, Observation, TickShape, read_tick, sdk_action, v1_action};
+use gamebridge_agents::arena::{
+    Arena, Backend, Observation, TickError, TickShape, read_tick, sdk_action, v1_action,
+};
 use serde_json::{Value, json};
 
 use crate::ApiState;
@@ -65,6 +67,12 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
 /// The simulation posts every agent's observation; every agent decides at
 /// once, with a deadline, and the answer comes in the shape the tick came
 /// in. Needs no token: the Godot client sends none.
+///
+/// A tick with more agents than the arena's `max_agents` (4,096 unless
+/// the profile says otherwise) is refused with 413 Payload Too Large, found
+/// while the body is parsed: the body is well-formed, only larger than the
+/// bridge will decide, as a body over the byte limit is (also 413), and
+/// the 422 of a malformed tick would send the caller looking for a typo.
 #[utoipa::path(
     post,
     path = "/tick",
@@ -74,6 +82,7 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
     responses(
         (status = 200, description = "Every agent's action.", body = TickAnswer),
         (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+        (status = 413, description = "The body is too large, or has more agents than `max_agents`.", body = DetailShape),
         (status = 422, description = "The body is not a tick.", body = DetailShape),
     ),
 )]
@@ -85,7 +94,13 @@ pub async fn tick(
     let request = bytes(request)?;
     let started = Instant::now();
     let (tick, shape, observations) =
-        read_tick(&request).map_err(|message| detail(StatusCode::UNPROCESSABLE_ENTITY, message))?;
+        read_tick(&request, arena.options().max_agents).map_err(|error| match error {
+            TickError::TooManyAgents { max } => {
+                tracing::warn!(max, "a tick with too many agents was refused");
+                detail(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
+            }
+            TickError::Invalid(message) => detail(StatusCode::UNPROCESSABLE_ENTITY, message),
+        })?;
     let decisions = arena.decide(tick, &observations).await;
     let pairs = observations.iter().zip(&decisions);
     let answer = match shape {
@@ -147,7 +162,9 @@ pub async fn observe(
 /// Registers an agent, and how it decides.
 ///
 /// `backend` is `{kind: "rules"}` or `{kind: "llm", base_url, model, …}`;
-/// without it the agent gets the arena's default.
+/// without it the agent gets the arena's default. A new agent past the
+/// arena's `max_agents` is refused with 400: the request is small, the
+/// arena is full (the route needs no token, so it is bounded).
 #[utoipa::path(
     post,
     path = "/agents/register",
@@ -156,7 +173,7 @@ pub async fn observe(
     request_body = RegisterAgent,
     responses(
         (status = 200, description = "The agent is registered.", body = AgentRegistered),
-        (status = 400, description = "No `agent_id`, or an invalid backend.", body = DetailShape),
+        (status = 400, description = "No `agent_id`, an invalid backend, or as many agents as the arena takes.", body = DetailShape),
         (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
         (status = 422, description = "The body is not JSON.", body = DetailShape),
     ),
@@ -187,7 +204,7 @@ pub async fn register_agent(
             Some(backend)
         }
     };
-    arena.register_agent(agent_id, backend);
+    arena.register_agent(agent_id, backend).map_err(|message| detail(StatusCode::BAD_REQUEST, message))?;
     Ok(Json(json!({ "status": "success", "agent_id": agent_id })).into_response())
 }
 
@@ -276,7 +293,8 @@ pub async fn list_tools(State(state): State<ApiState>) -> Result<Response, Detai
 /// Adds or replaces a tool.
 ///
 /// `{name, description, parameters}`; parameters as JSON Schema or in the
-/// flat Godot form `{param: {type, description, default}}`.
+/// flat Godot form `{param: {type, description, default}}`. A new tool
+/// past 256 is refused with 400 (the route needs no token).
 #[utoipa::path(
     post,
     path = "/tools/register",
@@ -285,6 +303,7 @@ pub async fn list_tools(State(state): State<ApiState>) -> Result<Response, Detai
     request_body = RegisterTool,
     responses(
         (status = 200, description = "The tool as registered.", body = ToolRegistered),
+        (status = 400, description = "As many tools as the game can register.", body = DetailShape),
         (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
         (status = 422, description = "The body has no `name`.", body = DetailShape),
     ),
@@ -299,6 +318,7 @@ pub async fn register_tool(
         .filter(|name| !name.is_empty())
         .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "name is required"))?;
     let description = request["description"].as_str().unwrap_or_default();
-    let tool = arena.tools().register(name, description, &request["parameters"]);
+    let tool = (arena.tools().register(name, description, &request["parameters"]))
+        .map_err(|message| detail(StatusCode::BAD_REQUEST, message))?;
     Ok(Json(json!({ "status": "success", "tool": tool })).into_response())
 }

@@ -79,9 +79,10 @@ struct Line<'a> {
 
 impl Journal {
     /// Opens (or creates, private to the user) the journal at `path` and
-    /// returns it with its last `keep` events. Lines that do not parse — a
+    /// returns it with its last `keep` events, fewer when they would hold
+    /// more than `keep_bytes` (the newest is always returned). Lines that do not parse — a
     /// line cut short by a crash, say — are skipped.
-    pub fn open(path: &Path, keep: usize) -> io::Result<(Self, Vec<StoredEvent>)> {
+    pub fn open(path: &Path, keep: usize, keep_bytes: usize) -> io::Result<(Self, Vec<StoredEvent>)> {
         let mut options = OpenOptions::new();
         options.read(true).append(true).create(true);
         #[cfg(unix)]
@@ -93,6 +94,7 @@ impl Journal {
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
 
         let mut tail = VecDeque::with_capacity(keep.min(1 << 16));
+        let mut tail_bytes = 0;
         let mut last_seq = 0;
         let mut skipped = 0usize;
         let mut index = Index::default();
@@ -103,10 +105,11 @@ impl Journal {
                 Some(event) if event.seq > last_seq => {
                     last_seq = event.seq;
                     index.line_at(event.seq, offset);
-                    if tail.len() == keep {
-                        tail.pop_front();
-                    }
+                    tail_bytes += event.footprint();
                     tail.push_back(event);
+                    while tail.len() > 1 && (tail.len() > keep || tail_bytes > keep_bytes) {
+                        tail_bytes -= tail.pop_front().map_or(0, |oldest| oldest.footprint());
+                    }
                 }
                 _ => skipped += 1,
             }
@@ -150,19 +153,31 @@ impl Journal {
         }
     }
 
-    /// Events with `since < seq < until`, at most `limit`, in order. Reads
+    /// Events with `since < seq < until`, at most `limit`, in order, and
+    /// no more than fit in `max_bytes` (but at least one): a refill of a
+    /// client far behind costs no more memory than the ring itself. Reads
     /// from the indexed line nearest before `since`.
-    pub fn read(&self, since: u64, until: u64, limit: usize) -> io::Result<Vec<StoredEvent>> {
+    pub fn read(
+        &self,
+        since: u64,
+        until: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> io::Result<Vec<StoredEvent>> {
         let start = lock(&self.index).start_after(since);
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(start))?;
-        let mut events = Vec::new();
+        let (mut events, mut bytes) = (Vec::new(), 0);
         for line in BufReader::new(file).split(b'\n') {
             let Some(event) = parse_line(&line?) else { continue };
             if event.seq >= until || events.len() == limit {
                 break;
             }
             if event.seq > since {
+                bytes += event.footprint();
+                if bytes > max_bytes && !events.is_empty() {
+                    break;
+                }
                 events.push(event);
             }
         }

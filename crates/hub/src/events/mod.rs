@@ -1,6 +1,6 @@
 //! The event stream: every game event and connection notice, numbered by
-//! the bridge, kept in a bounded ring (and optionally a journal on disk),
-//! and read by any number of clients through cursors.
+//! the bridge, kept in a ring bounded by count and bytes (and optionally a
+//! journal on disk), and read by any number of clients through cursors.
 //!
 //! Clients do not get a queue each. A client is a position in the stream
 //! ([`EventCursor`]) and pulls events from the shared ring when it is ready.
@@ -12,8 +12,8 @@
 
 mod journal;
 mod render;
+mod ring;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,6 +23,9 @@ use gamebridge_protocol::GameEvent;
 use tokio::sync::watch;
 
 pub use journal::Journal;
+pub use ring::DEFAULT_EVENT_RING_BYTES;
+
+use ring::Ring;
 
 /// What a game produced, before the log numbers and renders it.
 #[derive(Clone, Debug)]
@@ -61,18 +64,12 @@ impl StoredEvent {
 #[derive(Debug)]
 pub enum Delivery {
     Events(Vec<Arc<StoredEvent>>),
-    /// Events `first..first + missed` are gone (older than the ring, and not
-    /// in a journal); the cursor resumes after them.
+    /// Events `first..first + missed` are gone (evicted from the ring by its
+    /// count or byte bound, and not in a journal); the cursor resumes after them.
     Lagged {
         first: u64,
         missed: u64,
     },
-}
-
-struct Ring {
-    events: VecDeque<Arc<StoredEvent>>,
-    capacity: usize,
-    next_seq: u64,
 }
 
 pub struct EventLog {
@@ -84,25 +81,33 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// A log keeping the last `capacity` events in memory only.
+    /// A log keeping the last `capacity` events in memory only, within the
+    /// default byte budget.
     pub fn new(capacity: usize) -> Self {
-        Self::build(capacity, None, Vec::new())
+        Self::bounded(capacity, DEFAULT_EVENT_RING_BYTES)
     }
 
-    /// A log that also appends every event to the journal at `path`.
-    /// Numbering continues after the journal's last event and the ring
-    /// starts filled with its tail, so replay works across a restart.
-    pub fn with_journal(capacity: usize, path: &std::path::Path) -> std::io::Result<Self> {
-        let (journal, tail) = Journal::open(path, capacity.max(1))?;
-        Ok(Self::build(capacity, Some(journal), tail))
+    /// A log keeping at most the last `capacity` events and `bytes` bytes
+    /// of them (as [`StoredEvent::footprint`] counts) in memory only.
+    pub fn bounded(capacity: usize, bytes: usize) -> Self {
+        Self::build(Ring::new(capacity, bytes, 1), None, Vec::new())
     }
 
-    fn build(capacity: usize, journal: Option<Journal>, tail: Vec<StoredEvent>) -> Self {
-        let capacity = capacity.max(1);
-        let events: VecDeque<Arc<StoredEvent>> = tail.into_iter().map(Arc::new).collect();
-        let last = journal.as_ref().map_or(0, Journal::last_seq);
+    /// A log bounded as [`bounded`](Self::bounded) that also appends every
+    /// event to the journal at `path`. Numbering continues after the
+    /// journal's last event and the ring starts filled with its tail (within
+    /// both bounds), so replay works across a restart.
+    pub fn with_journal(capacity: usize, bytes: usize, path: &std::path::Path) -> std::io::Result<Self> {
+        let (journal, tail) = Journal::open(path, capacity.max(1), bytes)?;
+        let ring = Ring::new(capacity, bytes, journal.last_seq() + 1);
+        Ok(Self::build(ring, Some(journal), tail))
+    }
+
+    fn build(mut ring: Ring, journal: Option<Journal>, tail: Vec<StoredEvent>) -> Self {
+        tail.into_iter().for_each(|event| ring.push(Arc::new(event)));
+        let last = ring.next_seq - 1;
         Self {
-            ring: RwLock::new(Ring { events, capacity, next_seq: last + 1 }),
+            ring: RwLock::new(ring),
             latest: watch::Sender::new(last),
             journal,
             tag_games: AtomicBool::new(false),
@@ -124,10 +129,7 @@ impl EventLog {
             let seq = ring.next_seq;
             ring.next_seq += 1;
             let event = Arc::new(StoredEvent { seq, game: game.clone(), event_type, time_ms, data });
-            if ring.events.len() == ring.capacity {
-                ring.events.pop_front();
-            }
-            ring.events.push_back(event.clone());
+            ring.push(event.clone());
             // Inside the lock, so the journal is in sequence order.
             if let Some(journal) = &self.journal {
                 journal.append(event);
@@ -156,7 +158,18 @@ impl EventLog {
     }
 
     pub fn capacity(&self) -> usize {
-        self.ring_read().capacity
+        self.ring_read().capacity()
+    }
+
+    /// The most bytes of events the ring keeps (but for one larger event).
+    pub fn byte_budget(&self) -> usize {
+        self.ring_read().byte_budget()
+    }
+
+    /// How many events, and how many bytes of them, the ring holds now.
+    pub fn held(&self) -> (usize, usize) {
+        let ring = self.ring_read();
+        (ring.len(), ring.bytes())
     }
 
     pub fn journal(&self) -> Option<&Journal> {
@@ -176,10 +189,12 @@ impl EventLog {
         }
         let wanted = (oldest - first).min(limit as u64);
         let older = match &self.journal {
-            Some(journal) => journal.read(since, first + wanted, limit).unwrap_or_else(|error| {
-                tracing::warn!(%error, "could not read the event journal");
-                Vec::new()
-            }),
+            Some(journal) => {
+                journal.read(since, first + wanted, limit, self.byte_budget()).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "could not read the event journal");
+                    Vec::new()
+                })
+            }
             None => Vec::new(),
         };
         // Keep only what continues the stream without a hole.
@@ -198,9 +213,7 @@ impl EventLog {
     /// Events from `first` on that are still in the ring, and the ring's oldest seq.
     fn ring_slice(&self, first: u64, limit: usize) -> (Option<u64>, Vec<Arc<StoredEvent>>) {
         let ring = self.ring_read();
-        let Some(oldest) = ring.events.front().map(|event| event.seq) else { return (None, Vec::new()) };
-        let skip = first.saturating_sub(oldest) as usize;
-        (Some(oldest), ring.events.iter().skip(skip).take(limit).cloned().collect())
+        (ring.oldest_seq(), ring.from(first, limit))
     }
 
     /// Flushes and closes the journal (at shutdown).

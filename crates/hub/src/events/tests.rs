@@ -91,19 +91,94 @@ async fn a_cursor_behind_the_ring_is_told_how_many_it_lost() {
     assert_eq!(seqs(cursor.next(100).await), (16..=25).collect::<Vec<_>>());
 }
 
+/// An event whose rendered data is about `size` bytes.
+fn sized_event(size: usize) -> HubEventKind {
+    let payload = format!("\"{}\"", "x".repeat(size));
+    HubEventKind::Game(GameEvent {
+        id: None,
+        event: "Big".into(),
+        payload: RawValue::from_string(payload).unwrap(),
+        extra_payload: None,
+        visibility: None,
+    })
+}
+
+/// Publishes `count` events of about `size` bytes; returns what one costs the ring.
+fn publish_sized(log: &EventLog, count: usize, size: usize) -> usize {
+    let game: Arc<str> = "civ5".into();
+    let seq = (0..count).map(|_| log.publish(&game, &sized_event(size))).last().unwrap();
+    log.read(seq - 1, 1).0[0].footprint()
+}
+
+#[tokio::test]
+async fn the_ring_keeps_its_bytes_under_budget_and_reports_what_it_evicted_as_lagged() {
+    // Room for ten events of 1 KB by bytes, a thousand by count.
+    let log = Arc::new(EventLog::bounded(1_000, 10 * 1_100));
+    let mut cursor = log.subscribe(Some(0));
+    let cost = publish_sized(&log, 100, 1_000);
+    let (held, bytes) = log.held();
+    assert_eq!(held, 10 * 1_100 / cost, "the byte budget, not the count, decides what is kept");
+    assert!(bytes <= 10 * 1_100, "{bytes} bytes held");
+    let kept_from = 100 - held as u64 + 1;
+    match cursor.next(1_000).await {
+        Delivery::Lagged { first, missed } => assert_eq!((first, missed), (1, kept_from - 1)),
+        other => panic!("expected a lag, got {other:?}"),
+    }
+    assert_eq!(seqs(cursor.next(1_000).await), (kept_from..=100).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn an_event_larger_than_the_budget_is_delivered_and_then_gives_way() {
+    let log = Arc::new(EventLog::bounded(1_000, 4_096));
+    let mut live = log.subscribe(None);
+    publish_sized(&log, 3, 100);
+    publish_sized(&log, 1, 100_000);
+    assert_eq!(log.held().0, 1, "the oversized event is kept alone");
+    match live.next(10).await {
+        Delivery::Lagged { first, missed } => assert_eq!((first, missed), (1, 3)),
+        other => panic!("expected a lag, got {other:?}"),
+    }
+    assert_eq!(seqs(live.next(10).await), [4], "the newest event always reaches a live client");
+    publish_sized(&log, 1, 100);
+    assert_eq!(seqs(live.next(10).await), [5]);
+    assert!(log.held().1 < 4_096);
+}
+
+#[tokio::test]
+async fn a_journal_refills_what_the_byte_budget_evicted_within_the_budget_per_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let log = Arc::new(EventLog::with_journal(1_000, 10 * 1_100, &path).unwrap());
+    publish_sized(&log, 50, 1_000);
+    log.close();
+    let in_ring_from = 50 - log.held().0 as u64 + 1;
+    let mut cursor = log.subscribe(Some(0));
+    let mut seen = Vec::new();
+    while seen.len() < 50 {
+        let batch = seqs(cursor.next(1_000).await);
+        let from_disk = batch.iter().filter(|seq| **seq < in_ring_from).count();
+        assert!(from_disk <= 10, "one refill reads no more than the ring's budget: {from_disk}");
+        seen.extend(batch);
+    }
+    assert_eq!(seen, (1..=50).collect::<Vec<_>>(), "nothing is lost when the journal has it");
+    let restarted = EventLog::with_journal(1_000, 10 * 1_100, &path).unwrap();
+    let (held, bytes) = restarted.held();
+    assert!(held < 50 && bytes <= 10 * 1_100, "the journal's tail is loaded within the budget");
+}
+
 #[tokio::test]
 async fn a_journal_refills_what_the_ring_lost_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
     {
-        let log = Arc::new(EventLog::with_journal(10, &path).unwrap());
+        let log = Arc::new(EventLog::with_journal(10, DEFAULT_EVENT_RING_BYTES, &path).unwrap());
         publish(&log, 25);
         log.close();
         let mut cursor = log.subscribe(Some(3));
         // 4..=15 are only in the journal, 16..=25 in the ring: one seamless delivery.
         assert_eq!(seqs(cursor.next(100).await), (4..=25).collect::<Vec<_>>());
     }
-    let restarted = Arc::new(EventLog::with_journal(10, &path).unwrap());
+    let restarted = Arc::new(EventLog::with_journal(10, DEFAULT_EVENT_RING_BYTES, &path).unwrap());
     assert_eq!(restarted.latest(), 25, "numbering continues after a restart");
     let mut cursor = restarted.subscribe(Some(20));
     assert_eq!(seqs(cursor.next(100).await), (21..=25).collect::<Vec<_>>());
@@ -118,14 +193,14 @@ fn a_line_cut_short_by_a_crash_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
     {
-        let log = EventLog::with_journal(10, &path).unwrap();
+        let log = EventLog::with_journal(10, DEFAULT_EVENT_RING_BYTES, &path).unwrap();
         publish(&log, 3);
         log.close();
     }
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(r#"{"seq":4,"game":"civ5","ty"#);
     std::fs::write(&path, text).unwrap();
-    let log = EventLog::with_journal(10, &path).unwrap();
+    let log = EventLog::with_journal(10, DEFAULT_EVENT_RING_BYTES, &path).unwrap();
     assert_eq!(log.latest(), 3);
     publish(&log, 1);
     log.close();
@@ -144,7 +219,7 @@ fn journal_reads_from_the_middle_match_a_scan_from_the_start() {
     // Two runs with a line cut short by a crash between them: the second
     // run indexes what it writes from the file's real end.
     {
-        let (journal, _) = journal::Journal::open(&path, 10).unwrap();
+        let (journal, _) = journal::Journal::open(&path, 10, usize::MAX).unwrap();
         (1..=2_500).for_each(|seq| journal.append(event(seq)));
         journal.close();
     }
@@ -152,24 +227,24 @@ fn journal_reads_from_the_middle_match_a_scan_from_the_start() {
     text.push_str(r#"{"seq":2501,"game":"ci"#);
     std::fs::write(&path, text).unwrap();
     {
-        let (journal, tail) = journal::Journal::open(&path, 10).unwrap();
+        let (journal, tail) = journal::Journal::open(&path, 10, usize::MAX).unwrap();
         assert_eq!(tail.last().map(|event| event.seq), Some(2_500));
         (2_501..=5_000).for_each(|seq| journal.append(event(seq)));
         journal.close();
         // Read back while this run's index, built as it wrote, is in use.
-        let read = journal.read(4_090, 4_200, 5).unwrap();
+        let read = journal.read(4_090, 4_200, 5, usize::MAX).unwrap();
         assert_eq!(
             read.iter().map(|event| event.seq).collect::<Vec<_>>(),
             [4_091, 4_092, 4_093, 4_094, 4_095]
         );
     }
-    let (journal, _) = journal::Journal::open(&path, 10).unwrap();
+    let (journal, _) = journal::Journal::open(&path, 10, usize::MAX).unwrap();
     for since in [0, 1, 1_023, 1_024, 1_025, 2_047, 2_499, 2_500, 2_501, 3_071, 4_999, 5_000] {
         let read: Vec<u64> =
-            journal.read(since, u64::MAX, 3).unwrap().iter().map(|event| event.seq).collect();
+            journal.read(since, u64::MAX, 3, usize::MAX).unwrap().iter().map(|event| event.seq).collect();
         let expected: Vec<u64> = (since + 1..=5_000).take(3).collect();
         assert_eq!(read, expected, "since {since}");
-        let first = journal.read(since, u64::MAX, 1).unwrap();
+        let first = journal.read(since, u64::MAX, 1, usize::MAX).unwrap();
         if let Some(first) = first.first() {
             assert_eq!(&first.data[..], &event(first.seq).data[..], "whole lines, read from their start");
         }

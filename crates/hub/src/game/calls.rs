@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::time::timeout_at;
 
 use super::Game;
-use crate::pending::CallIds;
+use crate::pending::{CallIds, Refused};
 use crate::session::{Outbound, Session};
 
 impl Game {
@@ -144,10 +144,15 @@ impl PendingCall {
         deadline: tokio::time::Instant,
     ) -> Result<(Self, WireId), ErrorBody> {
         let id = ids.next();
-        let answer = session
-            .pending
-            .register(id, function, deadline)
-            .map_err(|_| ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "the game disconnected"))?;
+        let answer = session.pending.register(id, function, deadline).map_err(|refused| match refused {
+            Refused::Closed => ErrorBody::new(ErrorCode::DLL_DISCONNECTED, "the game disconnected"),
+            Refused::Full { max } => ErrorBody::new(
+                ErrorCode::TOO_MANY_CALLS,
+                format!(
+                    "{max} calls to this game are in flight, the most it takes; retry once some are answered"
+                ),
+            ),
+        })?;
         Ok((Self { session: session.clone(), id, answer: Some(answer) }, CallIds::to_wire(id)))
     }
 

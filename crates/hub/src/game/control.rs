@@ -9,7 +9,7 @@ use super::Game;
 use bytes::Bytes;
 
 use crate::external::{AgentChannel, AgentEndpoint, ExternalFunction, ExternalRequest, StepRequest};
-use crate::session::{Outbound, Session};
+use crate::session::{ExternalCallSlot, MAX_EXTERNAL_CALLS, Outbound, Session};
 
 impl Game {
     /// Registers an agent function and tells the game (`external_register`).
@@ -93,7 +93,9 @@ impl Game {
 
     /// Answers the game's `external_call` from the agent that registered the
     /// function. Runs in its own task: the link goes on reading while the
-    /// agent thinks.
+    /// agent thinks. Past [`MAX_EXTERNAL_CALLS`] in flight the call is
+    /// answered at once with `TOO_MANY_CALLS`, if the game has room to read
+    /// it (a game that reads nothing is not queued more answers).
     pub(crate) fn handle_external_call(
         self: &Arc<Self>,
         session: &Arc<Session>,
@@ -101,14 +103,38 @@ impl Game {
         function: String,
         args: Box<RawValue>,
     ) {
-        let (game, session) = (self.clone(), session.clone());
+        let slot = match ExternalCallSlot::take(session) {
+            Ok(slot) => slot,
+            Err(first) => return self.refuse_external_call(session, id, &function, first),
+        };
+        let game = self.clone();
         tokio::spawn(async move {
             let outcome = game.call_agent(&function, id.clone(), args).await;
             if let Err(error) = &outcome {
                 tracing::debug!(game = game.name(), function, %error, "external call failed");
             }
-            session.send_detached(Outbound::One(external_response(id, outcome)));
+            // The place is held until the answer is queued: a game that does
+            // not read its answers runs out of places instead of memory.
+            let _ = slot.session().outbound.send(Outbound::One(external_response(id, outcome))).await;
         });
+    }
+
+    /// Answers an `external_call` past the bound with `TOO_MANY_CALLS`, if
+    /// the game's queue has room; logs once per episode (`first`).
+    fn refuse_external_call(&self, session: &Session, id: WireId, function: &str, first: bool) {
+        if first {
+            tracing::warn!(
+                game = self.name(),
+                function,
+                max = MAX_EXTERNAL_CALLS,
+                "external calls refused: as many as a connection may have are in flight"
+            );
+        }
+        let error = ErrorBody::new(
+            ErrorCode::TOO_MANY_CALLS,
+            format!("{MAX_EXTERNAL_CALLS} external calls of this game are in flight, the most it may have"),
+        );
+        let _ = session.outbound.try_send(Outbound::One(external_response(id, Err(error))));
     }
 
     /// Adds or removes a player whose turn pauses the game; returns the
