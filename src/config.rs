@@ -349,6 +349,7 @@ mod tests {
         let config = BridgeConfig::build(&ServeOptions::default()).unwrap();
         assert_eq!(config.games[0].name, "vox-deorum");
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.event_ring_bytes, 64 << 20, "the event ring's default byte budget");
     }
 
     #[test]

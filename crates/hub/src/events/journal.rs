@@ -11,15 +11,17 @@
 //! hands them to the operating system as soon as it gets to them (a crash of
 //! the bridge loses nothing it has written), and `fsync`s at most once a
 //! second while new events arrive, and at shutdown (a crash of the machine
-//! can lose up to the last second). Writing never blocks the game: events
-//! queue for the writer in memory.
+//! can lose up to the last second). Events queue for the writer in memory,
+//! so a game does not wait for the disk, up to [`BACKLOG_BYTES`]: a disk
+//! that falls further behind makes the game's link wait for it, rather than
+//! letting the queue grow without bound.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,12 +32,15 @@ use serde::Deserialize;
 use super::StoredEvent;
 
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Bytes of events waiting for the writer, at most.
+pub const BACKLOG_BYTES: usize = 64 << 20;
 /// One index entry per this many lines: 16 bytes per 1024 events.
 const INDEX_EVERY: u64 = 1024;
 
 pub struct Journal {
     path: PathBuf,
     sender: Mutex<Option<mpsc::Sender<Arc<StoredEvent>>>>,
+    backlog: Arc<Backlog>,
     writer: Mutex<Option<JoinHandle<()>>>,
     last_seq: u64,
     index: Arc<Mutex<Index>>,
@@ -122,15 +127,17 @@ impl Journal {
 
         let index = Arc::new(Mutex::new(index));
         let (sender, receiver) = mpsc::channel();
+        let backlog = Arc::new(Backlog::default());
         let writer = {
-            let index = index.clone();
+            let (index, backlog) = (index.clone(), backlog.clone());
             std::thread::Builder::new()
                 .name("gamebridge-journal".into())
-                .spawn(move || write_events(file, length, &index, receiver))?
+                .spawn(move || write_events(file, length, &index, receiver, &backlog))?
         };
         let journal = Self {
             path: path.to_owned(),
             sender: Mutex::new(Some(sender)),
+            backlog,
             writer: Mutex::new(Some(writer)),
             last_seq,
             index,
@@ -147,9 +154,20 @@ impl Journal {
         self.last_seq
     }
 
+    /// Waits, if the disk is [`BACKLOG_BYTES`] behind, until the writer has
+    /// taken enough; call it before [`Journal::append`], outside any lock the
+    /// writer or readers need.
+    pub(crate) fn reserve(&self, bytes: usize) {
+        self.backlog.reserve(bytes);
+    }
+
+    /// Queues an event whose bytes were reserved.
     pub(crate) fn append(&self, event: Arc<StoredEvent>) {
         if let Some(sender) = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref() {
-            let _ = sender.send(event);
+            let bytes = event.data.len();
+            if sender.send(event).is_err() {
+                self.backlog.release(bytes);
+            }
         }
     }
 
@@ -227,8 +245,8 @@ fn end_with_newline(file: &mut File) -> io::Result<u64> {
     Ok(length + 1)
 }
 
-fn lock(index: &Mutex<Index>) -> std::sync::MutexGuard<'_, Index> {
-    index.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn write_line(out: &mut impl Write, event: &StoredEvent) -> io::Result<()> {
@@ -242,7 +260,41 @@ fn write_line(out: &mut impl Write, event: &StoredEvent) -> io::Result<()> {
 }
 
 /// Appends events from `length` on, indexing the lines once they are out.
-fn write_events(file: File, mut length: u64, index: &Mutex<Index>, events: mpsc::Receiver<Arc<StoredEvent>>) {
+/// The bytes of events queued for the writer, and a wait for room.
+#[derive(Default)]
+struct Backlog {
+    bytes: Mutex<usize>,
+    room: Condvar,
+}
+
+impl Backlog {
+    fn reserve(&self, bytes: usize) {
+        let mut queued = lock(&self.bytes);
+        // An event larger than the whole backlog waits for an empty queue.
+        while *queued > 0 && *queued + bytes > BACKLOG_BYTES {
+            queued = self.room.wait(queued).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *queued += bytes;
+    }
+
+    fn release(&self, bytes: usize) {
+        let mut queued = lock(&self.bytes);
+        *queued = queued.saturating_sub(bytes);
+        self.room.notify_all();
+    }
+}
+
+fn write_events(
+    file: File,
+    mut length: u64,
+    index: &Mutex<Index>,
+    events: mpsc::Receiver<Arc<StoredEvent>>,
+    backlog: &Backlog,
+) {
+    let taken = |event: Arc<StoredEvent>| {
+        backlog.release(event.data.len());
+        event
+    };
     let mut out = BufWriter::with_capacity(64 * 1024, file);
     let mut line = Vec::with_capacity(1024);
     let mut written_lines = Vec::new();
@@ -252,13 +304,13 @@ fn write_events(file: File, mut length: u64, index: &Mutex<Index>, events: mpsc:
     let mut failing = false;
     loop {
         let first = match events.recv_timeout(SYNC_INTERVAL) {
-            Ok(event) => Some(event),
+            Ok(event) => Some(taken(event)),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if let Some(first) = first {
             let written = std::iter::once(first)
-                .chain(std::iter::from_fn(|| events.try_recv().ok()))
+                .chain(std::iter::from_fn(|| events.try_recv().ok().map(taken)))
                 .try_for_each(|event| {
                     line.clear();
                     write_line(&mut line, &event)?;
@@ -319,5 +371,27 @@ mod tests {
         assert_eq!(index.start_after(1_024), 100);
         assert_eq!(index.start_after(1_025), 102_500);
         assert_eq!(index.start_after(9_999), 204_900);
+    }
+}
+
+#[cfg(test)]
+mod backlog_tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_waits_for_room_and_lets_a_large_event_through_alone() {
+        let backlog = Arc::new(Backlog::default());
+        backlog.reserve(BACKLOG_BYTES - 10);
+        let waiting = {
+            let backlog = backlog.clone();
+            std::thread::spawn(move || backlog.reserve(20))
+        };
+        // The reservation cannot finish until the writer takes bytes out.
+        backlog.release(BACKLOG_BYTES - 10);
+        waiting.join().unwrap();
+        assert_eq!(*lock(&backlog.bytes), 20);
+        backlog.release(20);
+        backlog.reserve(BACKLOG_BYTES * 2);
+        assert_eq!(*lock(&backlog.bytes), BACKLOG_BYTES * 2, "an event larger than the backlog goes alone");
     }
 }

@@ -124,6 +124,10 @@ impl EventLog {
         let (event_type, data) = render::event_data(kind, tag);
         let time_ms =
             SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64);
+        // Room in the journal's backlog first, outside the ring's lock.
+        if let Some(journal) = &self.journal {
+            journal.reserve(data.len());
+        }
         let seq = {
             let mut ring = self.ring_write();
             let seq = ring.next_seq;
