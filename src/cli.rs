@@ -52,7 +52,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the bridge: connect to games and serve the agent API.
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
     /// Run a bridge with a simulated turn-based game, to try the API without a real game.
     Demo {
         #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_LISTEN)]
