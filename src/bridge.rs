@@ -11,7 +11,6 @@ use gamebridge_agents::llm::LlmConfig;
 use gamebridge_api::{ApiState, event_pipe};
 use gamebridge_hub::{Hub, HubConfig};
 use gamebridge_links::Transport;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +39,7 @@ impl RunningBridge {
             // Clients reach a bridge on another address by that address.
             security.allowed_hosts.push(config.listen.ip().to_string());
         }
-        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        let listener = gamebridge_links::bind_tcp(config.listen).await.with_context(|| {
             format!(
                 "could not listen on {} (another bridge running? choose another with --listen)",
                 config.listen

@@ -7,6 +7,7 @@
 
 mod backoff;
 mod fifo;
+mod listener;
 pub mod mailbox;
 mod spec;
 pub mod stream;
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub use listener::bind_tcp;
 pub use spec::{
     LinkSpec, MailboxOptions, PROFILES, Protocol, SpecError, StepOptions, StreamOptions, Transport,
 };

@@ -24,7 +24,7 @@ enum Acceptor {
 impl Acceptor {
     async fn bind(endpoint: &Endpoint) -> std::io::Result<Self> {
         match endpoint {
-            Endpoint::Tcp(address) => Ok(Acceptor::Tcp(TcpListener::bind(address).await?)),
+            Endpoint::Tcp(address) => Ok(Acceptor::Tcp(crate::bind_tcp(address.as_str()).await?)),
             Endpoint::Local(path) => {
                 #[cfg(unix)]
                 if std::os::unix::net::UnixStream::connect(path).is_err() {
