@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:5000"
-//! timeout_ms = 60000
+//! timeout_ms = 300000
 //! event_ring = 10000
 //! event_ring_bytes = 67108864
 //! journal = "events.jsonl"
@@ -21,7 +21,7 @@ use gamebridge_links::LinkSpec;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = gamebridge_api::DEFAULT_CALL_TIMEOUT;
 /// A smaller event ring would hold barely one ordinary event.
 pub const MIN_EVENT_RING_BYTES: usize = 64 << 10;
 
@@ -117,7 +117,7 @@ pub struct ServeOptions {
     /// A TOML file with the same settings; flags add games to it and override the rest.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Default deadline of a call in milliseconds [default: 60000].
+    /// Default deadline of a call in milliseconds [default: 300000, as the Vox Deorum bridge].
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
     /// Events kept in memory for clients that reconnect [default: 10000].

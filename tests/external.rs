@@ -169,7 +169,10 @@ async fn unregistering_by_path_or_body_tells_the_game() {
     assert_eq!(connection.recv_json().await, json!({"type": "external_unregister", "name": "B"}));
     let (_, functions) = harness.get("/external/functions").await;
     assert_eq!(functions["result"]["functions"], json!([]));
-    assert_eq!(error_code(&harness.post("/external/unregister", json!({"name": "B"})).await), "NOT_FOUND");
+    assert_eq!(
+        error_code(&harness.post("/external/unregister", json!({"name": "B"})).await),
+        "INVALID_FUNCTION"
+    );
     assert_eq!(error_code(&harness.post("/external/unregister", json!({})).await), "INVALID_ARGUMENTS");
 }
 
@@ -182,42 +185,48 @@ async fn pause_control_sends_the_reference_messages() {
     };
 
     let paused = harness.post("/external/pause-player/2", json!({})).await;
-    assert_eq!(paused["result"], json!({"pausedPlayers": [2]}));
+    assert_eq!(
+        paused,
+        json!({"success": true, "pausedPlayers": [2]}),
+        "at the top level, as the original answers"
+    );
     assert_eq!(connection.recv_json().await, json!({"type": "pause_player", "playerID": 2}));
     harness.post("/external/pause-player/5", json!({})).await;
     connection.recv_json().await;
 
     let unpaused = delete("/external/pause-player/2").await;
-    assert_eq!(unpaused["result"], json!({"pausedPlayers": [5]}));
+    assert_eq!(unpaused, json!({"success": true, "pausedPlayers": [5]}));
     assert_eq!(connection.recv_json().await, json!({"type": "unpause_player", "playerID": 2}));
 
     for bad in ["/external/pause-player/64", "/external/pause-player/-1", "/external/pause-player/two"] {
-        assert_eq!(error_code(&harness.post(bad, json!({})).await), "INVALID_ARGUMENTS", "{bad}");
+        let refused = json!({"success": false, "error": "Invalid player ID"});
+        assert_eq!(harness.post(bad, json!({})).await, refused, "{bad}: the original's own answer");
+        assert_eq!(delete(bad).await, refused, "{bad}");
     }
 
     // isGamePaused follows whose turn it is.
     let (_, state) = harness.get("/external/paused-players").await;
-    assert_eq!(state["result"], json!({"pausedPlayers": [5], "isGamePaused": false}));
+    assert_eq!(state, json!({"success": true, "pausedPlayers": [5], "isGamePaused": false}));
     connection.send(&game_event("PlayerDoTurn", json!({"PlayerID": 5}))).await;
     harness.sync(&mut connection).await;
     let (_, state) = harness.get("/external/paused-players").await;
-    assert_eq!(state["result"]["isGamePaused"], true);
+    assert_eq!(state["isGamePaused"], true);
     connection.send(&game_event("PlayerDoneTurn", json!({"PlayerID": 5, "NextPlayerID": 6}))).await;
     harness.sync(&mut connection).await;
     let (_, state) = harness.get("/external/paused-players").await;
-    assert_eq!(state["result"]["isGamePaused"], false);
+    assert_eq!(state["isGamePaused"], false);
 
     let cleared = delete("/external/paused-players").await;
-    assert_eq!(cleared["result"], json!({"pausedPlayers": []}));
+    assert_eq!(cleared, json!({"success": true, "pausedPlayers": []}));
     assert_eq!(connection.recv_json().await, json!({"type": "clear_paused_players"}));
 
-    assert_eq!(harness.post("/external/pause", json!({})).await["result"], json!({"isGamePaused": true}));
+    assert_eq!(harness.post("/external/pause", json!({})).await, json!({"success": true}));
     assert_eq!(connection.recv_json().await, json!({"type": "pause_game"}));
-    assert_eq!(harness.post("/external/resume", json!({})).await["result"], json!({"isGamePaused": false}));
+    assert_eq!(harness.post("/external/resume", json!({})).await, json!({"success": true}));
     assert_eq!(connection.recv_json().await, json!({"type": "resume_game"}));
 
     let mode = harness.post("/external/production-mode", json!({"enabled": true})).await;
-    assert_eq!(mode["result"], json!({"productionMode": true}));
+    assert_eq!(mode, json!({"success": true, "productionMode": true}));
     assert_eq!(connection.recv_json().await, json!({"type": "set_production_mode", "enabled": true}));
     assert_eq!(error_code(&harness.post("/external/production-mode", json!({})).await), "INVALID_ARGUMENTS");
 }
@@ -241,7 +250,7 @@ async fn a_restarted_game_gets_registrations_and_production_mode_again_but_no_pa
     drop(game);
     harness.wait_disconnected("civ5").await;
     let (_, state) = harness.get("/external/paused-players").await;
-    assert_eq!(state["result"]["pausedPlayers"], json!([]), "paused players are cleared on disconnect");
+    assert_eq!(state["pausedPlayers"], json!([]), "paused players are cleared on disconnect");
 
     let restarted = FakeGame::bind(&path);
     let mut connection = restarted.accept().await;

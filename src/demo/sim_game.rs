@@ -136,13 +136,10 @@ impl SimGame {
         let turn = self.world.lock().expect("world lock").turn();
         let mut sequence = self.event_sequence.lock().expect("sequence lock");
         *sequence = if sequence.0 == turn { (turn, sequence.1 + 1) } else { (turn, 1) };
-        GameMessage::GameEvent(GameEvent {
-            id: Some(WireId::Number((turn * 1_000_000 + sequence.1) as i64)),
-            event,
-            payload: RawValue::from_string(payload.to_string()).expect("serde_json output is JSON"),
-            extra_payload: None,
-            visibility: None,
-        })
+        let payload = RawValue::from_string(payload.to_string()).expect("serde_json output is JSON");
+        let id =
+            RawValue::from_string((turn * 1_000_000 + sequence.1).to_string()).expect("a number is JSON");
+        GameMessage::GameEvent(GameEvent { id: Some(id), ..GameEvent::named(event, payload) })
     }
 }
 

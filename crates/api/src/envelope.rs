@@ -3,12 +3,19 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode, RawValue};
+use gamebridge_hub::Answered;
+use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode, RawValue, WireId};
 use serde::Serialize;
 
 /// One envelope, borrowed from whatever produced it.
 #[derive(Serialize)]
 pub struct Envelope<'a, T: Serialize> {
+    /// `lua_response` when the game answered, with the id it answered under,
+    /// as the original passes the DLL's message through.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a WireId>,
     success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<T>,
@@ -20,21 +27,35 @@ impl<'a> Envelope<'a, &'a RawValue> {
     /// The envelope of a call outcome; the game's result is copied verbatim.
     pub fn of(outcome: &'a CallResult) -> Self {
         match outcome {
-            Ok(result) => Self { success: true, result: Some(result), error: None },
-            Err(error) => Self { success: false, result: None, error: Some(error) },
+            Ok(result) => Self { kind: None, id: None, success: true, result: Some(result), error: None },
+            Err(error) => Self { kind: None, id: None, success: false, result: None, error: Some(error) },
+        }
+    }
+
+    /// The envelope of a call the game may have answered: with the game's
+    /// `type` and `id` when it did.
+    pub fn answered(answered: &'a Answered) -> Self {
+        let envelope = Self::of(&answered.outcome);
+        match &answered.id {
+            Some(id) => Self { kind: Some("lua_response"), id: Some(id), ..envelope },
+            None => envelope,
         }
     }
 }
 
 /// `{success:true, result}` with HTTP 200.
 pub fn success<T: Serialize>(result: T) -> Response {
-    json_response(StatusCode::OK, &Envelope { success: true, result: Some(result), error: None })
+    json_response(
+        StatusCode::OK,
+        &Envelope { kind: None, id: None, success: true, result: Some(result), error: None },
+    )
 }
 
-/// The envelope of a call outcome. Failures answer HTTP 200 too, as in the
-/// original: clients look at `success`.
-pub fn outcome(outcome: &CallResult) -> Response {
-    json_response(StatusCode::OK, &Envelope::of(outcome))
+/// The envelope of a call's outcome, with the game's `type` and `id` when
+/// it answered. Failures answer HTTP 200 too, as in the original: clients
+/// look at `success`.
+pub fn answered(answered: &Answered) -> Response {
+    json_response(StatusCode::OK, &Envelope::answered(answered))
 }
 
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
@@ -85,7 +106,8 @@ impl From<ErrorBody> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope: Envelope<'_, ()> = Envelope { success: false, result: None, error: Some(&self.body) };
+        let envelope: Envelope<'_, ()> =
+            Envelope { kind: None, id: None, success: false, result: None, error: Some(&self.body) };
         json_response(self.status, &envelope)
     }
 }

@@ -77,7 +77,7 @@ impl IntoParams for TimeoutHeader {
                 .name("X-Timeout-Ms")
                 .parameter_in(ParameterIn::Header)
                 .description(Some(
-                    "The request's deadline in milliseconds (default 60000, `--timeout-ms`); \
+                    "The request's deadline in milliseconds (default 300000, `--timeout-ms`); \
                      a `timeout_ms` body field wins over it.",
                 ))
                 .schema(Some(millis))

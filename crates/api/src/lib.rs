@@ -31,6 +31,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use envelope::ApiError;
 
+/// A call's deadline when the request sets none: the Vox Deorum bridge's
+/// (it grew from 10 s to 300 s because slow machines and diplomacy screens
+/// stall the game for minutes).
+pub const DEFAULT_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Request bodies larger than this are refused (the original's limit).
 pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
 
@@ -57,7 +62,7 @@ impl ApiState {
         Self {
             hub,
             shutdown,
-            default_timeout: std::time::Duration::from_secs(60),
+            default_timeout: DEFAULT_CALL_TIMEOUT,
             ping_interval: std::time::Duration::from_secs(5),
             arena: None,
             security: Arc::default(),

@@ -110,7 +110,7 @@ async function loadDetails(game) {
   state.details.set(game.name, {
     functions: functions.success ? functions.result.functions : [],
     external: external.success ? external.result.functions : [],
-    paused: paused.success ? paused.result : { isGamePaused: false, pausedPlayers: [] },
+    paused: paused.success ? paused : { isGamePaused: false, pausedPlayers: [] },
     pending: pending.success ? pending.result.calls : [],
   });
 }

@@ -35,7 +35,7 @@ pub use external::{
     AgentChannel, AgentEndpoint, DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest,
     MAX_EXTERNAL_FUNCTION_BYTES, MAX_EXTERNAL_FUNCTIONS, NoDispatch, StepFuture, StepRequest,
 };
-pub use game::{Game, GameStatus, LinkState};
+pub use game::{Answered, Game, GameStatus, LinkState};
 pub use pause::PLAYER_IDS;
 pub use pending::{CallIds, MAX_PENDING_CALLS, PendingCallInfo};
 pub use registry::{

@@ -191,7 +191,8 @@ fn track_active_player(game: &Game, event: &GameEvent) {
         "PlayerDoneTurn" => "NextPlayerID",
         _ => return,
     };
-    let payload: serde_json::Value = serde_json::from_str(event.payload.get()).unwrap_or_default();
+    let Some(payload) = &event.payload else { return };
+    let payload: serde_json::Value = serde_json::from_str(payload.get()).unwrap_or_default();
     if let Some(player) = payload.get(field).and_then(serde_json::Value::as_i64) {
         game.pause().set_active_player(player);
     }

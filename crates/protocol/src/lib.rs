@@ -24,5 +24,5 @@ pub mod strings;
 
 pub use codec::{FrameCodec, FrameError, Framing};
 pub use error::{CallResult, ErrorBody, ErrorCode};
-pub use message::{BridgeMessage, GameEvent, GameMessage, ParseError, Response, WireId};
+pub use message::{BridgeMessage, EventName, GameEvent, GameMessage, ParseError, Response, WireId};
 pub use serde_json::value::RawValue;

@@ -306,7 +306,9 @@ impl Agent {
             Ok(game) => game,
             Err(error) => return self.error(error.code, error.message, Some(&message.id)),
         };
-        let timeout = Duration::from_millis(message.timeout_ms.unwrap_or(60_000).max(1));
+        let timeout = message
+            .timeout_ms
+            .map_or(self.state.default_timeout, |millis| Duration::from_millis(millis.max(1)));
         let args = message.args.unwrap_or_else(|| RawValue::from_string("{}".into()).expect("JSON"));
         let (out, id) = (self.connection.out.clone(), message.id);
         tokio::spawn(async move {

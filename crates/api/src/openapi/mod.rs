@@ -45,7 +45,7 @@ details?}}`. Handled failures answer HTTP 200 as in the original, so look at `su
 
 Every route that addresses one game also exists under `/games/{name}/…`; the unprefixed \
 routes address the first game configured. A call's deadline is its `timeout_ms` body field or \
-its `X-Timeout-Ms` header (default 60 s, `--timeout-ms`).
+its `X-Timeout-Ms` header (default 300 s, `--timeout-ms`).
 
 Two endpoints are not described here because they are not REST: `GET /agent`, the WebSocket \
 agents connect to (docs/WEBSOCKET.md), and `/mcp`, the Model Context Protocol endpoint \

@@ -124,31 +124,53 @@ pub struct Unregistered {
     registered: bool,
 }
 
-/// The players whose turns pause the game.
-#[derive(ToSchema)]
+/// The players whose turns pause the game. The pause routes answer at the
+/// top level, as the Vox Deorum bridge does, not inside `result`.
+#[derive(ToSchema, serde::Serialize)]
 #[schema(rename_all = "camelCase")]
 pub struct PausedPlayers {
+    success: bool,
     paused_players: Vec<i64>,
+}
+
+/// The original's answer to a player id outside 0–63.
+#[derive(ToSchema, serde::Serialize)]
+pub struct InvalidPlayer {
+    /// Always `false`.
+    success: bool,
+    /// `"Invalid player ID"`.
+    error: String,
+}
+
+/// `POST|DELETE /external/pause-player/{player}`.
+#[derive(ToSchema, serde::Serialize)]
+#[allow(dead_code, reason = "described, never built")]
+#[serde(untagged)]
+pub enum PlayerPaused {
+    Paused(PausedPlayers),
+    Invalid(InvalidPlayer),
 }
 
 /// `GET /external/paused-players`.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct PauseStatus {
+    success: bool,
     paused_players: Vec<i64>,
     /// Paused by hand, or the active player is a paused player.
     is_game_paused: bool,
 }
 
+/// `{"success":true}`.
 #[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-pub struct GamePaused {
-    is_game_paused: bool,
+pub struct Done {
+    success: bool,
 }
 
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct ProductionModeSet {
+    success: bool,
     production_mode: bool,
 }
 

@@ -23,6 +23,14 @@ use crate::security;
 #[derive(ToSchema)]
 #[allow(dead_code, reason = "described, never built: the real envelope borrows")]
 pub struct Envelope<T> {
+    /// `lua_response` when the game itself answered a call (`/lua/call`,
+    /// `/lua/execute`, batch items), as the Vox Deorum bridge passes the
+    /// DLL's message through.
+    #[schema(rename = "type")]
+    kind: Option<String>,
+    /// The id the game answered under, with `type`.
+    #[schema(value_type = Option<Value>)]
+    id: Option<Value>,
     /// Whether the request succeeded.
     success: bool,
     /// The answer, when `success` is true.
@@ -111,6 +119,11 @@ mod tests {
         assert_mirrors::<Envelope<Value>>(&failure);
         assert_mirrors::<Failure>(&failure);
         assert_mirrors::<ErrorBody>(&failure["error"]);
+        let answered =
+            gamebridge_hub::Answered { outcome: success, id: Some(gamebridge_protocol::WireId::Number(7)) };
+        let answered = serde_json::to_value(RealEnvelope::answered(&answered)).unwrap();
+        assert_eq!((answered["type"].as_str(), answered["id"].as_i64()), (Some("lua_response"), Some(7)));
+        assert_mirrors::<Envelope<Value>>(&answered);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::envelope;
 use crate::extract::{TargetGame, parse_body};
 use crate::openapi::Envelope;
 use crate::openapi::shapes::{
-    ExternalFunction as FunctionShape, ExternalFunctions, ExternalRegistration, GamePaused, PauseStatus,
-    PausedPlayers, ProductionModeSet, Unregistered,
+    Done, ExternalFunction as FunctionShape, ExternalFunctions, ExternalRegistration, PauseStatus,
+    PausedPlayers, PlayerPaused, ProductionModeSet, Unregistered,
 };
 use crate::security::Security;
 use crate::{ApiError, ApiState};
@@ -62,7 +62,9 @@ fn validate_registration(body: &Value, security: &Security) -> Result<ExternalFu
     let invalid = |message: &str| ApiError::invalid_arguments(message.to_owned());
     let name = body["name"].as_str().ok_or_else(|| invalid("name is required and must be a string"))?;
     if !is_identifier(name) {
-        return Err(invalid("name must match ^[a-zA-Z_][a-zA-Z0-9_]*$"));
+        return Err(invalid(
+            "Function name must be a valid identifier (letters, numbers, underscores only; ^[a-zA-Z_][a-zA-Z0-9_]*$)",
+        ));
     }
     let url = body["url"].as_str().ok_or_else(|| invalid("url is required and must be a string"))?;
     // The bridge would POST game data there: only this machine, unless allowed.
@@ -157,56 +159,71 @@ pub async fn functions(TargetGame(game): TargetGame) -> Response {
     envelope::success(json!({ "functions": functions }))
 }
 
-fn player_id(params: &HashMap<String, String>) -> Result<i64, ApiError> {
+/// The player id of a pause route, or the original's own refusal: HTTP 200
+/// with `{"success":false,"error":"Invalid player ID"}` (a string, not the
+/// envelope's error object), which Vox Deorum clients test for.
+fn player_id(params: &HashMap<String, String>) -> Result<i64, Response> {
     params
         .get("player")
         .and_then(|text| text.parse::<i64>().ok())
         .filter(|id| PLAYER_IDS.contains(id))
-        .ok_or_else(|| {
-            ApiError::invalid_arguments(format!(
-                "player id must be an integer from {} to {}",
-                PLAYER_IDS.start(),
-                PLAYER_IDS.end()
-            ))
-        })
+        .ok_or_else(|| top_level(json!({ "success": false, "error": "Invalid player ID" })))
+}
+
+/// The pause routes answer at the top level, as the original does
+/// (`{"success":true,"pausedPlayers":[3]}`), not inside `result`.
+fn top_level(answer: Value) -> Response {
+    envelope::json_response(axum::http::StatusCode::OK, &answer)
 }
 
 /// Pauses the game whenever it is this player's turn.
 ///
-/// The game gets `pause_player {playerID}`.
+/// The game gets `pause_player {playerID}`. An id outside 0–63 answers
+/// `{"success":false,"error":"Invalid player ID"}`.
 #[utoipa::path(
     post,
     path = "/external/pause-player/{player}",
     tag = "external",
     operation_id = "external_pause_player",
     params(("player" = i64, Path, minimum = 0, maximum = 63, description = "The player's id.")),
-    responses((status = 200, description = "The paused players.", body = Envelope<PausedPlayers>)),
+    responses((status = 200, description = "The paused players.", body = PlayerPaused)),
 )]
 pub async fn pause_player(
     TargetGame(game): TargetGame,
     Path(params): Path<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let players = game.set_player_paused(player_id(&params)?, true);
-    Ok(envelope::success(json!({ "pausedPlayers": players })))
+) -> Response {
+    match player_id(&params) {
+        Ok(player) => {
+            let players = game.set_player_paused(player, true);
+            top_level(json!({ "success": true, "pausedPlayers": players }))
+        }
+        Err(refused) => refused,
+    }
 }
 
 /// Stops pausing the game on this player's turns.
 ///
-/// The game gets `unpause_player {playerID}`.
+/// The game gets `unpause_player {playerID}`. An id outside 0–63 answers
+/// `{"success":false,"error":"Invalid player ID"}`.
 #[utoipa::path(
     delete,
     path = "/external/pause-player/{player}",
     tag = "external",
     operation_id = "external_unpause_player",
     params(("player" = i64, Path, minimum = 0, maximum = 63, description = "The player's id.")),
-    responses((status = 200, description = "The paused players.", body = Envelope<PausedPlayers>)),
+    responses((status = 200, description = "The paused players.", body = PlayerPaused)),
 )]
 pub async fn unpause_player(
     TargetGame(game): TargetGame,
     Path(params): Path<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let players = game.set_player_paused(player_id(&params)?, false);
-    Ok(envelope::success(json!({ "pausedPlayers": players })))
+) -> Response {
+    match player_id(&params) {
+        Ok(player) => {
+            let players = game.set_player_paused(player, false);
+            top_level(json!({ "success": true, "pausedPlayers": players }))
+        }
+        Err(refused) => refused,
+    }
 }
 
 /// The paused players, and whether the game is paused now.
@@ -215,12 +232,12 @@ pub async fn unpause_player(
     path = "/external/paused-players",
     tag = "external",
     operation_id = "external_paused_players",
-    responses((status = 200, description = "The pause state.", body = Envelope<PauseStatus>)),
+    responses((status = 200, description = "The pause state.", body = PauseStatus)),
 )]
 pub async fn paused_players(TargetGame(game): TargetGame) -> Response {
-    envelope::success(
-        json!({ "pausedPlayers": game.paused_players(), "isGamePaused": game.is_game_paused() }),
-    )
+    top_level(json!({
+        "success": true, "pausedPlayers": game.paused_players(), "isGamePaused": game.is_game_paused()
+    }))
 }
 
 /// Unpauses every player; the game gets `clear_paused_players`.
@@ -229,37 +246,42 @@ pub async fn paused_players(TargetGame(game): TargetGame) -> Response {
     path = "/external/paused-players",
     tag = "external",
     operation_id = "external_clear_paused_players",
-    responses((status = 200, description = "No player is paused.", body = Envelope<PausedPlayers>)),
+    responses((status = 200, description = "No player is paused.", body = PausedPlayers)),
 )]
 pub async fn clear_paused_players(TargetGame(game): TargetGame) -> Response {
     game.clear_paused_players();
-    envelope::success(json!({ "pausedPlayers": [] }))
+    top_level(json!({ "success": true, "pausedPlayers": [] }))
 }
 
-/// Pauses the game now, whoever's turn it is; the game gets `pause_game`.
+/// Pauses the game now, whoever's turn it is.
+///
+/// On Windows the bridge holds the named mutex `TurnByTurn`, which the
+/// Vox Deorum DLL checks; on every system the game also gets `pause_game`
+/// (for DLLs and games that understand it). Answers `{"success":true}`.
 #[utoipa::path(
     post,
     path = "/external/pause",
     tag = "external",
     operation_id = "external_pause",
-    responses((status = 200, description = "Whether the game is paused.", body = Envelope<GamePaused>)),
+    responses((status = 200, description = "Done.", body = Done)),
 )]
 pub async fn pause(TargetGame(game): TargetGame) -> Response {
     game.set_game_paused(true);
-    envelope::success(json!({ "isGamePaused": game.is_game_paused() }))
+    top_level(json!({ "success": true }))
 }
 
-/// Undoes `POST /external/pause`; the game gets `resume_game`.
+/// Undoes `POST /external/pause` (releases the mutex; the game gets
+/// `resume_game`). Answers `{"success":true}`.
 #[utoipa::path(
     post,
     path = "/external/resume",
     tag = "external",
     operation_id = "external_resume",
-    responses((status = 200, description = "Whether the game is still paused (a paused player's turn).", body = Envelope<GamePaused>)),
+    responses((status = 200, description = "Done.", body = Done)),
 )]
 pub async fn resume(TargetGame(game): TargetGame) -> Response {
     game.set_game_paused(false);
-    envelope::success(json!({ "isGamePaused": game.is_game_paused() }))
+    top_level(json!({ "success": true }))
 }
 
 /// Whether the game runs in production mode.
@@ -277,7 +299,7 @@ pub struct ProductionMode {
     tag = "external",
     operation_id = "external_production_mode",
     request_body = ProductionMode,
-    responses((status = 200, description = "The mode now.", body = Envelope<ProductionModeSet>)),
+    responses((status = 200, description = "The mode now.", body = ProductionModeSet)),
 )]
 pub async fn production_mode(
     TargetGame(game): TargetGame,
@@ -288,5 +310,5 @@ pub async fn production_mode(
         .enabled
         .ok_or_else(|| ApiError::invalid_arguments("enabled is required and must be a boolean"))?;
     game.set_production_mode(enabled);
-    Ok(envelope::success(json!({ "productionMode": enabled })))
+    Ok(top_level(json!({ "success": true, "productionMode": enabled })))
 }

@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::Response;
 use bytes::Bytes;
-use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode, RawValue};
+use gamebridge_hub::Answered;
+use gamebridge_protocol::{ErrorBody, ErrorCode, RawValue};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -75,7 +76,7 @@ pub async fn call(
     let request: CallRequest = parse_body(body)?;
     let timeout = deadline(&state, request.timeout_ms, header)?;
     let (function, args) = request.into_call()?;
-    Ok(envelope::outcome(&game.call(function, args, timeout).await))
+    Ok(envelope::answered(&game.call_answered(function, args, timeout).await))
 }
 
 /// A Lua script to run in the game.
@@ -120,7 +121,7 @@ pub async fn execute(
         .script
         .filter(|script| !script.trim().is_empty())
         .ok_or_else(|| ApiError::handled(ErrorCode::INVALID_SCRIPT, "Missing Lua script"))?;
-    Ok(envelope::outcome(&game.execute(script, timeout).await))
+    Ok(envelope::answered(&game.execute_answered(script, timeout).await))
 }
 
 /// `POST /lua/batch` takes the original's bare array of calls, or
@@ -151,7 +152,12 @@ fn parse_batch(body: Result<Bytes, BytesRejection>) -> Result<(Vec<CallRequest>,
     if is_array {
         Ok((parse_body(body)?, None))
     } else {
-        let BatchWithOptions { calls, timeout_ms } = parse_body(body)?;
+        // The original's words, which its clients' tests look for.
+        let BatchWithOptions { calls, timeout_ms } = parse_body(body).map_err(|_| {
+            ApiError::invalid_arguments(
+                "Request body must be a non-empty array of function calls (or {\"calls\": [...], \"timeout_ms\": N})",
+            )
+        })?;
         Ok((calls, timeout_ms))
     }
 }
@@ -190,7 +196,7 @@ pub async fn batch(
     let timeout = deadline(&state, timeout_ms, header)?;
 
     // An item without a function name fails alone; the others go to the game.
-    let mut outcomes: Vec<Option<CallResult>> = Vec::with_capacity(calls.len());
+    let mut outcomes: Vec<Option<Answered>> = Vec::with_capacity(calls.len());
     let mut valid = Vec::with_capacity(calls.len());
     for call in calls {
         match call.into_call() {
@@ -198,15 +204,20 @@ pub async fn batch(
                 valid.push(call);
                 outcomes.push(None);
             }
-            Err(error) => outcomes.push(Some(Err(error))),
+            Err(error) => outcomes.push(Some(Answered { outcome: Err(error), id: None })),
         }
     }
-    let mut answered = game.batch(valid, timeout).await.into_iter();
-    let outcomes: Vec<CallResult> = outcomes
+    let mut answered = game.batch_answered(valid, timeout).await.into_iter();
+    let outcomes: Vec<Answered> = outcomes
         .into_iter()
-        .map(|outcome| outcome.unwrap_or_else(|| answered.next().expect("one answer per valid call")))
+        .map(|outcome| {
+            outcome.or_else(|| answered.next()).unwrap_or_else(|| Answered {
+                outcome: Err(ErrorBody::new(ErrorCode::INTERNAL_ERROR, "no answer")),
+                id: None,
+            })
+        })
         .collect();
-    Ok(envelope::success(BatchResults { results: outcomes.iter().map(Envelope::of).collect() }))
+    Ok(envelope::success(BatchResults { results: outcomes.iter().map(Envelope::answered).collect() }))
 }
 
 /// The functions the game registered.

@@ -46,7 +46,7 @@ pub async fn discovery(State(state): State<ApiState>) -> Response {
                 "functions": "GET /lua/functions",
             },
         },
-        "documentation": "See README.md; deadlines: timeout_ms body field or X-Timeout-Ms header (default 60000)",
+        "documentation": "See README.md; deadlines: timeout_ms body field or X-Timeout-Ms header (default 300000)",
     });
     match &state.arena {
         // One answer for both kinds of client: Agent Arena's {status, agents, metrics}

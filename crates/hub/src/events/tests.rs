@@ -1,16 +1,14 @@
 use std::sync::Arc;
 
-use gamebridge_protocol::{GameEvent, RawValue, WireId};
+use gamebridge_protocol::{GameEvent, RawValue};
 
 use super::*;
 
 fn game_event(name: &str) -> HubEventKind {
+    let payload = RawValue::from_string("{\"turn\": 1}".into()).unwrap();
     HubEventKind::Game(GameEvent {
-        id: Some(WireId::Number(1_000_001)),
-        event: name.into(),
-        payload: RawValue::from_string("{\"turn\": 1}".into()).unwrap(),
-        extra_payload: None,
-        visibility: None,
+        id: Some(RawValue::from_string("1000001".into()).unwrap()),
+        ..GameEvent::named(name, payload)
     })
 }
 
@@ -44,13 +42,8 @@ fn events_render_as_the_original_sends_them() {
 #[test]
 fn payloads_with_line_breaks_are_made_single_line() {
     let log = EventLog::new(10);
-    let kind = HubEventKind::Game(GameEvent {
-        id: None,
-        event: "Pretty".into(),
-        payload: RawValue::from_string("{\n  \"a\": \"x\\ny\"\r\n}".into()).unwrap(),
-        extra_payload: None,
-        visibility: None,
-    });
+    let payload = RawValue::from_string("{\n  \"a\": \"x\\ny\"\r\n}".into()).unwrap();
+    let kind = HubEventKind::Game(GameEvent::named("Pretty", payload));
     log.publish(&"g".into(), &kind);
     let (events, _) = log.read(0, 1);
     assert!(!events[0].data.contains(&b'\n') && !events[0].data.contains(&b'\r'));
@@ -94,13 +87,7 @@ async fn a_cursor_behind_the_ring_is_told_how_many_it_lost() {
 /// An event whose rendered data is about `size` bytes.
 fn sized_event(size: usize) -> HubEventKind {
     let payload = format!("\"{}\"", "x".repeat(size));
-    HubEventKind::Game(GameEvent {
-        id: None,
-        event: "Big".into(),
-        payload: RawValue::from_string(payload).unwrap(),
-        extra_payload: None,
-        visibility: None,
-    })
+    HubEventKind::Game(GameEvent::named("Big", RawValue::from_string(payload).unwrap()))
 }
 
 /// Publishes `count` events of about `size` bytes; returns what one costs the ring.

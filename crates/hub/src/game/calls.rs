@@ -12,66 +12,105 @@ use super::Game;
 use crate::pending::{CallIds, Refused};
 use crate::session::{Outbound, Session};
 
+/// A call's outcome, and the id the game answered it under, when it was the
+/// game that answered (not the bridge: a timeout, a lost connection). Vox
+/// Deorum clients log the DLL's own `type` and `id`, which the original
+/// passed through.
+#[derive(Debug)]
+pub struct Answered {
+    pub outcome: CallResult,
+    pub id: Option<WireId>,
+}
+
+impl Answered {
+    fn by_bridge(error: ErrorBody) -> Self {
+        Self { outcome: Err(error), id: None }
+    }
+}
+
 impl Game {
     /// Calls a game function (`lua_call`).
     pub async fn call(&self, function: String, args: Box<RawValue>, timeout: Duration) -> CallResult {
-        check_depth(&args)?;
+        self.call_answered(function, args, timeout).await.outcome
+    }
+
+    /// [`Game::call`], with the id the game answered under.
+    pub async fn call_answered(&self, function: String, args: Box<RawValue>, timeout: Duration) -> Answered {
+        if let Err(error) = check_depth(&args) {
+            return Answered::by_bridge(error);
+        }
         let started = std::time::Instant::now();
-        let outcome = self
+        let answered = self
             .request(timeout, function.as_str().into(), |id| {
                 Outbound::One(BridgeMessage::LuaCall { id, function, args })
             })
             .await;
-        self.stats.record_outcomes([&outcome], started.elapsed());
-        outcome
+        self.stats.record_outcomes([&answered.outcome], started.elapsed());
+        answered
     }
 
     /// Runs a Lua script in the game (`lua_execute`).
     pub async fn execute(&self, script: String, timeout: Duration) -> CallResult {
+        self.execute_answered(script, timeout).await.outcome
+    }
+
+    /// [`Game::execute`], with the id the game answered under.
+    pub async fn execute_answered(&self, script: String, timeout: Duration) -> Answered {
         let started = std::time::Instant::now();
-        let outcome = self
+        let answered = self
             .request(timeout, "lua_execute".into(), |id| {
                 Outbound::One(BridgeMessage::LuaExecute { id, script })
             })
             .await;
-        self.stats.record_outcomes([&outcome], started.elapsed());
-        outcome
+        self.stats.record_outcomes([&answered.outcome], started.elapsed());
+        answered
     }
 
     /// Calls several functions, written to the game in one go; each call
     /// succeeds or fails on its own, and all share one deadline.
     pub async fn batch(&self, calls: Vec<(String, Box<RawValue>)>, timeout: Duration) -> Vec<CallResult> {
+        self.batch_answered(calls, timeout).await.into_iter().map(|answered| answered.outcome).collect()
+    }
+
+    /// [`Game::batch`], with the ids the game answered under.
+    pub async fn batch_answered(
+        &self,
+        calls: Vec<(String, Box<RawValue>)>,
+        timeout: Duration,
+    ) -> Vec<Answered> {
         let checks: Vec<Result<(), ErrorBody>> = calls.iter().map(|(_, args)| check_depth(args)).collect();
         let valid = calls.into_iter().zip(&checks).filter(|(_, check)| check.is_ok()).map(|(call, _)| call);
         let mut answered = self.send_and_wait(valid.collect(), timeout).await.into_iter();
         checks
             .into_iter()
-            .map(|check| {
-                check?;
-                answered.next().unwrap_or_else(|| Err(ErrorBody::new(ErrorCode::INTERNAL_ERROR, "no answer")))
+            .map(|check| match check {
+                Err(error) => Answered::by_bridge(error),
+                Ok(()) => answered.next().unwrap_or_else(|| {
+                    Answered::by_bridge(ErrorBody::new(ErrorCode::INTERNAL_ERROR, "no answer"))
+                }),
             })
             .collect()
     }
 
-    async fn send_and_wait(&self, calls: Vec<(String, Box<RawValue>)>, timeout: Duration) -> Vec<CallResult> {
+    async fn send_and_wait(&self, calls: Vec<(String, Box<RawValue>)>, timeout: Duration) -> Vec<Answered> {
         if calls.is_empty() {
             return Vec::new();
         }
         let started = tokio::time::Instant::now();
         let deadline = started + timeout;
         let count = calls.len();
-        let outcomes = match self.send_batch(calls, deadline).await {
+        let answers = match self.send_batch(calls, deadline).await {
             Ok(waiting) => {
-                let mut outcomes = Vec::with_capacity(count);
+                let mut answers = Vec::with_capacity(count);
                 for call in waiting {
-                    outcomes.push(call.wait(deadline, self.name()).await);
+                    answers.push(call.wait(deadline, self.name()).await);
                 }
-                outcomes
+                answers
             }
-            Err(error) => vec![Err(error); count],
+            Err(error) => (0..count).map(|_| Answered::by_bridge(error.clone())).collect(),
         };
-        self.stats.record_outcomes(&outcomes, started.elapsed());
-        outcomes
+        self.stats.record_outcomes(answers.iter().map(|answered| &answered.outcome), started.elapsed());
+        answers
     }
 
     async fn send_batch(
@@ -97,12 +136,18 @@ impl Game {
         timeout: Duration,
         function: Box<str>,
         message: impl FnOnce(WireId) -> Outbound,
-    ) -> CallResult {
+    ) -> Answered {
         let deadline = tokio::time::Instant::now() + timeout;
-        let session = self.current_session()?;
-        let (call, id) = PendingCall::register(&session, &self.shared.ids, function, deadline)?;
-        self.send(&session, message(id), deadline).await?;
-        call.wait(deadline, self.name()).await
+        let sent = async {
+            let session = self.current_session()?;
+            let (call, id) = PendingCall::register(&session, &self.shared.ids, function, deadline)?;
+            self.send(&session, message(id), deadline).await?;
+            Ok(call)
+        };
+        match sent.await {
+            Ok(call) => call.wait(deadline, self.name()).await,
+            Err(error) => Answered::by_bridge(error),
+        }
     }
 
     pub(crate) fn current_session(&self) -> Result<Arc<Session>, ErrorBody> {
@@ -133,6 +178,7 @@ impl Game {
 struct PendingCall {
     session: Arc<Session>,
     id: u64,
+    wire: WireId,
     answer: Option<oneshot::Receiver<CallResult>>,
 }
 
@@ -153,15 +199,23 @@ impl PendingCall {
                 ),
             ),
         })?;
-        Ok((Self { session: session.clone(), id, answer: Some(answer) }, CallIds::to_wire(id)))
+        let wire = CallIds::to_wire(id);
+        Ok((Self { session: session.clone(), id, wire: wire.clone(), answer: Some(answer) }, wire))
     }
 
-    async fn wait(mut self, deadline: tokio::time::Instant, game: &str) -> CallResult {
+    async fn wait(mut self, deadline: tokio::time::Instant, game: &str) -> Answered {
         let answer = self.answer.take().expect("a pending call is awaited once");
         match timeout_at(deadline, answer).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_dropped)) => Err(lost_connection(game)),
-            Err(_elapsed) => Err(call_timeout("the game did not answer in time")),
+            // A link fails a call it could not deliver through the same
+            // channel; those codes are the bridge's, not the game's answer.
+            Ok(Ok(Err(error)))
+                if error.code == ErrorCode::DLL_DISCONNECTED || error.code == ErrorCode::CALL_TIMEOUT =>
+            {
+                Answered::by_bridge(error)
+            }
+            Ok(Ok(outcome)) => Answered { outcome, id: Some(self.wire.clone()) },
+            Ok(Err(_dropped)) => Answered::by_bridge(lost_connection(game)),
+            Err(_elapsed) => Answered::by_bridge(call_timeout("the game did not answer in time")),
         }
     }
 }

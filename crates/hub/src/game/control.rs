@@ -25,7 +25,10 @@ impl Game {
     /// Removes an agent function and tells the game (`external_unregister`).
     pub fn unregister_external(&self, name: &str) -> Result<(), ErrorBody> {
         self.external.unregister(name).ok_or_else(|| {
-            ErrorBody::new(ErrorCode::NOT_FOUND, format!("external function '{name}' is not registered"))
+            ErrorBody::new(
+                ErrorCode::INVALID_FUNCTION,
+                format!("External function '{name}' is not registered"),
+            )
         })?;
         self.send_control(BridgeMessage::ExternalUnregister { name: name.to_owned() });
         Ok(())

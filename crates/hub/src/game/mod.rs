@@ -3,6 +3,8 @@
 //! functions, pause) in `control`.
 
 mod calls;
+
+pub use calls::Answered;
 mod control;
 
 use std::sync::{Arc, Mutex};

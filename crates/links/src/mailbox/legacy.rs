@@ -244,13 +244,7 @@ impl Slot {
             Ok(lines) => {
                 for line in lines {
                     let payload = RawValue::from_string(json!({ "line": line }).to_string()).expect("JSON");
-                    session.receive(GameMessage::GameEvent(GameEvent {
-                        id: None,
-                        event: "log".into(),
-                        payload,
-                        extra_payload: None,
-                        visibility: None,
-                    }));
+                    session.receive(GameMessage::GameEvent(GameEvent::named("log", payload)));
                 }
             }
             Err(error) => tracing::debug!(%error, "could not read the mod log"),

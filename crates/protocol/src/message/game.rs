@@ -37,17 +37,93 @@ pub enum GameMessage {
 }
 
 /// Something that happened in the game, for every subscribed agent.
+///
+/// Every field is kept as the game sent it, as the Vox Deorum bridge
+/// forwards events: a field the game left out stays out, an explicit `null`
+/// stays `null`, and an id or name of an unexpected type passes through.
 #[derive(Clone, Debug, Serialize)]
 pub struct GameEvent {
     /// Civ V uses `turn * 1_000_000 + sequence`; some events carry no id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<WireId>,
-    pub event: String,
-    pub payload: Box<RawValue>,
+    pub id: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "EventName::is_missing")]
+    pub event: EventName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Box<RawValue>>,
     #[serde(rename = "extraPayload", default, skip_serializing_if = "Option::is_none")]
     pub extra_payload: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Box<RawValue>>,
+}
+
+impl GameEvent {
+    /// An event named `name` with `payload` (for links and test doubles).
+    pub fn named(name: impl Into<String>, payload: Box<RawValue>) -> Self {
+        Self {
+            id: None,
+            event: EventName::Text(name.into()),
+            payload: Some(payload),
+            extra_payload: None,
+            visibility: None,
+        }
+    }
+}
+
+/// A `game_event`'s `event` field: normally a string.
+#[derive(Clone, Debug)]
+pub enum EventName {
+    Text(String),
+    /// A name that is not a string, kept as the game sent it.
+    Other(Box<RawValue>),
+    Missing,
+}
+
+impl EventName {
+    /// The name to filter by: the string, the JSON of another value, or `""`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventName::Text(text) => text,
+            EventName::Other(raw) => raw.get(),
+            EventName::Missing => "",
+        }
+    }
+
+    pub fn is_missing(&self) -> bool {
+        matches!(self, EventName::Missing)
+    }
+}
+
+impl Serialize for EventName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EventName::Text(text) => serializer.serialize_str(text),
+            EventName::Other(raw) => raw.serialize(serializer),
+            EventName::Missing => serializer.serialize_none(),
+        }
+    }
+}
+
+impl PartialEq for EventName {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (EventName::Text(a), EventName::Text(b)) => a == b,
+            (EventName::Other(a), EventName::Other(b)) => a.get() == b.get(),
+            (EventName::Missing, EventName::Missing) => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<&str> for EventName {
+    fn from(name: &str) -> Self {
+        EventName::Text(name.to_owned())
+    }
+}
+
+impl From<String> for EventName {
+    fn from(name: String) -> Self {
+        EventName::Text(name)
+    }
 }
 
 impl GameMessage {
@@ -69,7 +145,9 @@ impl GameMessage {
 struct Wire<'a> {
     #[serde(rename = "type")]
     kind: String,
-    id: Option<WireId>,
+    /// Raw: an event's id may be anything; a call's id must be a [`WireId`].
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
     success: Option<bool>,
     #[serde(borrow)]
     result: Option<&'a RawValue>,
@@ -80,22 +158,35 @@ struct Wire<'a> {
     args: Option<&'a RawValue>,
     #[serde(rename = "async")]
     is_async: Option<bool>,
-    event: Option<String>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
-    #[serde(rename = "extraPayload", borrow)]
+    #[serde(rename = "extraPayload", borrow, default, deserialize_with = "present")]
     extra_payload: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     visibility: Option<&'a RawValue>,
     #[serde(borrow)]
     parameters: Option<&'a RawValue>,
+}
+
+/// A field that is there, `null` included (serde reads a `null` into an
+/// `Option` as `None`; an event's explicit `null`s must pass through).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+/// The id of a call or an answer, which the bridge must match: a number or a string.
+fn call_id(raw: Option<&RawValue>, kind: &'static str) -> Result<WireId, ParseError> {
+    let raw = raw.ok_or(missing(kind, "id"))?;
+    Ok(serde_json::from_str(raw.get())?)
 }
 
 impl Wire<'_> {
     fn into_message(self) -> Result<GameMessage, ParseError> {
         Ok(match self.kind.as_str() {
             "lua_response" => GameMessage::LuaResponse(Response {
-                id: self.id.ok_or(missing("lua_response", "id"))?,
+                id: call_id(self.id, "lua_response")?,
                 success: self.success.ok_or(missing("lua_response", "success"))?,
                 result: self.result.map(owned),
                 error: self.error,
@@ -110,15 +201,21 @@ impl Wire<'_> {
             },
             "lua_clear" => GameMessage::LuaClear {},
             "external_call" => GameMessage::ExternalCall {
-                id: self.id.ok_or(missing("external_call", "id"))?,
+                id: call_id(self.id, "external_call")?,
                 function: self.function.ok_or(missing("external_call", "function"))?,
                 args: self.args.map(owned).unwrap_or_else(null),
                 is_async: self.is_async.unwrap_or(false),
             },
             "game_event" => GameMessage::GameEvent(GameEvent {
-                id: self.id,
-                event: self.event.ok_or(missing("game_event", "event"))?,
-                payload: self.payload.map(owned).unwrap_or_else(null),
+                id: self.id.map(owned),
+                event: match self.event {
+                    None => EventName::Missing,
+                    Some(raw) => match serde_json::from_str::<String>(raw.get()) {
+                        Ok(text) => EventName::Text(text),
+                        Err(_) => EventName::Other(owned(raw)),
+                    },
+                },
+                payload: self.payload.map(owned),
                 extra_payload: self.extra_payload.map(owned),
                 visibility: self.visibility.map(owned),
             }),

@@ -13,7 +13,7 @@ mod game;
 mod id;
 
 pub use bridge::BridgeMessage;
-pub use game::{GameEvent, GameMessage};
+pub use game::{EventName, GameEvent, GameMessage};
 pub use id::WireId;
 
 use serde::{Deserialize, Serialize};

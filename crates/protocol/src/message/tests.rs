@@ -93,7 +93,34 @@ fn unknown_game_error_codes_pass_through() {
 fn raw_control_characters_from_the_dll_are_repaired() {
     let frame = b"{\"type\":\"game_event\",\"event\":\"chat\",\"payload\":{\"text\":\"hi\x01there\"}}";
     let GameMessage::GameEvent(event) = GameMessage::parse(frame).unwrap() else { panic!("not an event") };
-    assert_eq!(to_value(event.payload.get().as_bytes())["text"], "hi\u{1}there");
+    assert_eq!(to_value(event.payload.unwrap().get().as_bytes())["text"], "hi\u{1}there");
+}
+
+#[test]
+fn events_pass_through_as_the_game_sent_them() {
+    let render = |frame: &str| {
+        let GameMessage::GameEvent(event) = GameMessage::parse(frame.as_bytes()).unwrap() else {
+            panic!("{frame}")
+        };
+        String::from_utf8(serde_json::to_vec(&event).unwrap()).unwrap()
+    };
+    // No payload stays without one; explicit nulls stay null.
+    assert_eq!(render(r#"{"type":"game_event","event":"A"}"#), r#"{"event":"A"}"#);
+    assert_eq!(
+        render(r#"{"type":"game_event","event":"A","payload":null,"extraPayload":null,"visibility":null}"#),
+        r#"{"event":"A","payload":null,"extraPayload":null,"visibility":null}"#
+    );
+    // Ids and names of other types, and no name at all.
+    assert_eq!(
+        render(r#"{"type":"game_event","id":1.5,"event":7,"payload":{}}"#),
+        r#"{"id":1.5,"event":7,"payload":{}}"#
+    );
+    assert_eq!(
+        render(r#"{"type":"game_event","id":{"turn":3},"payload":[]}"#),
+        r#"{"id":{"turn":3},"payload":[]}"#
+    );
+    // A call's id must still be one the bridge can match.
+    assert!(GameMessage::parse(br#"{"type":"lua_response","id":1.5,"success":true}"#).is_err());
 }
 
 #[test]
@@ -143,7 +170,7 @@ proptest! {
         raw_text.push('"');
         let frame = format!(r#"{{"type":"game_event","event":"e","payload":{raw_text}}}"#);
         if let Ok(GameMessage::GameEvent(event)) = GameMessage::parse(frame.as_bytes()) {
-            let decoded: String = serde_json::from_str(event.payload.get()).unwrap();
+            let decoded: String = serde_json::from_str(event.payload.as_deref().unwrap().get()).unwrap();
             prop_assert_eq!(decoded, text);
         } else {
             prop_assert!(false, "frame did not parse: {frame:?}");
