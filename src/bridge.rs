@@ -22,7 +22,8 @@ pub struct RunningBridge {
     pub hub: Arc<Hub>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
-    links: Vec<JoinHandle<()>>,
+    /// Ends when every link has stopped after a shutdown.
+    links: JoinHandle<()>,
 }
 
 impl RunningBridge {
@@ -68,12 +69,30 @@ impl RunningBridge {
             tracing::info!(game = game.name, link = game.link_label(), "serving game");
             links.push(gamebridge_links::spawn(hub.clone(), handle, game.spec.clone(), shutdown.clone()));
         }
-        if let Some(id) = &config.event_pipe {
-            event_pipe::serve(hub.clone(), id, shutdown.clone())
-                .with_context(|| format!("could not serve the event pipe {id:?}"))?;
-        }
+        // Event streams end once the links have stopped after a shutdown, so
+        // every client reads the games' last `dll_status` before the goodbye.
+        let streams_end = CancellationToken::new();
+        let links = {
+            let (shutdown, streams_end) = (shutdown.clone(), streams_end.clone());
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                for link in links {
+                    let _ = link.await;
+                }
+                streams_end.cancel();
+            })
+        };
+        let event_pipe = match &config.event_pipe {
+            Some(id) => Some(
+                event_pipe::serve(hub.clone(), id, streams_end.clone())
+                    .with_context(|| format!("could not serve the event pipe {id:?}"))?,
+            ),
+            None => None,
+        };
         let arena = arena_for(&hub, &config)?;
         let mut state = ApiState::new(hub.clone(), shutdown.clone());
+        state.streams_end = streams_end;
+        state.event_pipe = event_pipe;
         state.arena = arena;
         state.default_timeout = config.default_timeout;
         state.ping_interval = config.ping_interval;
@@ -97,9 +116,7 @@ impl RunningBridge {
     pub async fn wait(self) -> anyhow::Result<()> {
         let served = self.server.await.context("the HTTP server task failed")?;
         self.shutdown.cancel();
-        for link in self.links {
-            let _ = link.await;
-        }
+        let _ = self.links.await;
         // Every event is in the journal, and on disk, before the bridge exits.
         let events = self.hub.events().clone();
         let _ = tokio::task::spawn_blocking(move || events.close()).await;

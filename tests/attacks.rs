@@ -324,16 +324,18 @@ async fn connections_beyond_the_cap_wait_for_one_to_close() {
 }
 
 #[tokio::test]
-async fn an_event_id_beyond_the_latest_resumes_at_the_live_end() {
+async fn an_event_id_past_the_end_is_reset_not_wrapped() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;
     let mut stream = harness.sse_with("/events", Some(u64::MAX)).await;
     connection.send(&game_event("After", json!({}))).await;
-    let event = stream.next_message().await;
-    assert_eq!(
-        (event.event.as_str(), event.data["type"].as_str()),
-        ("message", Some("After")),
-        "not a lag from 1"
-    );
+    let reset = stream.next_message().await;
+    assert_eq!(reset.event, "reset", "not a lag notice from a wrapped id");
+    assert_eq!(reset.data["lastEventId"].as_u64(), Some(u64::MAX));
+    let mut event = stream.next_message().await;
+    while event.data["type"] != "After" {
+        assert_eq!(event.event, "message", "{event:?}");
+        event = stream.next_message().await;
+    }
     let (_, history) = harness.get(&format!("/events/history?since={}", u64::MAX)).await;
     assert_eq!(
         (history["result"]["events"].clone(), history["result"]["missed"].as_u64()),

@@ -262,12 +262,14 @@ async fn the_event_pipe_greets_streams_and_says_goodbye() {
     assert_eq!(next().await, json!({"type": "E1", "payload": {"n": 1}}));
 
     harness.bridge.shutdown_token().cancel();
-    // The game's disconnect may be announced before the goodbye.
-    let mut last = next().await;
-    while last["type"] == "dll_status" {
-        last = next().await;
-    }
-    assert_eq!(last, json!({"type": "disconnecting"}));
+    // As the original: the game's disconnect, always, then the goodbye.
+    assert_eq!(next().await, json!({"type": "dll_status", "payload": {"connected": false}}));
+    let goodbye = next().await;
+    assert_eq!(
+        (goodbye["type"].as_str(), goodbye["message"].as_str()),
+        (Some("disconnecting"), Some("Server shutting down"))
+    );
+    assert!(goodbye["timestamp"].is_string());
     within("the bridge to stop", harness.bridge.wait()).await.unwrap();
     assert!(!std::path::Path::new(&path).exists(), "the socket is removed at shutdown");
 }

@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{BufMut, BytesMut};
 use gamebridge_hub::{Delivery, Hub};
@@ -22,9 +23,25 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Starts serving events at node-ipc pipe `id`; returns the socket path.
-/// Runs until `shutdown`, then says goodbye to every client.
-pub fn serve(hub: Arc<Hub>, id: &str, shutdown: CancellationToken) -> std::io::Result<PathBuf> {
+/// A served event pipe: where it is, and how many clients it has.
+pub struct EventPipe {
+    /// The node-ipc id (`--event-pipe ID`).
+    pub name: String,
+    /// `/tmp/app.ID`, or on Windows `\\.\pipe\tmp-app.ID` (where the Vox
+    /// Deorum MCP server connects).
+    pub path: PathBuf,
+    clients: AtomicU64,
+}
+
+impl EventPipe {
+    pub fn clients(&self) -> u64 {
+        self.clients.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts serving events at node-ipc pipe `id`. Runs until `streams_end`,
+/// then sends every client what is left to read and a goodbye.
+pub fn serve(hub: Arc<Hub>, id: &str, shutdown: CancellationToken) -> std::io::Result<Arc<EventPipe>> {
     let path = gamebridge_protocol::naming::node_ipc_path(id);
     #[cfg(unix)]
     remove_stale_socket(&path);
@@ -36,7 +53,9 @@ pub fn serve(hub: Arc<Hub>, id: &str, shutdown: CancellationToken) -> std::io::R
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     }
     tracing::info!(path = %path.display(), "event pipe listening");
+    let pipe = Arc::new(EventPipe { name: id.to_owned(), path: path.clone(), clients: AtomicU64::new(0) });
     let cleanup = path.clone();
+    let served = pipe.clone();
     tokio::spawn(async move {
         let clients = TaskTracker::new();
         loop {
@@ -46,7 +65,12 @@ pub fn serve(hub: Arc<Hub>, id: &str, shutdown: CancellationToken) -> std::io::R
             };
             match accepted {
                 Ok(stream) => {
-                    clients.spawn(serve_client(hub.clone(), stream, shutdown.clone()));
+                    let (hub, shutdown, served) = (hub.clone(), shutdown.clone(), served.clone());
+                    clients.spawn(async move {
+                        served.clients.fetch_add(1, Ordering::Relaxed);
+                        serve_client(hub, stream, shutdown).await;
+                        served.clients.fetch_sub(1, Ordering::Relaxed);
+                    });
                 }
                 Err(error) => tracing::warn!(%error, "event pipe could not accept a client"),
             }
@@ -58,7 +82,7 @@ pub fn serve(hub: Arc<Hub>, id: &str, shutdown: CancellationToken) -> std::io::R
         #[cfg(not(unix))]
         let _ = cleanup;
     });
-    Ok(path)
+    Ok(pipe)
 }
 
 /// A socket file left by a bridge that did not shut down cleanly.
@@ -97,7 +121,18 @@ async fn serve_client(hub: Arc<Hub>, mut stream: LocalStream, shutdown: Cancella
                 }
             },
             () = shutdown.cancelled() => {
-                put_frame(&mut chunk, br#"{"type":"disconnecting"}"#);
+                // What the game's link published last (its `dll_status`) goes first.
+                while let Some(Delivery::Events(events)) = cursor.poll_available(100).await {
+                    for event in &events {
+                        put_frame(&mut chunk, &event.data);
+                    }
+                }
+                let goodbye = json!({
+                    "type": "disconnecting",
+                    "timestamp": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                    "message": "Server shutting down",
+                });
+                put_frame(&mut chunk, goodbye.to_string().as_bytes());
                 let _ = stream.write_all(&chunk).await;
                 let _ = stream.flush().await;
                 return;

@@ -17,6 +17,7 @@ pub mod event_pipe;
 mod extract;
 pub mod mcp;
 mod openapi;
+mod process_memory;
 mod routes;
 pub mod security;
 pub mod server;
@@ -45,6 +46,13 @@ pub struct ApiState {
     pub hub: Arc<Hub>,
     /// Cancelled by `POST /shutdown`; the whole bridge stops with it.
     pub shutdown: CancellationToken,
+    /// Ends event streams (SSE, the event pipe): after `shutdown`, once the
+    /// games' links have stopped, so the last `dll_status` reaches clients.
+    pub streams_end: CancellationToken,
+    /// Event streams open now (`/stats`: `sse.activeClients`).
+    pub sse_clients: Arc<std::sync::atomic::AtomicU64>,
+    /// The event pipe, when one is served (`/stats`: `eventPipe`).
+    pub event_pipe: Option<Arc<event_pipe::EventPipe>>,
     /// Default deadline of a call when the request sets none.
     pub default_timeout: std::time::Duration,
     /// How often event streams send `ping` (the original: every 5 s).
@@ -61,7 +69,10 @@ impl ApiState {
     pub fn new(hub: Arc<Hub>, shutdown: CancellationToken) -> Self {
         Self {
             hub,
+            streams_end: shutdown.clone(),
             shutdown,
+            sse_clients: Arc::default(),
+            event_pipe: None,
             default_timeout: DEFAULT_CALL_TIMEOUT,
             ping_interval: std::time::Duration::from_secs(5),
             arena: None,

@@ -21,6 +21,7 @@ mod pending;
 mod registry;
 mod session;
 mod stats;
+mod turn_mutex;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use gamebridge_protocol::BridgeMessage;
 
+use crate::turn_mutex::TurnMutex;
+
 /// Player ids the game accepts.
 pub const PLAYER_IDS: std::ops::RangeInclusive<i64> = 0..=63;
 
@@ -21,6 +23,8 @@ struct Inner {
     /// Whose turn it is, from `PlayerDoTurn` / `PlayerDoneTurn` events.
     active_player: Option<i64>,
     manual: bool,
+    /// Held while paused by hand (the DLL's `TurnByTurn`, on Windows).
+    turn_mutex: Option<TurnMutex>,
     production_mode: Option<bool>,
 }
 
@@ -50,7 +54,14 @@ impl PauseState {
     }
 
     pub fn set_manual(&self, paused: bool) {
-        self.with(|inner| inner.manual = paused);
+        self.with(|inner| {
+            inner.manual = paused;
+            match (paused, inner.turn_mutex.is_some()) {
+                (true, false) => inner.turn_mutex = Some(TurnMutex::hold()),
+                (false, _) => inner.turn_mutex = None,
+                (true, true) => {}
+            }
+        });
     }
 
     pub fn set_active_player(&self, player: i64) {

@@ -32,12 +32,17 @@ pub struct Discovery {
 
 /// `GET /stats`.
 #[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
 pub struct Stats {
     /// Seconds since the bridge started.
     uptime: u64,
     /// The default game's link, in the original's terms.
     dll: DllStats,
     lua: LuaStats,
+    external: ExternalStats,
+    event_pipe: EventPipeStats,
+    memory: MemoryStats,
+    sse: SseStats,
     /// Every game: its status and call counters.
     games: Vec<crate::routes::system::GameStats>,
 }
@@ -49,8 +54,49 @@ pub struct DllStats {
     connected: bool,
     /// Calls waiting for the game.
     pending_requests: u64,
+    /// Failed attempts to reach the game since it was last connected.
+    reconnect_attempts: u64,
     /// Times the game connected.
     connects: u64,
+}
+
+/// The default game's agent functions.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ExternalStats {
+    registered_functions: u64,
+    function_names: Vec<String>,
+}
+
+/// The event pipe (`--event-pipe`).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct EventPipeStats {
+    enabled: bool,
+    /// Clients connected now.
+    clients: u64,
+    /// The node-ipc id, empty without an event pipe.
+    pipe_name: String,
+}
+
+/// The bridge's resident memory in MB, in all four fields (the original
+/// reported Node's heap here).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct MemoryStats {
+    used: u64,
+    total: u64,
+    heap_used: u64,
+    heap_total: u64,
+}
+
+/// Event streams.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SseStats {
+    /// SSE clients connected now.
+    active_clients: u64,
+    event_pipe_stats: EventPipeStats,
 }
 
 #[derive(ToSchema)]

@@ -100,9 +100,15 @@ pub async fn events(
         headers.get("last-event-id").and_then(|value| value.to_str().ok()?.trim().parse().ok());
     let since = last_event_id.or(query.since);
     let filter = EventFilter::new(query.types.as_deref(), path_game.or(query.game));
-    let cursor = state.hub.events().subscribe(since);
+    // An id this bridge never issued (a client of an earlier bridge process
+    // without a journal, whose numbering was further on): replay everything
+    // kept, after a `reset` notice, rather than wait for the numbering to
+    // catch up with the client.
+    let latest = state.hub.events().latest();
+    let reset = since.filter(|&since| since > latest).map(|unknown| (unknown, latest));
+    let cursor = state.hub.events().subscribe(if reset.is_some() { Some(0) } else { since });
     tracing::debug!(since, position = cursor.position(), "event stream client connected");
-    let body = Body::from_stream(sse_stream(state, cursor, filter));
+    let body = Body::from_stream(sse_stream(state, cursor, filter, reset));
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
@@ -116,8 +122,29 @@ struct SseSession {
     cursor: EventCursor,
     filter: EventFilter,
     ping: tokio::time::Interval,
-    shutdown: tokio_util::sync::CancellationToken,
+    /// Ends the stream, once what the game's link said last is delivered.
+    streams_end: tokio_util::sync::CancellationToken,
     greeted: bool,
+    /// The unknown id a client resumed from, and the latest id there is.
+    reset: Option<(u64, u64)>,
+    /// Counted in `/stats` as `sse.activeClients` while the stream lives.
+    _client: ActiveClient,
+}
+
+/// One open event stream, counted while it lives.
+struct ActiveClient(Arc<AtomicU64>);
+
+impl ActiveClient {
+    fn new(count: &Arc<AtomicU64>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for ActiveClient {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl SseSession {
@@ -132,9 +159,25 @@ impl SseSession {
                 "message": "Successfully connected to event stream",
             });
             put_event(&mut chunk, None, "connected", connected.to_string().as_bytes());
+            if let Some((unknown, latest)) = self.reset {
+                let reset = json!({
+                    "lastEventId": unknown, "latest": latest,
+                    "message": "this bridge never issued that event id (it restarted without a journal?); \
+                                replaying every event it keeps",
+                });
+                put_event(&mut chunk, None, "reset", reset.to_string().as_bytes());
+            }
             return Some(chunk.freeze());
         }
         loop {
+            if self.streams_end.is_cancelled() {
+                // What the game's link published last (its `dll_status`) goes out first.
+                let delivery = self.cursor.poll_available(BATCH).await?;
+                match render(&delivery, &self.filter) {
+                    Some(chunk) => return Some(chunk.freeze()),
+                    None => continue,
+                }
+            }
             let chunk = tokio::select! {
                 delivery = self.cursor.next(BATCH) => render(&delivery, &self.filter),
                 _ = self.ping.tick() => {
@@ -142,7 +185,7 @@ impl SseSession {
                     put_event(&mut chunk, None, "ping", json!({ "timestamp": now_iso() }).to_string().as_bytes());
                     Some(chunk)
                 }
-                () = self.shutdown.cancelled() => return None,
+                () = self.streams_end.cancelled() => continue,
             };
             if let Some(chunk) = chunk {
                 return Some(chunk.freeze());
@@ -155,11 +198,20 @@ fn sse_stream(
     state: ApiState,
     cursor: EventCursor,
     filter: EventFilter,
+    reset: Option<(u64, u64)>,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let start = tokio::time::Instant::now() + state.ping_interval;
     let mut ping = tokio::time::interval_at(start, state.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let session = SseSession { cursor, filter, ping, shutdown: state.shutdown, greeted: false };
+    let session = SseSession {
+        cursor,
+        filter,
+        ping,
+        streams_end: state.streams_end.clone(),
+        greeted: false,
+        reset,
+        _client: ActiveClient::new(&state.sse_clients),
+    };
     futures::stream::unfold(session, |mut session| async move {
         let chunk = session.next_chunk().await?;
         Some((Ok(chunk), session))

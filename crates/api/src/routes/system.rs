@@ -129,14 +129,33 @@ pub async fn stats(State(state): State<ApiState>) -> Response {
         .map(|game| GameStats { status: game.status(), calls: game.stats().snapshot() })
         .collect();
     let default = games.first();
+    let external: Vec<String> = state.hub.default_game().map_or_else(Vec::new, |game| {
+        game.external_functions().iter().map(|function| function.name.clone()).collect()
+    });
+    let event_pipe = json!({
+        "enabled": state.event_pipe.is_some(),
+        "clients": state.event_pipe.as_ref().map_or(0, |pipe| pipe.clients()),
+        "pipeName": state.event_pipe.as_ref().map_or("", |pipe| pipe.name.as_str()),
+    });
+    // The original reports Node's heap; a native process has one figure,
+    // its resident memory, which all four fields carry (in MB).
+    let resident = crate::process_memory::resident_megabytes();
     envelope::success(json!({
         "uptime": state.hub.uptime().as_secs(),
         "dll": {
             "connected": default.is_some_and(|game| game.status.connected),
             "pendingRequests": default.map_or(0, |game| game.status.pending_calls),
+            "reconnectAttempts": default.map_or(0, |game| game.calls.reconnect_attempts),
             "connects": default.map_or(0, |game| game.calls.connects),
         },
         "lua": { "registeredFunctions": default.map_or(0, |game| game.status.functions) },
+        "external": { "registeredFunctions": external.len(), "functionNames": external },
+        "eventPipe": event_pipe,
+        "memory": { "used": resident, "total": resident, "heapUsed": resident, "heapTotal": resident },
+        "sse": {
+            "activeClients": state.sse_clients.load(std::sync::atomic::Ordering::Relaxed),
+            "eventPipeStats": event_pipe,
+        },
         "games": games,
     }))
 }

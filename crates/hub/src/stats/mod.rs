@@ -26,6 +26,8 @@ pub struct GameStats {
     events: AtomicU64,
     bad_frames: AtomicU64,
     connects: AtomicU64,
+    /// Failed attempts to reach the game since it was last connected.
+    reconnect_attempts: AtomicU64,
     /// Failures by code; only touched on the failure path.
     errors: Mutex<BTreeMap<String, u64>>,
     latency: LatencyWindow,
@@ -49,6 +51,8 @@ pub struct StatsSnapshot {
     pub events: u64,
     pub bad_frames: u64,
     pub connects: u64,
+    /// Failed attempts to reach the game since it was last connected.
+    pub reconnect_attempts: u64,
     /// Agent → game calls of the last five minutes, in 30-second slots.
     pub latency: Vec<LatencySlot>,
 }
@@ -99,6 +103,12 @@ impl GameStats {
 
     pub fn record_connect(&self) {
         self.connects.fetch_add(1, Relaxed);
+        self.reconnect_attempts.store(0, Relaxed);
+    }
+
+    /// An attempt to reach the game that failed (a link that connects).
+    pub fn record_failed_connect(&self) {
+        self.reconnect_attempts.fetch_add(1, Relaxed);
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
@@ -114,6 +124,7 @@ impl GameStats {
             events: self.events.load(Relaxed),
             bad_frames: self.bad_frames.load(Relaxed),
             connects: self.connects.load(Relaxed),
+            reconnect_attempts: self.reconnect_attempts.load(Relaxed),
             latency: self.latency.snapshot(),
         }
     }

@@ -45,6 +45,7 @@ pub async fn connect_forever(
                 tracing::warn!(game = game.name(), %endpoint, "game disconnected ({ended}); reconnecting");
             }
             Err(error) => {
+                game.stats().record_failed_connect();
                 if !reported_unreachable {
                     tracing::info!(game = game.name(), %endpoint, %error, "waiting for the game; retrying until it appears");
                     reported_unreachable = true;
