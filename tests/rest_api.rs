@@ -15,10 +15,13 @@ async fn call_reaches_the_game_and_returns_its_result() {
         let (id, function, args) = connection.expect_call().await;
         assert_eq!(function, "MoveUnit");
         assert_eq!(args, json!([5, 10, 12]));
-        connection.answer(id, json!({"moved": true})).await;
+        connection.answer(id.clone(), json!({"moved": true})).await;
+        id
     };
-    let (envelope, ()) = tokio::join!(request, game_side);
-    assert_eq!(envelope, json!({"success": true, "result": {"moved": true}}));
+    let (envelope, id) = tokio::join!(request, game_side);
+    // The DLL's message type and id pass through, as the original's do.
+    let expected = json!({"type": "lua_response", "id": id, "success": true, "result": {"moved": true}});
+    assert_eq!(envelope, expected);
 }
 
 #[tokio::test]
@@ -58,10 +61,11 @@ async fn execute_sends_the_script() {
             panic!("not lua_execute")
         };
         assert_eq!(script, "return Game.GetGameTurn() * 2 + 1");
-        connection.answer(id, json!(101)).await;
+        connection.answer(id.clone(), json!(101)).await;
+        id
     };
-    let (envelope, ()) = tokio::join!(request, game_side);
-    assert_eq!(envelope, json!({"success": true, "result": 101}));
+    let (envelope, id) = tokio::join!(request, game_side);
+    assert_eq!(envelope, json!({"type": "lua_response", "id": id, "success": true, "result": 101}));
 }
 
 #[tokio::test]
@@ -165,9 +169,16 @@ async fn batch_sends_every_item_in_one_write_and_each_succeeds_or_fails_alone() 
     let (envelope, ()) = tokio::join!(request, game_side);
     let results = envelope["result"]["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
-    assert_eq!(results[0], json!({"success": true, "result": "GetUnit"}));
+    assert_eq!(
+        (results[0]["success"].as_bool(), results[0]["result"].as_str()),
+        (Some(true), Some("GetUnit"))
+    );
+    assert_eq!(results[0]["type"], "lua_response");
     assert_eq!(error_code(&results[1]), "INVALID_ARGUMENTS");
-    assert_eq!(results[2], json!({"success": true, "result": "GetCity"}));
+    assert_eq!(
+        (results[2]["success"].as_bool(), results[2]["result"].as_str()),
+        (Some(true), Some("GetCity"))
+    );
     assert_eq!(error_code(&results[3]), "LUA_EXECUTION_ERROR");
 }
 

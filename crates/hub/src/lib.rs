@@ -42,7 +42,7 @@ pub use pending::{CallIds, MAX_PENDING_CALLS, PendingCallInfo};
 pub use registry::{
     FunctionInfo, FunctionRegistry, MAX_GAME_FUNCTION_BYTES, MAX_GAME_FUNCTIONS, RegistryFull,
 };
-pub use session::{MAX_EXTERNAL_CALLS, Outbound, SessionGuard};
+pub use session::{MAX_EXTERNAL_CALLS, Outbound, SessionGuard, Written};
 pub use stats::{GameStats, LatencySlot, StatsSnapshot};
 
 use game::Shared;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use gamebridge_protocol::{BridgeMessage, ErrorBody, GameEvent, GameMessage};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::events::HubEventKind;
 use crate::game::Game;
@@ -17,6 +17,10 @@ use crate::registry::FunctionInfo;
 pub enum Outbound {
     One(BridgeMessage),
     Batch(Vec<BridgeMessage>),
+    /// No message: signals once everything queued before it is written (a
+    /// link that writes streams keeps it until its write is flushed; others
+    /// let it go when they take it).
+    Barrier(Written),
 }
 
 impl Outbound {
@@ -24,6 +28,26 @@ impl Outbound {
         match self {
             Outbound::One(message) => std::slice::from_ref(message),
             Outbound::Batch(messages) => messages,
+            Outbound::Barrier(_) => &[],
+        }
+    }
+}
+
+/// Fires when dropped: "what came before me is written".
+#[derive(Debug)]
+pub struct Written(Option<oneshot::Sender<()>>);
+
+impl Written {
+    pub(crate) fn new() -> (Self, oneshot::Receiver<()>) {
+        let (sender, receiver) = oneshot::channel();
+        (Self(Some(sender)), receiver)
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if let Some(sender) = self.0.take() {
+            let _ = sender.send(());
         }
     }
 }

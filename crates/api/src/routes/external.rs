@@ -195,6 +195,7 @@ pub async fn pause_player(
     match player_id(&params) {
         Ok(player) => {
             let players = game.set_player_paused(player, true);
+            game.control_written().await;
             top_level(json!({ "success": true, "pausedPlayers": players }))
         }
         Err(refused) => refused,
@@ -220,6 +221,7 @@ pub async fn unpause_player(
     match player_id(&params) {
         Ok(player) => {
             let players = game.set_player_paused(player, false);
+            game.control_written().await;
             top_level(json!({ "success": true, "pausedPlayers": players }))
         }
         Err(refused) => refused,
@@ -250,6 +252,7 @@ pub async fn paused_players(TargetGame(game): TargetGame) -> Response {
 )]
 pub async fn clear_paused_players(TargetGame(game): TargetGame) -> Response {
     game.clear_paused_players();
+    game.control_written().await;
     top_level(json!({ "success": true, "pausedPlayers": [] }))
 }
 
@@ -267,6 +270,7 @@ pub async fn clear_paused_players(TargetGame(game): TargetGame) -> Response {
 )]
 pub async fn pause(TargetGame(game): TargetGame) -> Response {
     game.set_game_paused(true);
+    game.control_written().await;
     top_level(json!({ "success": true }))
 }
 
@@ -281,6 +285,7 @@ pub async fn pause(TargetGame(game): TargetGame) -> Response {
 )]
 pub async fn resume(TargetGame(game): TargetGame) -> Response {
     game.set_game_paused(false);
+    game.control_written().await;
     top_level(json!({ "success": true }))
 }
 
@@ -310,5 +315,6 @@ pub async fn production_mode(
         .enabled
         .ok_or_else(|| ApiError::invalid_arguments("enabled is required and must be a boolean"))?;
     game.set_production_mode(enabled);
+    game.control_written().await;
     Ok(top_level(json!({ "success": true, "productionMode": enabled })))
 }

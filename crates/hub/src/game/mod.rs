@@ -226,6 +226,16 @@ impl Game {
         }
     }
 
+    /// Waits (a second at most) until the control messages sent so far are
+    /// written to the game, so an answer to the agent comes after them, as
+    /// the original bridge wrote to the pipe before answering.
+    pub async fn control_written(&self) {
+        let Some(session) = self.session.load_full() else { return };
+        let (written, done) = crate::session::Written::new();
+        session.send_detached(Outbound::Barrier(written));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), done).await;
+    }
+
     fn restore_messages(&self) -> Vec<BridgeMessage> {
         let mut messages: Vec<BridgeMessage> = self
             .external

@@ -131,9 +131,15 @@ async fn write_frames(
 ) -> Ended {
     let mut buffer = BytesMut::with_capacity(64 * 1024);
     let mut json = Vec::with_capacity(1024);
+    let mut barriers = Vec::new();
     while let Some(first) = queue.recv().await {
         let mut next = Some(first);
         while let Some(outbound) = next.take() {
+            if let Outbound::Barrier(written) = outbound {
+                barriers.push(written);
+                next = queue.try_recv().ok();
+                continue;
+            }
             for message in outbound.messages().iter().filter(|message| session.still_wanted(message)) {
                 json.clear();
                 serde_json::to_writer(&mut json, message).expect("bridge messages always serialize");
@@ -154,6 +160,8 @@ async fn write_frames(
             return Ended::WriteFailed(error);
         }
         buffer.clear();
+        // What came before each barrier is written now.
+        barriers.clear();
     }
     Ended::Shutdown
 }
