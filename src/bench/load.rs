@@ -57,8 +57,11 @@ pub fn poster(http: &reqwest::Client, url: String, body: Bytes) -> impl AsyncFnM
         let response =
             http.post(&url).header(CONTENT_TYPE, "application/json").body(body.clone()).send().await?;
         let answer = response.bytes().await?;
+        // `"success"` comes after the game's `type` and `id` when it answered.
+        const SUCCESS: &[u8] = br#""success":true"#;
+        let head = &answer[..answer.len().min(128)];
         anyhow::ensure!(
-            answer.starts_with(br#"{"success":true"#),
+            head.windows(SUCCESS.len()).any(|window| window == SUCCESS),
             "call failed: {}",
             String::from_utf8_lossy(&answer[..answer.len().min(300)])
         );
