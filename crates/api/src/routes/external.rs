@@ -159,15 +159,16 @@ pub async fn functions(TargetGame(game): TargetGame) -> Response {
     envelope::success(json!({ "functions": functions }))
 }
 
-/// The player id of a pause route, or the original's own refusal: HTTP 200
-/// with `{"success":false,"error":"Invalid player ID"}` (a string, not the
+/// The player id of a pause route, if it is one.
+fn player_id(params: &HashMap<String, String>) -> Option<i64> {
+    params.get("player").and_then(|text| text.parse::<i64>().ok()).filter(|id| PLAYER_IDS.contains(id))
+}
+
+/// The original's own refusal of a player id: HTTP 200 with
+/// `{"success":false,"error":"Invalid player ID"}` (a string, not the
 /// envelope's error object), which Vox Deorum clients test for.
-fn player_id(params: &HashMap<String, String>) -> Result<i64, Response> {
-    params
-        .get("player")
-        .and_then(|text| text.parse::<i64>().ok())
-        .filter(|id| PLAYER_IDS.contains(id))
-        .ok_or_else(|| top_level(json!({ "success": false, "error": "Invalid player ID" })))
+fn invalid_player() -> Response {
+    top_level(json!({ "success": false, "error": "Invalid player ID" }))
 }
 
 /// The pause routes answer at the top level, as the original does
@@ -192,14 +193,10 @@ pub async fn pause_player(
     TargetGame(game): TargetGame,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    match player_id(&params) {
-        Ok(player) => {
-            let players = game.set_player_paused(player, true);
-            game.control_written().await;
-            top_level(json!({ "success": true, "pausedPlayers": players }))
-        }
-        Err(refused) => refused,
-    }
+    let Some(player) = player_id(&params) else { return invalid_player() };
+    let players = game.set_player_paused(player, true);
+    game.control_written().await;
+    top_level(json!({ "success": true, "pausedPlayers": players }))
 }
 
 /// Stops pausing the game on this player's turns.
@@ -218,14 +215,10 @@ pub async fn unpause_player(
     TargetGame(game): TargetGame,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
-    match player_id(&params) {
-        Ok(player) => {
-            let players = game.set_player_paused(player, false);
-            game.control_written().await;
-            top_level(json!({ "success": true, "pausedPlayers": players }))
-        }
-        Err(refused) => refused,
-    }
+    let Some(player) = player_id(&params) else { return invalid_player() };
+    let players = game.set_player_paused(player, false);
+    game.control_written().await;
+    top_level(json!({ "success": true, "pausedPlayers": players }))
 }
 
 /// The paused players, and whether the game is paused now.
