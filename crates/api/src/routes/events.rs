@@ -46,7 +46,10 @@ game event as `message`, with the bridge's sequence number as its `id:` and the 
 payload, extraPayload?, visibility?}` (plus `game` when several games are attached; game connects \
 and disconnects are type `dll_status` `{connected}`). A client that fell behind what is kept gets \
 `lagged` `{missed, first, last, message}`, whose `id:` moves it past the gap. Reconnect with \
-`Last-Event-ID` (or `?since=`) to receive what was missed.";
+`Last-Event-ID` (or `?since=`) to receive what was missed; an id this bridge never issued (it \
+restarted without a journal) gets `reset` `{lastEventId, latest, message}` after `connected`, \
+then every event kept. Events are forwarded as the game sent them: `payload`, `extraPayload` and \
+`visibility` only when the game sent them.";
 
 /// Which events a client wants.
 #[derive(Clone, Default)]
