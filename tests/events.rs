@@ -235,17 +235,7 @@ async fn the_journal_keeps_history_and_replay_across_a_restart() {
 #[tokio::test]
 async fn the_event_pipe_greets_streams_and_says_goodbye() {
     let id = format!("gamebridge-events-test-{}", std::process::id());
-    let (harness, _game, mut connection) = {
-        let dir = tempfile::tempdir().unwrap();
-        let game = FakeGame::bind(&dir.path().join("game.sock"));
-        let spec = format!("unix:{}", game.path.display());
-        let pipe = id.clone();
-        let harness =
-            Harness::start_configured(dir, &[("civ5", spec)], |config| config.event_pipe = Some(pipe)).await;
-        let connection = game.accept().await;
-        harness.wait_connected("civ5").await;
-        (harness, game, connection)
-    };
+    let (harness, _game, mut connection) = Harness::with_one_game_and_event_pipe(&id).await;
     let path = format!("/tmp/app.{id}");
     let stream = tokio::net::UnixStream::connect(&path).await.expect("the event pipe listens");
     let mut frames = FramedRead::new(stream, FrameCodec::new(&Framing::default(), 1 << 20));

@@ -9,7 +9,7 @@ mod support;
 
 use gamebridge_protocol::{FrameCodec, Framing};
 use serde_json::{Value, json};
-use support::{FakeGame, Harness, error_code, within};
+use support::{Harness, error_code, within};
 
 #[tokio::test]
 async fn the_original_error_phrases_and_codes() {
@@ -81,14 +81,7 @@ async fn a_call_waits_300_seconds_by_default() {
 #[tokio::test]
 async fn stats_has_the_originals_sections() {
     let id = format!("gamebridge-vox-stats-{}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let game = FakeGame::bind(&dir.path().join("game.sock"));
-    let spec = format!("unix:{}", game.path.display());
-    let pipe = id.clone();
-    let harness =
-        Harness::start_configured(dir, &[("civ5", spec)], |config| config.event_pipe = Some(pipe)).await;
-    let mut connection = game.accept().await;
-    harness.wait_connected("civ5").await;
+    let (harness, _game, mut connection) = Harness::with_one_game_and_event_pipe(&id).await;
     let agent = json!({"name": "AnalyzeThreat", "url": "http://127.0.0.1:9/", "async": false});
     assert_eq!(harness.post("/external/register", agent).await["success"], true);
     let _register = connection.recv().await;

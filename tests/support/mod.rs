@@ -239,6 +239,13 @@ impl Harness {
         (harness, game, connection)
     }
 
+    /// One game `civ5`, connected, on a bridge that also serves the event
+    /// pipe `pipe` (`/tmp/app.PIPE`).
+    pub async fn with_one_game_and_event_pipe(pipe: &str) -> (Self, FakeGame, GameConnection) {
+        let pipe = pipe.to_owned();
+        Self::with_one_game_configured("", |config| config.event_pipe = Some(pipe)).await
+    }
+
     /// Two games, `civ5` and `lab`, both connected.
     pub async fn with_two_games() -> (Self, [FakeGame; 2], GameConnection, GameConnection) {
         let dir = tempfile::tempdir().unwrap();
