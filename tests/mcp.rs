@@ -327,3 +327,47 @@ async fn listening_hears_tools_and_events(client: &rmcp::Peer<RoleClient>, mut c
     };
     assert_eq!(updated.params.uri, "gamebridge://events/recent");
 }
+
+/// Arguments that do not match a tool's `inputSchema` are a tool error that
+/// says what to fix, and the game is not called: the next call it sees is
+/// the first valid one.
+#[tokio::test]
+async fn arguments_are_checked_against_the_tools_schema_before_the_game_is_called() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let schema = json!({"type": "object", "required": ["x", "y"],
+        "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}});
+    register(&mut connection, "MoveUnit", Some(schema)).await;
+    harness.sync(&mut connection).await;
+    let (client, _) = over_http(&harness).await;
+
+    let missing = call(&client, "MoveUnit", json!({"x": 3})).await;
+    assert_eq!(missing.is_error, Some(true));
+    let message = text(&missing);
+    assert!(message.starts_with("INVALID_ARGUMENTS: "), "{message}");
+    assert!(message.contains("\"y\" is a required property"), "names the missing field: {message}");
+    let wrong = call(&client, "MoveUnit", json!({"x": "three", "y": 4})).await;
+    assert!(text(&wrong).contains("at /x: \"three\" is not of type \"integer\""), "{}", text(&wrong));
+
+    let lots = call(&client, "get_events", json!({"limit": "lots"})).await;
+    assert_eq!(lots.is_error, Some(true));
+    assert!(text(&lots).contains("at /limit: \"lots\" is not of type \"integer\""), "{}", text(&lots));
+    let too_many = call(&client, "pause_player", json!({"player_id": 64})).await;
+    assert!(
+        text(&too_many).contains("at /player_id: 64 is greater than the maximum of 63"),
+        "{}",
+        text(&too_many)
+    );
+
+    let valid = async {
+        let (id, function, args) = connection.expect_call().await;
+        connection.answer(id, json!({"function": function, "args": args})).await;
+        (function, args)
+    };
+    let (moved, seen) = tokio::join!(call(&client, "MoveUnit", json!({"x": 3, "y": 4})), valid);
+    assert_eq!(
+        seen,
+        ("MoveUnit".to_owned(), json!({"x": 3, "y": 4})),
+        "the refused calls never reached the game"
+    );
+    assert_eq!(moved.is_error, Some(false));
+}

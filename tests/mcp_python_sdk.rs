@@ -70,6 +70,9 @@ fn check(report: &Value, transport: &str) {
         json!({"function": "GetCity", "args": {"city": 7}}),
         "{transport}"
     );
+    assert_eq!(report["refused"]["isError"], true, "{transport}: a city must be an integer");
+    let refusal = report["refused"]["content"][0]["text"].as_str().unwrap();
+    assert!(refusal.contains("at /city: \"seven\" is not of type \"integer\""), "{transport}: {refusal}");
     assert_eq!(report["resources"][0]["uri"], "gamebridge://events/recent", "{transport}");
     assert!(report["read"][0]["text"].as_str().unwrap().contains("\"events\""), "{transport}");
 }

@@ -9,9 +9,13 @@
 //! `game_status`. A game error is a tool error carrying its code and message.
 //! Clients hear `tools/list_changed` when functions come and go, and
 //! `resources/updated` for the event resource they subscribed to.
+//! Arguments are checked against the tool's `inputSchema` first
+//! ([`arguments`]).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, Weak};
+mod arguments;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use gamebridge_hub::Game;
@@ -30,6 +34,7 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::ApiState;
+use arguments::FunctionSchemas;
 
 /// The resource holding recent events.
 pub const EVENTS_URI: &str = "gamebridge://events/recent";
@@ -76,8 +81,16 @@ impl Sessions {
 /// The `/mcp` service, for the API router.
 pub fn service(state: ApiState, sessions: Sessions) -> StreamableHttpService<GameMcp, LocalSessionManager> {
     let config = StreamableHttpServerConfig::default().with_cancellation_token(state.shutdown.child_token());
+    let schemas = Arc::new(FunctionSchemas::default());
     StreamableHttpService::new(
-        move || Ok(GameMcp { state: state.clone(), sessions: sessions.clone(), session: Arc::default() }),
+        move || {
+            Ok(GameMcp {
+                state: state.clone(),
+                sessions: sessions.clone(),
+                session: Arc::default(),
+                schemas: schemas.clone(),
+            })
+        },
         Arc::new(LocalSessionManager::default()),
         config,
     )
@@ -157,6 +170,8 @@ pub struct GameMcp {
     state: ApiState,
     sessions: Sessions,
     session: Arc<Session>,
+    /// Game functions' compiled input schemas, shared by the sessions.
+    schemas: Arc<FunctionSchemas>,
 }
 
 impl GameMcp {
@@ -216,52 +231,7 @@ impl GameMcp {
     }
 
     fn generic_tools(&self) -> Vec<Tool> {
-        let game = json!({"type": "string", "description": "Which game, when several are served"});
-        let player = json!({"type": "integer", "minimum": 0, "maximum": 63});
-        let tools = [
-            (
-                "call_function",
-                "Call a game function by name",
-                json!({"type": "object", "properties": {
-                "function": {"type": "string"}, "args": {"description": "Arguments, any JSON"}, "game": game},
-                "required": ["function"]}),
-            ),
-            (
-                "execute_lua",
-                "Run a Lua script in the game and return its result",
-                json!({"type": "object",
-                "properties": {"script": {"type": "string"}, "game": game}, "required": ["script"]}),
-            ),
-            (
-                "list_functions",
-                "The game's functions with their descriptions and parameters",
-                json!({"type": "object", "properties": {"game": game}}),
-            ),
-            (
-                "get_events",
-                "Recent game events, oldest first",
-                json!({"type": "object", "properties": {
-                "since": {"type": "integer", "description": "Only events after this sequence number"},
-                "types": {"type": "string", "description": "Comma-separated event types"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
-            ),
-            (
-                "pause_player",
-                "Pause the game whenever this player's turn comes",
-                json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
-            ),
-            (
-                "resume_player",
-                "Stop pausing the game on this player's turn",
-                json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
-            ),
-            (
-                "game_status",
-                "Every game: link, state, functions, pending calls",
-                json!({"type": "object", "properties": {}}),
-            ),
-        ];
-        tools
+        generic_definitions()
             .into_iter()
             .filter(|(name, ..)| *name != "execute_lua" || !self.state.security.no_execute)
             .map(|(name, description, schema)| Tool::new(name, description, Arc::new(object(schema))))
@@ -370,18 +340,27 @@ impl ServerHandler for GameMcp {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let args = request.arguments.clone().unwrap_or_default();
+        let args = Value::Object(request.arguments.unwrap_or_default());
         let name = request.name.as_ref();
         let answer = if GENERIC.contains(&name) {
-            self.call_generic(name, &args).await
+            match GENERIC_SCHEMAS.get(name).map(|schema| arguments::check(schema, name, &args)) {
+                Some(Err(refused)) => Err(refused),
+                _ => self.call_generic(name, args.as_object().expect("an object")).await,
+            }
         } else {
             let Some((game, function, typed)) = self.find_function(name) else {
                 return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
             };
             // A typed tool's arguments are the function's; otherwise they are in `args`.
-            let call_args =
-                if typed { Value::Object(args) } else { args.get("args").cloned().unwrap_or(json!({})) };
-            outcome(game.call(function, raw(&call_args), self.state.default_timeout).await)
+            if typed {
+                match self.schemas.check(&self.state.hub, &game, &function, name, &args) {
+                    Ok(()) => outcome(game.call(function, raw(&args), self.state.default_timeout).await),
+                    Err(refused) => Err(refused),
+                }
+            } else {
+                let call_args = args.get("args").cloned().unwrap_or(json!({}));
+                outcome(game.call(function, raw(&call_args), self.state.default_timeout).await)
+            }
         };
         let result = match answer {
             Ok(Value::Object(object)) => CallToolResult::structured(Value::Object(object)),
@@ -473,6 +452,63 @@ impl ServerHandler for GameMcp {
         Ok(())
     }
 }
+
+/// The generic tools: name, description, input schema.
+fn generic_definitions() -> [(&'static str, &'static str, Value); 7] {
+    let game = json!({"type": "string", "description": "Which game, when several are served"});
+    let player = json!({"type": "integer", "minimum": 0, "maximum": 63});
+    [
+        (
+            "call_function",
+            "Call a game function by name",
+            json!({"type": "object", "properties": {
+            "function": {"type": "string"}, "args": {"description": "Arguments, any JSON"}, "game": game},
+            "required": ["function"]}),
+        ),
+        (
+            "execute_lua",
+            "Run a Lua script in the game and return its result",
+            json!({"type": "object",
+            "properties": {"script": {"type": "string"}, "game": game}, "required": ["script"]}),
+        ),
+        (
+            "list_functions",
+            "The game's functions with their descriptions and parameters",
+            json!({"type": "object", "properties": {"game": game}}),
+        ),
+        (
+            "get_events",
+            "Recent game events, oldest first",
+            json!({"type": "object", "properties": {
+            "since": {"type": "integer", "description": "Only events after this sequence number"},
+            "types": {"type": "string", "description": "Comma-separated event types"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
+        ),
+        (
+            "pause_player",
+            "Pause the game whenever this player's turn comes",
+            json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
+        ),
+        (
+            "resume_player",
+            "Stop pausing the game on this player's turn",
+            json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
+        ),
+        (
+            "game_status",
+            "Every game: link, state, functions, pending calls",
+            json!({"type": "object", "properties": {}}),
+        ),
+    ]
+}
+
+/// The generic tools' compiled input schemas, compiled at first use.
+static GENERIC_SCHEMAS: LazyLock<HashMap<&'static str, jsonschema::Validator>> = LazyLock::new(|| {
+    generic_definitions()
+        .into_iter()
+        .filter_map(|(name, _, schema)| Some((name, arguments::compile(&schema, name)?)))
+        .collect()
+});
 
 /// What gamebridge's MCP servers offer: tools that change, and subscribable
 /// resources (shared by `/mcp` and the stdio proxy).
