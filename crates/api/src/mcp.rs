@@ -24,7 +24,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceUpdatedNotificationParam,
-    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
     UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
@@ -94,6 +94,24 @@ pub fn service(state: ApiState, sessions: Sessions) -> StreamableHttpService<Gam
         Arc::new(LocalSessionManager::default()),
         config,
     )
+}
+
+/// `DELETE /mcp` ends a session; rmcp answers 202 Accepted, which the
+/// TypeScript SDK (the Inspector, many clients) takes for a failure ("Session
+/// termination failed: 202": it expects 200 or 204). The session is gone
+/// by then, so the answer is 204 No Content.
+pub async fn session_ended_no_content(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == axum::http::StatusCode::ACCEPTED {
+        *response.status_mut() = axum::http::StatusCode::NO_CONTENT;
+        *response.body_mut() = axum::body::Body::empty();
+        response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+    }
+    response
 }
 
 /// Tells the sessions that subscribed the old way (`resources/subscribe`,
@@ -210,7 +228,15 @@ impl GameMcp {
                         "args": {"description": "The function's arguments, any JSON (an array is passed positionally)"}
                     }})),
                 };
-                tools.push(Tool::new(name, description, Arc::new(schema)));
+                let mut tool = Tool::new(name, description, Arc::new(schema));
+                // What a manifest says of the function: hints for the client, the result's schema.
+                tool.annotations =
+                    function.annotations.and_then(|annotations| serde_json::from_value(annotations).ok());
+                tool.output_schema = match function.output_schema {
+                    Some(Value::Object(schema)) => Some(Arc::new(schema)),
+                    _ => None,
+                };
+                tools.push(tool);
             }
         }
         tools
@@ -234,7 +260,10 @@ impl GameMcp {
         generic_definitions()
             .into_iter()
             .filter(|(name, ..)| *name != "execute_lua" || !self.state.security.no_execute)
-            .map(|(name, description, schema)| Tool::new(name, description, Arc::new(object(schema))))
+            .map(|(name, description, schema)| {
+                Tool::new(name, description, Arc::new(object(schema)))
+                    .with_annotations(generic_annotations(name))
+            })
             .collect()
     }
 
@@ -275,7 +304,12 @@ impl GameMcp {
                     args.get("limit").and_then(Value::as_u64).unwrap_or(RECENT_EVENTS as u64).clamp(1, 1000)
                         as usize;
                 let types = args.get("types").and_then(Value::as_str).map(str::to_owned);
-                Ok(self.recent_events(since, limit, types).await)
+                // A game that does not exist is an error, not an empty list.
+                let game = match args.get("game") {
+                    Some(_) => Some(self.game(args)?.name().to_owned()),
+                    None => None,
+                };
+                Ok(self.recent_events(since, limit, types, game).await)
             }
             "pause_player" | "resume_player" => {
                 let player = args
@@ -295,8 +329,15 @@ impl GameMcp {
         }
     }
 
-    /// Events after `since` (or the most recent ones), filtered by type.
-    async fn recent_events(&self, since: Option<u64>, limit: usize, types: Option<String>) -> Value {
+    /// Events after `since` (or the most recent ones), filtered by type and
+    /// game. `limit` counts events read from the log, before the filters.
+    async fn recent_events(
+        &self,
+        since: Option<u64>,
+        limit: usize,
+        types: Option<String>,
+        game: Option<String>,
+    ) -> Value {
         let log = self.state.hub.events().clone();
         let since = since.unwrap_or_else(|| log.latest().saturating_sub(limit as u64));
         let events = tokio::task::spawn_blocking(move || log.read(since, limit).0).await.unwrap_or_default();
@@ -305,6 +346,7 @@ impl GameMcp {
         let events: Vec<Value> = events
             .iter()
             .filter(|event| types.as_ref().is_none_or(|types| types.contains(&event.event_type)))
+            .filter(|event| game.as_deref().is_none_or(|game| *event.game == *game))
             .map(|event| json!({ "seq": event.seq, "game": &*event.game, "type": event.event_type, "data": event.data_json() }))
             .collect();
         json!({ "events": events, "latest": self.state.hub.events().latest() })
@@ -389,8 +431,15 @@ impl ServerHandler for GameMcp {
         if request.uri != EVENTS_URI {
             return Err(ErrorData::resource_not_found(format!("no such resource: {}", request.uri), None));
         }
-        let events = self.recent_events(None, RECENT_EVENTS, None).await;
-        Ok(ReadResourceResult::new(vec![ResourceContents::text(events.to_string(), EVENTS_URI)]).into())
+        let events = self.recent_events(None, RECENT_EVENTS, None, None).await;
+        // The same type `resources/list` gives (`text` would say text/plain).
+        let contents = ResourceContents::TextResourceContents {
+            uri: EVENTS_URI.into(),
+            mime_type: Some("application/json".into()),
+            text: events.to_string(),
+            meta: None,
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
     /// Sessionless clients (protocol 2026-07-28) may follow the tool list
@@ -482,6 +531,7 @@ fn generic_definitions() -> [(&'static str, &'static str, Value); 7] {
             json!({"type": "object", "properties": {
             "since": {"type": "integer", "description": "Only events after this sequence number"},
             "types": {"type": "string", "description": "Comma-separated event types"},
+            "game": {"type": "string", "description": "Only this game's events"},
             "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
         ),
         (
@@ -500,6 +550,20 @@ fn generic_definitions() -> [(&'static str, &'static str, Value); 7] {
             json!({"type": "object", "properties": {}}),
         ),
     ]
+}
+
+/// What each generic tool does to the game, for clients that ask before
+/// running a tool: the three that only read are read-only; `execute_lua`
+/// may do anything; pausing and resuming set a state, so repeating them
+/// changes nothing more. `call_function` runs an unknown function: no hint.
+fn generic_annotations(name: &str) -> ToolAnnotations {
+    let annotations = ToolAnnotations::new();
+    match name {
+        "list_functions" | "get_events" | "game_status" => annotations.read_only(true),
+        "execute_lua" => annotations.read_only(false).destructive(true).idempotent(false),
+        "pause_player" | "resume_player" => annotations.read_only(false).destructive(false).idempotent(true),
+        _ => annotations,
+    }
 }
 
 /// The generic tools' compiled input schemas, compiled at first use.
