@@ -159,7 +159,12 @@ impl BridgeClient {
     /// how to get past them.
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         let response = request.send().await.map_err(|error| {
-            anyhow!("could not reach the bridge at {} (is `gamebridge serve` running?): {error}", self.base)
+            // The innermost cause ("Connection refused"), not reqwest's layers.
+            let mut cause: &(dyn std::error::Error + 'static) = &error;
+            while let Some(source) = cause.source() {
+                cause = source;
+            }
+            anyhow!("could not reach the bridge at {}: {cause}; is `gamebridge serve` running?", self.base)
         })?;
         match response.status() {
             StatusCode::UNAUTHORIZED if self.has_token => bail!(

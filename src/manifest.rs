@@ -5,8 +5,13 @@
 //!
 //! ```json
 //! {"game": "…", "commands": [{"name": "set_speed", "description": "…",
-//!   "parameters": {"type": "object", "properties": {…}, "required": […]}}]}
+//!   "parameters": {"type": "object", "properties": {…}, "required": […]},
+//!   "annotations": {"readOnlyHint": false, "destructiveHint": true},
+//!   "outputSchema": {"type": "object", …}}]}
 //! ```
+//!
+//! `annotations` and `outputSchema` are MCP's: hints for a client deciding
+//! whether to run a tool unasked, and the schema of the tool's result.
 
 use std::path::Path;
 
@@ -28,6 +33,18 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<FunctionInfo>> {
     for command in &manifest.commands {
         if command.name.is_empty() {
             bail!("the manifest {} has a command without a name", path.display());
+        }
+        if command.annotations.as_ref().is_some_and(|annotations| !annotations.is_object()) {
+            bail!("{}: the annotations of {} must be an object", path.display(), command.name);
+        }
+        if let Some(output) = &command.output_schema
+            && output.get("type").and_then(|kind| kind.as_str()) != Some("object")
+        {
+            bail!(
+                "{}: the outputSchema of {} must be a JSON Schema of type object",
+                path.display(),
+                command.name
+            );
         }
         if let Some(parameters) = &command.parameters
             && parameters.get("type").and_then(|kind| kind.as_str()) != Some("object")

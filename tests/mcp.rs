@@ -327,3 +327,177 @@ async fn listening_hears_tools_and_events(client: &rmcp::Peer<RoleClient>, mut c
     };
     assert_eq!(updated.params.uri, "gamebridge://events/recent");
 }
+
+/// Arguments that do not match a tool's `inputSchema` are a tool error that
+/// says what to fix, and the game is not called: the next call it sees is
+/// the first valid one.
+#[tokio::test]
+async fn arguments_are_checked_against_the_tools_schema_before_the_game_is_called() {
+    let (harness, _game, mut connection) = Harness::with_one_game().await;
+    let schema = json!({"type": "object", "required": ["x", "y"],
+        "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}});
+    register(&mut connection, "MoveUnit", Some(schema)).await;
+    harness.sync(&mut connection).await;
+    let (client, _) = over_http(&harness).await;
+
+    let missing = call(&client, "MoveUnit", json!({"x": 3})).await;
+    assert_eq!(missing.is_error, Some(true));
+    let message = text(&missing);
+    assert!(message.starts_with("INVALID_ARGUMENTS: "), "{message}");
+    assert!(message.contains("\"y\" is a required property"), "names the missing field: {message}");
+    let wrong = call(&client, "MoveUnit", json!({"x": "three", "y": 4})).await;
+    assert!(text(&wrong).contains("at /x: \"three\" is not of type \"integer\""), "{}", text(&wrong));
+
+    let lots = call(&client, "get_events", json!({"limit": "lots"})).await;
+    assert_eq!(lots.is_error, Some(true));
+    assert!(text(&lots).contains("at /limit: \"lots\" is not of type \"integer\""), "{}", text(&lots));
+    let too_many = call(&client, "pause_player", json!({"player_id": 64})).await;
+    assert!(
+        text(&too_many).contains("at /player_id: 64 is greater than the maximum of 63"),
+        "{}",
+        text(&too_many)
+    );
+
+    let valid = async {
+        let (id, function, args) = connection.expect_call().await;
+        connection.answer(id, json!({"function": function, "args": args})).await;
+        (function, args)
+    };
+    let (moved, seen) = tokio::join!(call(&client, "MoveUnit", json!({"x": 3, "y": 4})), valid);
+    assert_eq!(
+        seen,
+        ("MoveUnit".to_owned(), json!({"x": 3, "y": 4})),
+        "the refused calls never reached the game"
+    );
+    assert_eq!(moved.is_error, Some(false));
+}
+
+/// Tools say what they do: the generic tools' hints, and what a manifest
+/// declares (the TF2 manifest's hints and an output schema).
+#[tokio::test]
+async fn tools_carry_annotations_and_the_manifests_output_schema() {
+    let (harness, _game, _connection) = Harness::with_one_game().await;
+    let (client, _) = over_http(&harness).await;
+    let tools = within("list_tools", client.list_all_tools()).await.unwrap();
+    let annotations = |name: &str| {
+        let tool = tools.iter().find(|tool| tool.name == name).unwrap_or_else(|| panic!("{name} listed"));
+        serde_json::to_value(tool.annotations.clone().unwrap_or_default()).unwrap()
+    };
+    for read_only in ["list_functions", "get_events", "game_status"] {
+        assert_eq!(annotations(read_only)["readOnlyHint"], true, "{read_only}");
+    }
+    assert_eq!(annotations("execute_lua")["destructiveHint"], true);
+    assert_eq!(annotations("execute_lua")["readOnlyHint"], false);
+    assert_eq!(annotations("pause_player")["idempotentHint"], true);
+    let get_events = tools.iter().find(|tool| tool.name == "get_events").unwrap();
+    assert_eq!(get_events.input_schema["properties"]["game"]["type"], "string", "get_events takes a game");
+
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/tf2.json");
+    let spec = format!("mailbox:{}?legacy&manifest={}", dir.path().join("tf2").display(), manifest.display());
+    let tf2 = Harness::start_in(dir, &[("tf2", spec)]).await;
+    let (client, _) = over_http(&tf2).await;
+    let tools = within("list_tools", client.list_all_tools()).await.unwrap();
+    let tool = |name: &str| tools.iter().find(|tool| tool.name == name).unwrap().clone();
+    assert_eq!(tool("query_towns").annotations.unwrap().read_only_hint, Some(true));
+    assert_eq!(tool("delete_line").annotations.unwrap().destructive_hint, Some(true));
+    assert_eq!(tool("set_speed").annotations.unwrap().idempotent_hint, Some(true));
+    let state = tool("query_game_state");
+    assert_eq!(
+        state.output_schema.expect("an output schema")["properties"]["year"]["description"],
+        "The current year"
+    );
+}
+
+/// `get_events {game}` gives that game's events only; the events resource
+/// reads back as the JSON it is listed as.
+#[tokio::test]
+async fn events_are_filtered_by_game_and_read_back_as_json() {
+    let (harness, _games, mut civ, mut lab) = Harness::with_two_games().await;
+    civ.send(&game_event("CivTurn", json!({"turn": 1}))).await;
+    lab.send(&game_event("LabTick", json!({"tick": 2}))).await;
+    harness.sync(&mut civ).await;
+    // Once the lab has answered a call, the bridge has its earlier event too.
+    let lab_sync = harness.post("/games/lab/lua/call", json!({"function": "Sync"}));
+    let (_, ()) = tokio::join!(lab_sync, async {
+        let (id, ..) = lab.expect_call().await;
+        lab.answer(id, Value::Null).await;
+    });
+    let (client, _) = over_http(&harness).await;
+    let types = |result: CallToolResult| -> Vec<String> {
+        let events = result.structured_content.unwrap()["events"].as_array().unwrap().clone();
+        events.iter().map(|event| event["type"].as_str().unwrap().to_owned()).collect()
+    };
+    let civ_only = types(call(&client, "get_events", json!({"game": "civ5"})).await);
+    assert!(
+        civ_only.contains(&"CivTurn".to_owned()) && !civ_only.contains(&"LabTick".to_owned()),
+        "{civ_only:?}"
+    );
+    let lab_only = types(call(&client, "get_events", json!({"game": "lab"})).await);
+    assert!(
+        lab_only.contains(&"LabTick".to_owned()) && !lab_only.contains(&"CivTurn".to_owned()),
+        "{lab_only:?}"
+    );
+    let unknown = call(&client, "get_events", json!({"game": "nope"})).await;
+    assert_eq!(unknown.is_error, Some(true));
+
+    let listed = within("list_resources", client.list_all_resources()).await.unwrap();
+    assert_eq!(listed[0].mime_type.as_deref(), Some("application/json"));
+    let read = within(
+        "read_resource",
+        client.read_resource(ReadResourceRequestParams::new("gamebridge://events/recent")),
+    )
+    .await
+    .unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { mime_type, .. } = &read.contents[0] else {
+        panic!("text contents")
+    };
+    assert_eq!(mime_type.as_deref(), Some("application/json"), "read back as it is listed");
+}
+
+/// Ending a session (`DELETE /mcp`) answers 204, as the TypeScript SDK
+/// expects (it reports 202 as a failed termination).
+#[tokio::test]
+async fn ending_a_session_answers_no_content() {
+    let (harness, _game, _connection) = Harness::with_one_game().await;
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}});
+    let response = harness
+        .http
+        .post(harness.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let session = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let deleted = harness
+        .http
+        .delete(harness.url("/mcp"))
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+}
+
+/// With no bridge listening, `gamebridge mcp` says so in one line and
+/// exits non-zero.
+#[tokio::test]
+async fn the_stdio_server_says_plainly_when_the_bridge_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["mcp", "--url", &url])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let output = within("gamebridge mcp to give up", output).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(&format!("could not reach the bridge at {url}: ")), "{stderr}");
+    assert!(stderr.contains("; is `gamebridge serve` running?"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

@@ -84,7 +84,9 @@ impl ApiState {
 
 /// The complete router; MCP sessions are announced to through `sessions`.
 pub fn router(state: ApiState, sessions: mcp::Sessions) -> Router {
-    let mcp = mcp::service(state.clone(), sessions);
+    let mcp = Router::new()
+        .fallback_service(mcp::service(state.clone(), sessions))
+        .layer(axum::middleware::from_fn(mcp::session_ended_no_content));
     let guard = axum::middleware::from_fn_with_state(state.clone(), security::guard);
     let (routes, document) = routes::router().split_for_parts();
     let document = axum::Extension(openapi::Document::new(document));

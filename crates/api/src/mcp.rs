@@ -9,9 +9,13 @@
 //! `game_status`. A game error is a tool error carrying its code and message.
 //! Clients hear `tools/list_changed` when functions come and go, and
 //! `resources/updated` for the event resource they subscribed to.
+//! Arguments are checked against the tool's `inputSchema` first
+//! ([`arguments`]).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, Weak};
+mod arguments;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use gamebridge_hub::Game;
@@ -20,7 +24,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceUpdatedNotificationParam,
-    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool, ToolAnnotations,
     UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
@@ -30,6 +34,7 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::ApiState;
+use arguments::FunctionSchemas;
 
 /// The resource holding recent events.
 pub const EVENTS_URI: &str = "gamebridge://events/recent";
@@ -76,11 +81,37 @@ impl Sessions {
 /// The `/mcp` service, for the API router.
 pub fn service(state: ApiState, sessions: Sessions) -> StreamableHttpService<GameMcp, LocalSessionManager> {
     let config = StreamableHttpServerConfig::default().with_cancellation_token(state.shutdown.child_token());
+    let schemas = Arc::new(FunctionSchemas::default());
     StreamableHttpService::new(
-        move || Ok(GameMcp { state: state.clone(), sessions: sessions.clone(), session: Arc::default() }),
+        move || {
+            Ok(GameMcp {
+                state: state.clone(),
+                sessions: sessions.clone(),
+                session: Arc::default(),
+                schemas: schemas.clone(),
+            })
+        },
         Arc::new(LocalSessionManager::default()),
         config,
     )
+}
+
+/// `DELETE /mcp` ends a session; rmcp answers 202 Accepted, which the
+/// TypeScript SDK (the Inspector, many clients) takes for a failure ("Session
+/// termination failed: 202": it expects 200 or 204). The session is gone
+/// by then, so the answer is 204 No Content.
+pub async fn session_ended_no_content(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == axum::http::StatusCode::ACCEPTED {
+        *response.status_mut() = axum::http::StatusCode::NO_CONTENT;
+        *response.body_mut() = axum::body::Body::empty();
+        response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+    }
+    response
 }
 
 /// Tells the sessions that subscribed the old way (`resources/subscribe`,
@@ -157,6 +188,8 @@ pub struct GameMcp {
     state: ApiState,
     sessions: Sessions,
     session: Arc<Session>,
+    /// Game functions' compiled input schemas, shared by the sessions.
+    schemas: Arc<FunctionSchemas>,
 }
 
 impl GameMcp {
@@ -195,7 +228,15 @@ impl GameMcp {
                         "args": {"description": "The function's arguments, any JSON (an array is passed positionally)"}
                     }})),
                 };
-                tools.push(Tool::new(name, description, Arc::new(schema)));
+                let mut tool = Tool::new(name, description, Arc::new(schema));
+                // What a manifest says of the function: hints for the client, the result's schema.
+                tool.annotations =
+                    function.annotations.and_then(|annotations| serde_json::from_value(annotations).ok());
+                tool.output_schema = match function.output_schema {
+                    Some(Value::Object(schema)) => Some(Arc::new(schema)),
+                    _ => None,
+                };
+                tools.push(tool);
             }
         }
         tools
@@ -216,55 +257,13 @@ impl GameMcp {
     }
 
     fn generic_tools(&self) -> Vec<Tool> {
-        let game = json!({"type": "string", "description": "Which game, when several are served"});
-        let player = json!({"type": "integer", "minimum": 0, "maximum": 63});
-        let tools = [
-            (
-                "call_function",
-                "Call a game function by name",
-                json!({"type": "object", "properties": {
-                "function": {"type": "string"}, "args": {"description": "Arguments, any JSON"}, "game": game},
-                "required": ["function"]}),
-            ),
-            (
-                "execute_lua",
-                "Run a Lua script in the game and return its result",
-                json!({"type": "object",
-                "properties": {"script": {"type": "string"}, "game": game}, "required": ["script"]}),
-            ),
-            (
-                "list_functions",
-                "The game's functions with their descriptions and parameters",
-                json!({"type": "object", "properties": {"game": game}}),
-            ),
-            (
-                "get_events",
-                "Recent game events, oldest first",
-                json!({"type": "object", "properties": {
-                "since": {"type": "integer", "description": "Only events after this sequence number"},
-                "types": {"type": "string", "description": "Comma-separated event types"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
-            ),
-            (
-                "pause_player",
-                "Pause the game whenever this player's turn comes",
-                json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
-            ),
-            (
-                "resume_player",
-                "Stop pausing the game on this player's turn",
-                json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
-            ),
-            (
-                "game_status",
-                "Every game: link, state, functions, pending calls",
-                json!({"type": "object", "properties": {}}),
-            ),
-        ];
-        tools
+        generic_definitions()
             .into_iter()
             .filter(|(name, ..)| *name != "execute_lua" || !self.state.security.no_execute)
-            .map(|(name, description, schema)| Tool::new(name, description, Arc::new(object(schema))))
+            .map(|(name, description, schema)| {
+                Tool::new(name, description, Arc::new(object(schema)))
+                    .with_annotations(generic_annotations(name))
+            })
             .collect()
     }
 
@@ -305,7 +304,12 @@ impl GameMcp {
                     args.get("limit").and_then(Value::as_u64).unwrap_or(RECENT_EVENTS as u64).clamp(1, 1000)
                         as usize;
                 let types = args.get("types").and_then(Value::as_str).map(str::to_owned);
-                Ok(self.recent_events(since, limit, types).await)
+                // A game that does not exist is an error, not an empty list.
+                let game = match args.get("game") {
+                    Some(_) => Some(self.game(args)?.name().to_owned()),
+                    None => None,
+                };
+                Ok(self.recent_events(since, limit, types, game).await)
             }
             "pause_player" | "resume_player" => {
                 let player = args
@@ -325,8 +329,15 @@ impl GameMcp {
         }
     }
 
-    /// Events after `since` (or the most recent ones), filtered by type.
-    async fn recent_events(&self, since: Option<u64>, limit: usize, types: Option<String>) -> Value {
+    /// Events after `since` (or the most recent ones), filtered by type and
+    /// game. `limit` counts events read from the log, before the filters.
+    async fn recent_events(
+        &self,
+        since: Option<u64>,
+        limit: usize,
+        types: Option<String>,
+        game: Option<String>,
+    ) -> Value {
         let log = self.state.hub.events().clone();
         let since = since.unwrap_or_else(|| log.latest().saturating_sub(limit as u64));
         let events = tokio::task::spawn_blocking(move || log.read(since, limit).0).await.unwrap_or_default();
@@ -335,6 +346,7 @@ impl GameMcp {
         let events: Vec<Value> = events
             .iter()
             .filter(|event| types.as_ref().is_none_or(|types| types.contains(&event.event_type)))
+            .filter(|event| game.as_deref().is_none_or(|game| *event.game == *game))
             .map(|event| json!({ "seq": event.seq, "game": &*event.game, "type": event.event_type, "data": event.data_json() }))
             .collect();
         json!({ "events": events, "latest": self.state.hub.events().latest() })
@@ -370,18 +382,27 @@ impl ServerHandler for GameMcp {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let args = request.arguments.clone().unwrap_or_default();
+        let args = Value::Object(request.arguments.unwrap_or_default());
         let name = request.name.as_ref();
         let answer = if GENERIC.contains(&name) {
-            self.call_generic(name, &args).await
+            match GENERIC_SCHEMAS.get(name).map(|schema| arguments::check(schema, name, &args)) {
+                Some(Err(refused)) => Err(refused),
+                _ => self.call_generic(name, args.as_object().expect("an object")).await,
+            }
         } else {
             let Some((game, function, typed)) = self.find_function(name) else {
                 return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
             };
             // A typed tool's arguments are the function's; otherwise they are in `args`.
-            let call_args =
-                if typed { Value::Object(args) } else { args.get("args").cloned().unwrap_or(json!({})) };
-            outcome(game.call(function, raw(&call_args), self.state.default_timeout).await)
+            if typed {
+                match self.schemas.check(&self.state.hub, &game, &function, name, &args) {
+                    Ok(()) => outcome(game.call(function, raw(&args), self.state.default_timeout).await),
+                    Err(refused) => Err(refused),
+                }
+            } else {
+                let call_args = args.get("args").cloned().unwrap_or(json!({}));
+                outcome(game.call(function, raw(&call_args), self.state.default_timeout).await)
+            }
         };
         let result = match answer {
             Ok(Value::Object(object)) => CallToolResult::structured(Value::Object(object)),
@@ -410,8 +431,15 @@ impl ServerHandler for GameMcp {
         if request.uri != EVENTS_URI {
             return Err(ErrorData::resource_not_found(format!("no such resource: {}", request.uri), None));
         }
-        let events = self.recent_events(None, RECENT_EVENTS, None).await;
-        Ok(ReadResourceResult::new(vec![ResourceContents::text(events.to_string(), EVENTS_URI)]).into())
+        let events = self.recent_events(None, RECENT_EVENTS, None, None).await;
+        // The same type `resources/list` gives (`text` would say text/plain).
+        let contents = ResourceContents::TextResourceContents {
+            uri: EVENTS_URI.into(),
+            mime_type: Some("application/json".into()),
+            text: events.to_string(),
+            meta: None,
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
     /// Sessionless clients (protocol 2026-07-28) may follow the tool list
@@ -473,6 +501,78 @@ impl ServerHandler for GameMcp {
         Ok(())
     }
 }
+
+/// The generic tools: name, description, input schema.
+fn generic_definitions() -> [(&'static str, &'static str, Value); 7] {
+    let game = json!({"type": "string", "description": "Which game, when several are served"});
+    let player = json!({"type": "integer", "minimum": 0, "maximum": 63});
+    [
+        (
+            "call_function",
+            "Call a game function by name",
+            json!({"type": "object", "properties": {
+            "function": {"type": "string"}, "args": {"description": "Arguments, any JSON"}, "game": game},
+            "required": ["function"]}),
+        ),
+        (
+            "execute_lua",
+            "Run a Lua script in the game and return its result",
+            json!({"type": "object",
+            "properties": {"script": {"type": "string"}, "game": game}, "required": ["script"]}),
+        ),
+        (
+            "list_functions",
+            "The game's functions with their descriptions and parameters",
+            json!({"type": "object", "properties": {"game": game}}),
+        ),
+        (
+            "get_events",
+            "Recent game events, oldest first",
+            json!({"type": "object", "properties": {
+            "since": {"type": "integer", "description": "Only events after this sequence number"},
+            "types": {"type": "string", "description": "Comma-separated event types"},
+            "game": {"type": "string", "description": "Only this game's events"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 1000}}}),
+        ),
+        (
+            "pause_player",
+            "Pause the game whenever this player's turn comes",
+            json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
+        ),
+        (
+            "resume_player",
+            "Stop pausing the game on this player's turn",
+            json!({"type": "object", "properties": {"player_id": player, "game": game}, "required": ["player_id"]}),
+        ),
+        (
+            "game_status",
+            "Every game: link, state, functions, pending calls",
+            json!({"type": "object", "properties": {}}),
+        ),
+    ]
+}
+
+/// What each generic tool does to the game, for clients that ask before
+/// running a tool: the three that only read are read-only; `execute_lua`
+/// may do anything; pausing and resuming set a state, so repeating them
+/// changes nothing more. `call_function` runs an unknown function: no hint.
+fn generic_annotations(name: &str) -> ToolAnnotations {
+    let annotations = ToolAnnotations::new();
+    match name {
+        "list_functions" | "get_events" | "game_status" => annotations.read_only(true),
+        "execute_lua" => annotations.read_only(false).destructive(true).idempotent(false),
+        "pause_player" | "resume_player" => annotations.read_only(false).destructive(false).idempotent(true),
+        _ => annotations,
+    }
+}
+
+/// The generic tools' compiled input schemas, compiled at first use.
+static GENERIC_SCHEMAS: LazyLock<HashMap<&'static str, jsonschema::Validator>> = LazyLock::new(|| {
+    generic_definitions()
+        .into_iter()
+        .filter_map(|(name, _, schema)| Some((name, arguments::compile(&schema, name)?)))
+        .collect()
+});
 
 /// What gamebridge's MCP servers offer: tools that change, and subscribable
 /// resources (shared by `/mcp` and the stdio proxy).

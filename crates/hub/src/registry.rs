@@ -24,6 +24,13 @@ pub struct FunctionInfo {
     /// JSON Schema of the arguments (an object schema), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
+    /// MCP tool annotations (`readOnlyHint`, `destructiveHint`,
+    /// `idempotentHint`, …), when a manifest says what the function does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Value>,
+    /// JSON Schema of the result (MCP's `outputSchema`), when known.
+    #[serde(default, rename = "outputSchema", skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
 }
 
 /// Functions a game may register (`lua_register`); Vox Deorum registers a
@@ -151,6 +158,8 @@ impl FunctionRegistry {
                     name: name.clone(),
                     description: registered.description.clone().or(described.description),
                     parameters: registered.parameters.clone().or(described.parameters),
+                    annotations: registered.annotations.clone().or(described.annotations),
+                    output_schema: registered.output_schema.clone().or(described.output_schema),
                 },
                 None => registered.clone(),
             };
@@ -207,7 +216,13 @@ mod tests {
     use super::*;
 
     fn info(name: &str, description: Option<&str>, parameters: Option<Value>) -> FunctionInfo {
-        FunctionInfo { name: name.into(), description: description.map(Into::into), parameters }
+        FunctionInfo {
+            name: name.into(),
+            description: description.map(Into::into),
+            parameters,
+            annotations: None,
+            output_schema: None,
+        }
     }
 
     #[test]

@@ -155,9 +155,13 @@ impl SessionGuard {
             GameMessage::LuaRegister { function, description, parameters } => {
                 tracing::debug!(game = game.name(), function, "game function registered");
                 let parameters = parameters.and_then(|schema| serde_json::from_str(schema.get()).ok());
-                if let Err(full) =
-                    game.functions().register(FunctionInfo { name: function, description, parameters })
-                {
+                if let Err(full) = game.functions().register(FunctionInfo {
+                    name: function,
+                    description,
+                    parameters,
+                    annotations: None,
+                    output_schema: None,
+                }) {
                     // The game is not answered for a registration: the log says why a function is missing.
                     tracing::warn!(game = game.name(), %full, "game function registration refused");
                 }
