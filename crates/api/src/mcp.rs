@@ -317,9 +317,10 @@ impl GameMcp {
                     .and_then(Value::as_i64)
                     .filter(|id| gamebridge_hub::PLAYER_IDS.contains(id));
                 let player = player.ok_or("INVALID_ARGUMENTS: player_id must be an integer from 0 to 63")?;
-                Ok(
-                    json!({ "pausedPlayers": self.game(args)?.set_player_paused(player, name == "pause_player") }),
-                )
+                let game = self.game(args)?;
+                let players = game.set_player_paused(player, name == "pause_player");
+                game.control_written().await;
+                Ok(json!({ "pausedPlayers": players }))
             }
             "game_status" => {
                 let games: Vec<_> = self.state.hub.games().iter().map(|game| game.status()).collect();
