@@ -114,8 +114,24 @@ async fn every_route_answers_as_the_reference_and_counts() {
             json!({"tool_name": "craft", "params": {"recipe": "axe"}, "agent_id": "a", "tick": 3}),
         )
         .await;
-    assert_eq!(executed["success"], true);
+    assert_eq!(
+        (executed["success"].as_bool(), executed["error"].as_str()),
+        (Some(true), Some("")),
+        "{executed}"
+    );
     assert_eq!(executed["result"]["params"], json!({"recipe": "axe", "count": 1}));
+    // The Godot client names the tool `tool`.
+    let godot = harness
+        .post(
+            "/tools/execute",
+            json!({"tool": "craft", "params": {"recipe": "bow"}, "agent_id": "a", "tick": 4}),
+        )
+        .await;
+    assert_eq!(
+        (godot["success"].as_bool(), godot["result"]["tool"].as_str()),
+        (Some(true), Some("craft")),
+        "{godot}"
+    );
     let refused = harness.post("/tools/execute", json!({"tool_name": "craft", "params": {}})).await;
     assert_eq!(refused["success"], false);
     assert!(refused["error"].as_str().unwrap().contains("recipe"));
@@ -124,7 +140,7 @@ async fn every_route_answers_as_the_reference_and_counts() {
     assert_eq!(metrics["total_ticks"], 3, "two ticks and one observe: {metrics}");
     assert_eq!(metrics["total_agents_processed"], 7);
     assert_eq!(metrics["total_observations_processed"], 1);
-    assert_eq!(metrics["total_tools_executed"], 2);
+    assert_eq!(metrics["total_tools_executed"], 3, "both shapes and the refused call");
     assert!(metrics["avg_tick_time_ms"].as_f64().unwrap() >= 0.0);
 
     let prometheus =

@@ -180,7 +180,10 @@ pub struct AgentRegistered {
 /// `POST /tools/execute`: a tool call to check against the tool's schema.
 #[derive(ToSchema)]
 pub struct ExecuteTool {
+    /// The tool (the Godot client sends it as `tool`).
     tool_name: String,
+    /// `tool_name` under the name the Godot client uses.
+    tool: Option<String>,
     params: Option<Value>,
     agent_id: Option<String>,
     tick: Option<u64>,

@@ -241,8 +241,9 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, Detail> 
 
 /// Checks a tool call against the tool's schema.
 ///
-/// `{tool_name, params, agent_id, tick}` → `{success, result, error}`: the
-/// call with defaults filled in, or why it does not fit.
+/// `{tool_name | tool, params, agent_id, tick}` → `{success, result,
+/// error}`: the call with defaults filled in (and `error: ""`), or why it
+/// does not fit.
 #[utoipa::path(
     post,
     path = "/tools/execute",
@@ -260,15 +261,19 @@ pub async fn execute_tool(
     request: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Detail> {
     let (arena, request) = (arena(&state)?, body(request)?);
+    // The archived Python server reads `tool_name`; the Godot client
+    // (agent_arena.cpp) sends `tool`, and drops every answer that is not 200.
     let name = request["tool_name"]
         .as_str()
-        .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "tool_name is required"))?;
+        .or_else(|| request["tool"].as_str())
+        .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "tool_name (or tool) is required"))?;
     arena.metrics().record_tool();
     let answer = match arena.tools().validate(name, &request["params"]) {
         Ok(params) => json!({
             "success": true,
             "result": { "tool": name, "params": params, "agent_id": request["agent_id"], "tick": request["tick"] },
-            "error": null,
+            // The original's ToolExecutionResponse has `error: str = ""`.
+            "error": "",
         }),
         Err(error) => json!({ "success": false, "result": null, "error": error }),
     };
