@@ -308,3 +308,18 @@ async fn without_an_arena_game_the_routes_say_so() {
     let (_, health) = harness.get("/health").await;
     assert!(health.get("status").is_none(), "the Vox health answer stays as it was");
 }
+
+#[tokio::test]
+async fn experiences_the_scene_reports_reach_agents_as_events() {
+    let harness = arena("").await;
+    let mut stream = harness.sse("/events?types=experience").await;
+    // What base_hazard.gd posts when an agent takes damage.
+    let damage = json!({"agent_id": "a1", "tick": 12, "event_type": "damage", "description": "fire",
+        "position": [1.0, 0.0, 2.0], "object_name": "Fire", "damage_taken": 10.0});
+    assert_eq!(harness.post("/experience", damage.clone()).await, json!({"success": true}));
+    let event = stream.next_message().await;
+    assert_eq!((event.data["type"].as_str(), event.data["game"].as_str()), (Some("experience"), None));
+    assert_eq!(event.data["payload"], damage, "the body as the scene sent it");
+    let refused = harness.post("/experience", json!({"tick": 12})).await;
+    assert_eq!(refused, json!({"success": false, "error": "Missing agent_id"}), "as the original answers");
+}

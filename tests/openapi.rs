@@ -97,6 +97,7 @@ async fn the_document_is_openapi_3_and_describes_the_routes() {
         "/tools/execute",
         "/tools/list",
         "/tools/register",
+        "/experience",
         "/openapi.json",
         "/games/{name}/lua/call",
         "/games/{name}/health",
@@ -262,6 +263,14 @@ async fn arena_answers_match_their_schemas() {
             Some(r#"{"tool_name": "craft", "params": {"recipe": "axe"}, "agent_id": "a1", "tick": 3}"#),
         ),
         (M::POST, "/tools/execute", "/tools/execute", Some(r#"{"tool_name": "craft", "params": {}}"#)),
+        (M::POST, "/tools/execute", "/tools/execute", Some(r#"{"tool": "idle", "params": {}}"#)),
+        (
+            M::POST,
+            "/experience",
+            "/experience",
+            Some(r#"{"agent_id": "a1", "tick": 3, "event_type": "damage"}"#),
+        ),
+        (M::POST, "/experience", "/experience", Some(r#"{"tick": 3}"#)),
         (M::GET, "/metrics", "/metrics", None),
     ];
     assert_answers_match(&harness, &document, samples).await;
@@ -290,6 +299,11 @@ async fn bodies_the_bridge_accepts_match_their_request_schemas() {
         ("/agents/register", r#"{"agent_id": "a1", "backend": {"kind": "rules"}}"#),
         ("/agents/register", llm),
         ("/tools/execute", r#"{"tool_name": "idle", "params": {}}"#),
+        ("/tools/execute", r#"{"tool": "idle", "params": {}}"#),
+        (
+            "/experience",
+            r#"{"agent_id": "a1", "tick": 7, "event_type": "collision", "description": "hit a wall", "position": [1, 0, 2], "object_name": "Wall", "damage_taken": 0.0, "metadata": {}}"#,
+        ),
         ("/tools/register", r#"{"name": "craft", "parameters": {"recipe": {"type": "string"}}}"#),
     ];
     let request_schema =

@@ -180,8 +180,8 @@ pub struct AgentRegistered {
 /// `POST /tools/execute`: a tool call to check against the tool's schema.
 #[derive(ToSchema)]
 pub struct ExecuteTool {
-    /// The tool (the Godot client sends it as `tool`).
-    tool_name: String,
+    /// The tool; `tool_name` or `tool` (as the Godot client sends it) is required.
+    tool_name: Option<String>,
     /// `tool_name` under the name the Godot client uses.
     tool: Option<String>,
     params: Option<Value>,
@@ -219,6 +219,30 @@ pub struct RegisterTool {
     name: String,
     description: Option<String>,
     parameters: Option<Value>,
+}
+
+/// `POST /experience`: something that happened to an agent (the Godot
+/// scene's hazards and agents send it: a collision, damage, a trap).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "described, never built: the route keeps the body as it came")]
+pub struct Experience {
+    agent_id: String,
+    tick: Option<u64>,
+    /// `collision`, `damage`, `trapped`, …
+    event_type: Option<String>,
+    description: Option<String>,
+    position: Option<Vec<f64>>,
+    object_name: Option<String>,
+    damage_taken: Option<f64>,
+    metadata: Option<Value>,
+}
+
+/// `{success: true}`, or `{success: false, error}` without an `agent_id`.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct ExperienceRecorded {
+    success: bool,
+    error: Option<String>,
 }
 
 /// `status` is `success`; `tool` is as registered, parameters as JSON Schema.

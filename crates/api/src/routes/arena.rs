@@ -16,12 +16,14 @@ use gamebridge_agents::arena::MetricsSnapshot;
 use gamebridge_agents::arena::{
     Arena, Backend, Observation, TickError, TickShape, read_tick, sdk_action, v1_action,
 };
+use gamebridge_protocol::{GameEvent, RawValue};
 use serde_json::{Value, json};
 
 use crate::ApiState;
 use crate::openapi::arena::{
-    AgentRegistered, Detail as DetailShape, ExecuteTool, ObserveAnswer, ObserveRequest, RegisterAgent,
-    RegisterTool, TickAnswer, TickRequest, ToolExecuted, ToolList, ToolRegistered,
+    AgentRegistered, Detail as DetailShape, ExecuteTool, Experience, ExperienceRecorded, ObserveAnswer,
+    ObserveRequest, RegisterAgent, RegisterTool, TickAnswer, TickRequest, ToolExecuted, ToolList,
+    ToolRegistered,
 };
 use crate::security::Security;
 use crate::security::game_routes::GameOnly;
@@ -278,6 +280,43 @@ pub async fn execute_tool(
         Err(error) => json!({ "success": false, "result": null, "error": error }),
     };
     Ok(Json(answer).into_response())
+}
+
+/// Something that happened to an agent, as the Godot scene reports it.
+///
+/// Published to every event client as an `experience` event of the arena
+/// game, with the body as its payload, so agents (WebSocket, SSE, MCP)
+/// learn of it. Answers `{success: true}` as the original servers do, or
+/// `{success: false, error: "Missing agent_id"}`.
+#[utoipa::path(
+    post,
+    path = "/experience",
+    tag = "arena",
+    operation_id = "arena_experience",
+    request_body = Experience,
+    responses(
+        (status = 200, description = "Recorded.", body = ExperienceRecorded),
+        (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
+        (status = 422, description = "The body is not JSON.", body = DetailShape),
+    ),
+)]
+pub async fn experience(
+    State(state): State<ApiState>,
+    request: Result<Bytes, BytesRejection>,
+) -> Result<Response, Detail> {
+    let arena = arena(&state)?;
+    let bytes = bytes(request)?;
+    let request: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}"))
+    })?;
+    if request["agent_id"].as_str().is_none_or(str::is_empty) {
+        return Ok(Json(json!({ "success": false, "error": "Missing agent_id" })).into_response());
+    }
+    // The body is JSON (just parsed): it goes out as the game sent it.
+    let payload = RawValue::from_string(String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()))?;
+    arena.game().publish_event(GameEvent::named("experience", payload));
+    Ok(Json(json!({ "success": true })).into_response())
 }
 
 /// The game's tools, parameters as JSON Schema.

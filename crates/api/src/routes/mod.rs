@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(arena::execute_tool))
         .routes(routes!(arena::list_tools))
         .routes(routes!(arena::register_tool))
+        .routes(routes!(arena::experience))
         .merge(game_routes())
         // One game's events live beside its other routes.
         .nest("/games/{name}", openapi::for_named_game(game_routes().routes(routes!(events::events))))

@@ -210,6 +210,13 @@ impl Game {
         }
     }
 
+    /// Publishes an event of this game that did not come over a link (the
+    /// Agent Arena routes), counted like the link's own.
+    pub fn publish_event(&self, event: gamebridge_protocol::GameEvent) {
+        self.stats.record_event();
+        self.publish(HubEventKind::Game(event));
+    }
+
     pub(crate) fn publish(&self, kind: HubEventKind) {
         self.shared.events.publish(&self.name, &kind);
     }
