@@ -255,7 +255,7 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, Detail> 
     responses(
         (status = 200, description = "The checked call.", body = ToolExecuted),
         (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
-        (status = 422, description = "The body has no `tool_name`.", body = DetailShape),
+        (status = 422, description = "The body has neither `tool_name` nor `tool`.", body = DetailShape),
     ),
 )]
 pub async fn execute_tool(
