@@ -240,7 +240,9 @@ impl BridgeConfig {
             None => gamebridge_hub::DEFAULT_EVENT_RING_BYTES,
         };
         // The token comes from the command line or GAMEBRIDGE_TOKEN, never from a file.
-        let token = options.token.as_deref().map(check_token).transpose()?;
+        // An empty token is none, as for the client commands (an exported but empty variable).
+        let token =
+            options.token.as_deref().filter(|token| !token.is_empty()).map(check_token).transpose()?;
         let security = gamebridge_api::security::Security {
             token,
             allowed_hosts: file.allow_hosts.into_iter().chain(options.allow_hosts.iter().cloned()).collect(),

@@ -196,11 +196,7 @@ async fn with_several_games_tools_are_prefixed_by_the_game() {
     register(&mut civ, "GetCity", None).await;
     register(&mut lab, "Reset", None).await;
     harness.sync(&mut civ).await;
-    let lab_sync = harness.post("/games/lab/lua/call", json!({"function": "Sync"}));
-    let (_, ()) = tokio::join!(lab_sync, async {
-        let (id, ..) = lab.expect_call().await;
-        lab.answer(id, Value::Null).await;
-    });
+    harness.sync_game("lab", &mut lab).await;
     let (client, _) = over_http(&harness).await;
     let names = tool_names(&client).await;
     assert!(
@@ -418,11 +414,7 @@ async fn events_are_filtered_by_game_and_read_back_as_json() {
     lab.send(&game_event("LabTick", json!({"tick": 2}))).await;
     harness.sync(&mut civ).await;
     // Once the lab has answered a call, the bridge has its earlier event too.
-    let lab_sync = harness.post("/games/lab/lua/call", json!({"function": "Sync"}));
-    let (_, ()) = tokio::join!(lab_sync, async {
-        let (id, ..) = lab.expect_call().await;
-        lab.answer(id, Value::Null).await;
-    });
+    harness.sync_game("lab", &mut lab).await;
     let (client, _) = over_http(&harness).await;
     let types = |result: CallToolResult| -> Vec<String> {
         let events = result.structured_content.unwrap()["events"].as_array().unwrap().clone();

@@ -287,7 +287,16 @@ impl Harness {
     /// A call the game answers at once: once it returns, every message the
     /// game sent before it has been processed by the bridge.
     pub async fn sync(&self, connection: &mut GameConnection) {
-        let call = self.post("/lua/call", serde_json::json!({"function": "Sync"}));
+        self.sync_at("/lua/call", connection).await;
+    }
+
+    /// [`Harness::sync`] for the game `name` of several.
+    pub async fn sync_game(&self, name: &str, connection: &mut GameConnection) {
+        self.sync_at(&format!("/games/{name}/lua/call"), connection).await;
+    }
+
+    async fn sync_at(&self, path: &str, connection: &mut GameConnection) {
+        let call = self.post(path, serde_json::json!({"function": "Sync"}));
         let answer = async {
             let (id, function, _) = connection.expect_call().await;
             assert_eq!(function, "Sync");

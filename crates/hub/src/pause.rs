@@ -56,10 +56,10 @@ impl PauseState {
     pub fn set_manual(&self, paused: bool) {
         self.with(|inner| {
             inner.manual = paused;
-            match (paused, inner.turn_mutex.is_some()) {
-                (true, false) => inner.turn_mutex = Some(TurnMutex::hold()),
-                (false, _) => inner.turn_mutex = None,
-                (true, true) => {}
+            if paused {
+                inner.turn_mutex.get_or_insert_with(TurnMutex::hold);
+            } else {
+                inner.turn_mutex = None;
             }
         });
     }

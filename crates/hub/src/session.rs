@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use gamebridge_protocol::{BridgeMessage, ErrorBody, GameEvent, GameMessage};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::events::HubEventKind;
 use crate::game::Game;
 use crate::pending::{CallIds, PendingCalls};
 use crate::registry::FunctionInfo;
@@ -174,9 +173,8 @@ impl SessionGuard {
                 game.handle_external_call(&self.session, id, function, args);
             }
             GameMessage::GameEvent(event) => {
-                game.stats().record_event();
                 track_active_player(game, &event);
-                game.publish(HubEventKind::Game(event));
+                game.publish_event(event);
             }
         }
     }

@@ -58,9 +58,13 @@ fn bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Detail> {
     body.map_err(|rejection| detail(rejection.status(), rejection.body_text()))
 }
 
-/// The JSON body, whatever its content type says (as for the REST routes).
+/// The JSON body (the guard has checked that it is declared JSON).
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
-    serde_json::from_slice(&bytes(body)?)
+    json_of(&bytes(body)?)
+}
+
+fn json_of(bytes: &[u8]) -> Result<Value, Detail> {
+    serde_json::from_slice(bytes)
         .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}")))
 }
 
@@ -306,9 +310,7 @@ pub async fn experience(
 ) -> Result<Response, Detail> {
     let arena = arena(&state)?;
     let bytes = bytes(request)?;
-    let request: Value = serde_json::from_slice(&bytes).map_err(|error| {
-        detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}"))
-    })?;
+    let request = json_of(&bytes)?;
     if request["agent_id"].as_str().is_none_or(str::is_empty) {
         return Ok(Json(json!({ "success": false, "error": "Missing agent_id" })).into_response());
     }

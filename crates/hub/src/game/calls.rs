@@ -178,7 +178,6 @@ impl Game {
 struct PendingCall {
     session: Arc<Session>,
     id: u64,
-    wire: WireId,
     answer: Option<oneshot::Receiver<CallResult>>,
 }
 
@@ -199,8 +198,7 @@ impl PendingCall {
                 ),
             ),
         })?;
-        let wire = CallIds::to_wire(id);
-        Ok((Self { session: session.clone(), id, wire: wire.clone(), answer: Some(answer) }, wire))
+        Ok((Self { session: session.clone(), id, answer: Some(answer) }, CallIds::to_wire(id)))
     }
 
     async fn wait(mut self, deadline: tokio::time::Instant, game: &str) -> Answered {
@@ -213,7 +211,7 @@ impl PendingCall {
             {
                 Answered::by_bridge(error)
             }
-            Ok(Ok(outcome)) => Answered { outcome, id: Some(self.wire.clone()) },
+            Ok(Ok(outcome)) => Answered { outcome, id: Some(CallIds::to_wire(self.id)) },
             Ok(Err(_dropped)) => Answered::by_bridge(lost_connection(game)),
             Err(_elapsed) => Answered::by_bridge(call_timeout("the game did not answer in time")),
         }

@@ -3,9 +3,9 @@
 //! functions, pause) in `control`.
 
 mod calls;
+mod control;
 
 pub use calls::Answered;
-mod control;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -210,8 +210,8 @@ impl Game {
         }
     }
 
-    /// Publishes an event of this game that did not come over a link (the
-    /// Agent Arena routes), counted like the link's own.
+    /// Publishes (and counts) an event of this game: from its link, or from
+    /// the Agent Arena routes.
     pub fn publish_event(&self, event: gamebridge_protocol::GameEvent) {
         self.stats.record_event();
         self.publish(HubEventKind::Game(event));
