@@ -3,6 +3,8 @@
 //! bridge on an ephemeral port with real HTTP in front of it.
 #![allow(dead_code)]
 
+pub mod godot;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -268,6 +270,11 @@ impl Harness {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.bridge.url())
+    }
+
+    /// `HOST:PORT` of the bridge's listener, for raw clients.
+    pub fn address(&self) -> String {
+        self.bridge.url().trim_start_matches("http://").trim_end_matches('/').to_owned()
     }
 
     /// Waits until the bridge has attached a session for `game`.

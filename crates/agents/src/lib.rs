@@ -9,6 +9,7 @@
 pub mod arena;
 mod decision;
 pub mod llm;
+mod python;
 pub mod rules;
 mod webhook;
 

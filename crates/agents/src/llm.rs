@@ -4,6 +4,7 @@
 //! tools; the first tool call becomes the action. A model that answers in
 //! text instead is read for a JSON action `{tool, params, reasoning}`.
 
+use gamebridge_protocol::RawValue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -56,6 +57,7 @@ impl LlmClient {
         config: &LlmConfig,
         tools: &[Tool],
         observation: &Value,
+        experiences: &[Box<RawValue>],
     ) -> Result<Decision, String> {
         let functions: Vec<Value> = tools
             .iter()
@@ -64,12 +66,18 @@ impl LlmClient {
                     "name": tool.name, "description": tool.description, "parameters": tool.parameters }})
             })
             .collect();
+        let mut messages = vec![
+            json!({"role": "system", "content": config.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT)}),
+            json!({"role": "user", "content": observation.to_string()}),
+        ];
+        if !experiences.is_empty() {
+            let reported = json!(experiences).to_string();
+            messages
+                .push(json!({"role": "user", "content": format!("What happened to you since: {reported}")}));
+        }
         let mut body = json!({
             "model": config.model,
-            "messages": [
-                {"role": "system", "content": config.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT)},
-                {"role": "user", "content": observation.to_string()},
-            ],
+            "messages": messages,
             "tools": functions,
             "tool_choice": "auto",
         });

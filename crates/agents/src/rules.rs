@@ -1,117 +1,179 @@
-//! The rule-based fallback of Agent Arena (REFERENCE §3): flee a hazard
-//! nearer than 3 (to a point 5 units away, at speed 2.0); else go to a
-//! resource nearer than 5 (at speed 1.5); else idle. It needs no model and
-//! answers in microseconds, so a tick is never left without actions.
+//! The rule-based fallback of Agent Arena, decision for decision the
+//! original server's mock decision, so that a simulation switched over to
+//! the bridge sees its agents behave as before, reasoning texts included:
+//!
+//! 1. the first hazard in list order nearer than 3.0 is fled: to the point
+//!    5 units from the hazard, on the ground-plane line from the hazard
+//!    through the agent, at the agent's height, at speed 2.0;
+//! 2. else the nearest resource, if nearer than 5.0, is approached at 1.5;
+//! 3. else idle.
+//!
+//! Distances are the ones the scene reports (`distance`); an item without
+//! one is infinitely far, as in the original. Where the original would
+//! raise (a position of two numbers, a distance that is text) the rules
+//! read the missing part as 0 or the distance as absent, so one agent's odd
+//! data never costs the tick. No model is needed and the rules answer in
+//! microseconds, so a tick is never left without actions.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::Decision;
+use crate::python::python_str;
 
 const HAZARD_RANGE: f64 = 3.0;
 const RESOURCE_RANGE: f64 = 5.0;
 const FLEE_DISTANCE: f64 = 5.0;
 
-pub fn decide(observation: &Value) -> Decision {
-    let position = vector(&observation["position"]).unwrap_or([0.0; 3]);
-    if let Some((hazard, distance)) = nearest(observation, "nearby_hazards", position)
-        && distance < HAZARD_RANGE
+/// Where an observation keeps its nearby lists.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Layout {
+    /// A Godot perception (the V1 tick): in `custom_data`.
+    Perception,
+    /// An SDK observation or an `/observe` body: at the top level.
+    Flat,
+}
+
+pub fn decide(observation: &Value, layout: Layout) -> Decision {
+    let lists = match layout {
+        Layout::Perception => &observation["custom_data"],
+        Layout::Flat => observation,
+    };
+    let agent = &observation["position"];
+    if let Some((hazard, distance)) = objects(&lists["nearby_hazards"])
+        .map(|hazard| (hazard, distance(hazard)))
+        .find(|(_, distance)| *distance < HAZARD_RANGE)
     {
-        let away = sub(position, hazard);
-        let length = norm(away);
-        let direction = if length > f64::EPSILON { scale(away, 1.0 / length) } else { [1.0, 0.0, 0.0] };
-        let target = add(position, scale(direction, FLEE_DISTANCE));
+        let at = |value: &Value, axis: usize| value[axis].as_f64().unwrap_or(0.0);
+        let spot = hazard.get("position").unwrap_or(&Value::Null);
+        let (mut dx, mut dz) = (at(agent, 0) - at(spot, 0), at(agent, 2) - at(spot, 2));
+        // Written as the original computes it, so that every bit agrees.
+        let length = (dx.powf(2.0) + dz.powf(2.0)).powf(0.5);
+        if length > 0.0 {
+            dx = (dx / length) * FLEE_DISTANCE;
+            dz = (dz / length) * FLEE_DISTANCE;
+        } else {
+            (dx, dz) = (FLEE_DISTANCE, 0.0);
+        }
+        let height = agent.get(1).cloned().unwrap_or(json!(0));
+        let kind = text(hazard, "type", "unknown");
         return Decision {
             tool: "move_to".into(),
-            params: json!({ "target_position": target, "speed": 2.0 }),
-            reasoning: format!("Fleeing a hazard {distance:.1} units away"),
+            params: json!({ "target_position": [at(spot, 0) + dx, height, at(spot, 2) + dz], "speed": 2.0 }),
+            reasoning: format!("Avoiding nearby {kind} hazard at distance {}", one_decimal(distance)),
         };
     }
-    if let Some((resource, distance)) = nearest(observation, "nearby_resources", position)
+    // The first of the nearest, as Python's min() picks.
+    let nearest = objects(&lists["nearby_resources"])
+        .map(|resource| (resource, distance(resource)))
+        .reduce(|best, next| if next.1 < best.1 { next } else { best });
+    if let Some((resource, distance)) = nearest
         && distance < RESOURCE_RANGE
     {
+        let (kind, name) = (text(resource, "type", "unknown"), text(resource, "name", "resource"));
         return Decision {
             tool: "move_to".into(),
-            params: json!({ "target_position": resource, "speed": 1.5 }),
-            reasoning: format!("Moving to a resource {distance:.1} units away"),
+            params: json!({ "target_position": resource.get("position").cloned().unwrap_or(json!([0, 0, 0])), "speed": 1.5 }),
+            reasoning: format!("Moving to collect {kind} ({name}) at distance {}", one_decimal(distance)),
         };
     }
-    Decision::idle("No hazard or resource nearby")
+    Decision::idle("No immediate actions needed - exploring environment")
 }
 
-/// The nearest item of a list in `custom_data` (or at the top level), with
-/// its distance: the given `distance`, else computed from positions.
-fn nearest(observation: &Value, list: &str, from: [f64; 3]) -> Option<([f64; 3], f64)> {
-    let items = observation["custom_data"][list].as_array().or_else(|| observation[list].as_array())?;
-    items
-        .iter()
-        .filter_map(|item| {
-            let position = vector(&item["position"])?;
-            let distance = item["distance"].as_f64().unwrap_or_else(|| norm(sub(position, from)));
-            Some((position, distance))
-        })
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+/// The objects of a list; anything else in it, or a list that is not one,
+/// is nothing nearby.
+fn objects(list: &Value) -> impl Iterator<Item = &Map<String, Value>> {
+    list.as_array().into_iter().flatten().filter_map(Value::as_object)
 }
 
-fn vector(value: &Value) -> Option<[f64; 3]> {
-    let items = value.as_array()?;
-    let mut vector = [0.0; 3];
-    for (slot, item) in vector.iter_mut().zip(items) {
-        *slot = item.as_f64()?;
-    }
-    (items.len() >= 2).then_some(vector)
+/// The reported distance; absent (or not a number) is infinitely far.
+fn distance(item: &Map<String, Value>) -> f64 {
+    item.get("distance").and_then(Value::as_f64).unwrap_or(f64::INFINITY)
 }
 
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+/// A field as Python's f-string prints it, or the original's default.
+fn text(item: &Map<String, Value>, key: &str, default: &str) -> String {
+    item.get(key).map_or_else(|| default.to_owned(), python_str)
 }
 
-fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-
-fn scale(a: [f64; 3], factor: f64) -> [f64; 3] {
-    [a[0] * factor, a[1] * factor, a[2] * factor]
-}
-
-fn norm(a: [f64; 3]) -> f64 {
-    (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
+/// `f"{distance:.1f}"`: Rust rounds the exact binary value half to even,
+/// as Python does; only infinity is spelled differently.
+fn one_decimal(distance: f64) -> String {
+    if distance == f64::NEG_INFINITY { "-inf".to_owned() } else { format!("{distance:.1}") }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn perception(custom_data: Value) -> Value {
+        json!({"position": [0, 1, 0], "custom_data": custom_data})
+    }
+
     #[test]
-    fn a_near_hazard_is_fled_five_units_at_speed_two() {
-        let observation = json!({
-            "position": [0.0, 0.0, 0.0],
-            "custom_data": {
-                "nearby_hazards": [{"position": [2.0, 0.0, 0.0]}],
-                "nearby_resources": [{"position": [1.0, 0.0, 0.0]}]
-            }
-        });
-        let decision = decide(&observation);
+    fn a_hazard_is_fled_to_five_units_from_the_hazard_at_the_agents_height() {
+        let decision = decide(
+            &perception(
+                json!({"nearby_hazards": [{"position": [1, 0, 0], "distance": 1.4, "type": "fire"}]}),
+            ),
+            Layout::Perception,
+        );
         assert_eq!(decision.tool, "move_to");
-        assert_eq!(decision.params, json!({"target_position": [-5.0, 0.0, 0.0], "speed": 2.0}));
+        assert_eq!(decision.params, json!({"target_position": [-4.0, 1, 0.0], "speed": 2.0}));
+        assert_eq!(decision.reasoning, "Avoiding nearby fire hazard at distance 1.4");
     }
 
     #[test]
-    fn a_near_resource_is_approached_at_one_and_a_half() {
-        let observation = json!({
-            "position": [1.0, 0.0, 1.0],
-            "custom_data": {
-                "nearby_hazards": [{"position": [10.0, 0.0, 0.0]}],
-                "nearby_resources": [{"position": [4.0, 0.0, 1.0], "distance": 3.0}, {"position": [9.0, 0.0, 9.0]}]
-            }
-        });
-        assert_eq!(decide(&observation).params, json!({"target_position": [4.0, 0.0, 1.0], "speed": 1.5}));
+    fn the_first_hazard_in_range_wins_not_the_nearest() {
+        let hazards = json!({"nearby_hazards": [
+            {"position": [9, 0, 0], "distance": 9.0},
+            {"position": [0, 0, 2], "distance": 2.5, "type": "pit"},
+            {"position": [0, 0, -1], "distance": 1.0, "type": "fire"}
+        ]});
+        let decision = decide(&perception(hazards), Layout::Perception);
+        assert_eq!(decision.params["target_position"], json!([0.0, 1, -3.0]));
+        assert_eq!(decision.reasoning, "Avoiding nearby pit hazard at distance 2.5");
     }
 
     #[test]
-    fn nothing_near_is_idle() {
-        let far =
-            json!({"position": [0, 0, 0], "custom_data": {"nearby_resources": [{"position": [9, 0, 0]}]}});
-        assert_eq!(decide(&far).tool, "idle");
-        assert_eq!(decide(&json!({})).tool, "idle");
+    fn standing_on_a_hazard_flees_along_x_and_types_print_as_python_does() {
+        let hazard = json!({"nearby_hazards": [{"position": [0, 5, 0], "distance": 0, "type": null}]});
+        let decision = decide(&perception(hazard), Layout::Perception);
+        assert_eq!(decision.params["target_position"], json!([5.0, 1, 0.0]));
+        assert_eq!(decision.reasoning, "Avoiding nearby None hazard at distance 0.0");
+    }
+
+    #[test]
+    fn items_without_a_distance_are_infinitely_far() {
+        let unknown = json!({"nearby_hazards": [{"position": [0, 0, 0]}], "nearby_resources": [{"position": [1, 0, 0]}]});
+        let decision = decide(&perception(unknown), Layout::Perception);
+        assert_eq!(decision, Decision::idle("No immediate actions needed - exploring environment"));
+    }
+
+    #[test]
+    fn the_nearest_resource_in_range_is_approached_and_ties_go_to_the_first() {
+        let resources = json!({"nearby_resources": [
+            {"position": [4, 0, 4], "distance": 4.25, "type": "berry", "name": "Berry2"},
+            {"position": [1, 0, 1], "distance": 1.25, "type": "wood", "name": "Log1"},
+            {"position": [2, 0, 2], "distance": 1.25, "type": "stone"}
+        ]});
+        let decision = decide(&perception(resources), Layout::Perception);
+        assert_eq!(decision.params, json!({"target_position": [1, 0, 1], "speed": 1.5}));
+        assert_eq!(decision.reasoning, "Moving to collect wood (Log1) at distance 1.2");
+        let far = json!({"nearby_resources": [{"position": [9, 0, 0], "distance": 5.0}]});
+        assert_eq!(decide(&perception(far), Layout::Perception).tool, "idle");
+    }
+
+    #[test]
+    fn each_layout_reads_its_own_lists() {
+        let top_level =
+            json!({"position": [0, 0, 0], "nearby_resources": [{"position": [1, 0, 0], "distance": 1.0}]});
+        assert_eq!(
+            decide(&top_level, Layout::Perception).tool,
+            "idle",
+            "a perception's lists are in custom_data"
+        );
+        let decision = decide(&top_level, Layout::Flat);
+        assert_eq!(decision.reasoning, "Moving to collect unknown (resource) at distance 1.0");
+        assert_eq!(decide(&json!({}), Layout::Flat).tool, "idle");
     }
 }

@@ -10,10 +10,16 @@
 //!    arena's default backend;
 //! 3. the rule-based fallback.
 //!
-//! An agent that errors or misses its deadline gets `idle`, with the reason.
+//! An agent that errors or misses its deadline gets `idle`, with the reason;
+//! so does an entry of the tick that cannot be decided (no `agent_id`).
+//! Experiences the scene reported for an agent go to the agent deciding it
+//! (webhook, WebSocket or model) with its next observation.
 
+mod basic_tools;
 mod bounded;
+mod experiences;
 mod metrics;
+pub mod non_finite;
 mod tick;
 mod tools;
 
@@ -26,8 +32,11 @@ use gamebridge_protocol::{RawValue, WireId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use experiences::Experiences;
 pub use metrics::{ArenaMetrics, MetricsSnapshot};
-pub use tick::{DEFAULT_MAX_AGENTS, Observation, TickError, TickShape, read_tick, sdk_action, v1_action};
+pub use tick::{
+    DEFAULT_MAX_AGENTS, Observation, Tick, TickError, TickShape, read_tick, sdk_action, v1_action,
+};
 pub use tools::{MAX_TOOLS, Tool, ToolRegistry, to_json_schema};
 
 use crate::llm::{LlmClient, LlmConfig};
@@ -69,6 +78,7 @@ pub struct Arena {
     /// Agents registered with `POST /agents/register`, and their backend.
     agents: RwLock<HashMap<String, Option<Backend>>>,
     metrics: ArenaMetrics,
+    experiences: Experiences,
     llm: LlmClient,
 }
 
@@ -80,6 +90,7 @@ impl Arena {
             tools: ToolRegistry::default(),
             agents: RwLock::default(),
             metrics: ArenaMetrics::default(),
+            experiences: Experiences::default(),
             llm: LlmClient::default(),
         })
     }
@@ -94,6 +105,10 @@ impl Arena {
 
     pub fn metrics(&self) -> &ArenaMetrics {
         &self.metrics
+    }
+
+    pub fn experiences(&self) -> &Experiences {
+        &self.experiences
     }
 
     pub fn options(&self) -> &ArenaOptions {
@@ -124,30 +139,50 @@ impl Arena {
         self.agents.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
     }
 
-    /// Decides every observation of a tick, concurrently and within the
-    /// deadline; the answers are in the order of the observations.
-    pub async fn decide(&self, tick: u64, observations: &[Observation]) -> Vec<Decision> {
+    /// Decides a tick's agents (see [`Arena::decide`]) and counts the tick.
+    pub async fn tick(&self, tick: &Tick) -> Vec<Decision> {
         let started = Instant::now();
-        self.game.set_state(gamebridge_hub::LinkState::Connected, Some(format!("tick {tick}")));
-        let decisions = match self.game.find_external("decide").map(|function| function.endpoint.clone()) {
-            Some(AgentEndpoint::Channel(_)) => self.decide_as_batch(tick, observations).await,
-            Some(AgentEndpoint::Webhook { .. }) => {
-                let each = observations.iter().map(|observation| self.ask_agent(tick, observation));
-                futures::future::join_all(each).await
-            }
-            None => {
-                let each = observations.iter().map(|observation| self.decide_built_in(observation));
-                futures::future::join_all(each).await
-            }
-        };
-        self.metrics.record_tick(observations.len(), started.elapsed());
+        let decisions = self.decide(tick.number, &tick.observations).await;
+        self.metrics.record_tick(tick.observations.len(), started.elapsed());
         decisions
     }
 
-    /// A webhook's decision for one agent: `{agent_id, tick, observation}`
-    /// in, `{tool, params, reasoning}` out.
+    /// Decides every observation, concurrently and within the deadline;
+    /// the answers are in the order of the observations. An observation
+    /// that cannot be decided gets `idle` with the reason.
+    pub async fn decide(&self, tick: u64, observations: &[Observation]) -> Vec<Decision> {
+        self.game.set_state(gamebridge_hub::LinkState::Connected, Some(format!("tick {tick}")));
+        let valid: Vec<&Observation> = observations.iter().filter(|seen| seen.invalid.is_none()).collect();
+        if valid.len() < observations.len() {
+            self.metrics.record_invalid_agents(observations.len() - valid.len());
+        }
+        let mut decided = match self.game.find_external("decide").map(|function| function.endpoint.clone()) {
+            Some(AgentEndpoint::Channel(_)) => self.decide_as_batch(tick, &valid).await,
+            Some(AgentEndpoint::Webhook { .. }) => {
+                let each = valid.iter().map(|observation| self.ask_agent(tick, observation));
+                futures::future::join_all(each).await
+            }
+            None => {
+                let each = valid.iter().map(|observation| self.decide_built_in(observation));
+                futures::future::join_all(each).await
+            }
+        }
+        .into_iter();
+        observations
+            .iter()
+            .map(|seen| match &seen.invalid {
+                Some(why) => Decision::idle(why.clone()),
+                None => decided.next().unwrap_or_else(|| self.fallback("no decision was made")),
+            })
+            .collect()
+    }
+
+    /// A webhook's decision for one agent: `{agent_id, tick, observation,
+    /// experiences?}` in, `{tool, params, reasoning}` out.
     async fn ask_agent(&self, tick: u64, observation: &Observation) -> Decision {
-        let args = json!({ "agent_id": observation.agent_id, "tick": tick, "observation": observation.data });
+        let mut args =
+            json!({ "agent_id": observation.agent_id, "tick": tick, "observation": observation.data });
+        self.add_experiences(&mut args, &observation.agent_id);
         let id = WireId::Text(format!("{}#{tick}", observation.agent_id));
         let asked = self.game.call_agent("decide", id, raw(&args));
         match tokio::time::timeout(self.options.deadline, asked).await {
@@ -159,13 +194,25 @@ impl Arena {
         }
     }
 
+    /// The experiences waiting for `agent_id`, as `experiences` of `into`.
+    fn add_experiences(&self, into: &mut Value, agent_id: &str) {
+        let experiences = self.experiences.take(agent_id);
+        if !experiences.is_empty() {
+            into["experiences"] = json!(experiences);
+        }
+    }
+
     /// A WebSocket agent's decisions for the whole tick, in one message:
-    /// `{tick, agents: [{agent_id, observation}]}` in, `{actions: [{agent_id,
-    /// tool, params, reasoning}]}` out.
-    async fn decide_as_batch(&self, tick: u64, observations: &[Observation]) -> Vec<Decision> {
+    /// `{tick, agents: [{agent_id, observation, experiences?}]}` in,
+    /// `{actions: [{agent_id, tool, params, reasoning}]}` out.
+    async fn decide_as_batch(&self, tick: u64, observations: &[&Observation]) -> Vec<Decision> {
         let agents: Vec<Value> = observations
             .iter()
-            .map(|observation| json!({ "agent_id": observation.agent_id, "observation": observation.data }))
+            .map(|observation| {
+                let mut agent = json!({ "agent_id": observation.agent_id, "observation": observation.data });
+                self.add_experiences(&mut agent, &observation.agent_id);
+                agent
+            })
             .collect();
         let asked = self.game.call_agent(
             "decide",
@@ -218,10 +265,11 @@ impl Arena {
             .flatten()
             .unwrap_or_else(|| self.options.default_backend.clone());
         match backend {
-            Backend::Rules => rules::decide(&observation.data),
+            Backend::Rules => rules::decide(&observation.data, observation.layout),
             Backend::Llm(config) => {
                 let tools = self.tools.list();
-                let asked = self.llm.decide(&config, &tools, &observation.data);
+                let experiences = self.experiences.take(&observation.agent_id);
+                let asked = self.llm.decide(&config, &tools, &observation.data, &experiences);
                 match tokio::time::timeout(self.options.deadline, asked).await {
                     Ok(Ok(decision)) => decision,
                     Ok(Err(error)) => self.fallback(format!("the model failed: {error}")),

@@ -3,66 +3,65 @@
 //! (`{tick, agents: [{agent_id, observations}]}`), read into one list of
 //! observations and answered in the shape they came in. The number of
 //! agents is bounded while the body is parsed.
+//!
+//! A tick is never lost for one agent's data: an entry the original would
+//! have decided (a numeric `agent_id`, `health: null`) is decided the same
+//! way, and one it could not (no `agent_id`, not an object) is answered
+//! `idle` with the reason, beside every other agent's action.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
 
 use gamebridge_protocol::RawValue;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use serde_json::{Map, Value, json};
 
 use super::bounded::BoundedVec;
+use super::non_finite;
 use crate::Decision;
+use crate::rules::Layout;
 
 /// One agent's view of the world for one tick.
 #[derive(Clone, Debug)]
 pub struct Observation {
+    /// The agent's id as a key: the text, or a number's digits.
     pub agent_id: String,
-    pub tick: u64,
+    /// The id as the game sent it, for the answer.
+    pub id: Value,
     pub data: Value,
+    /// Where the observation keeps its nearby lists.
+    pub layout: Layout,
+    /// Why the entry cannot be decided, when it cannot.
+    pub invalid: Option<String>,
 }
 
-/// Perception of the V1 shape, with the reference's defaults.
-#[derive(Serialize, Deserialize)]
-pub struct Perception {
-    pub agent_id: String,
-    pub tick: u64,
-    #[serde(default = "origin")]
-    pub position: Value,
-    #[serde(default = "origin")]
-    pub rotation: Value,
-    #[serde(default = "origin")]
-    pub velocity: Value,
-    #[serde(default = "empty_list")]
-    pub visible_entities: Value,
-    #[serde(default = "empty_list")]
-    pub inventory: Value,
-    #[serde(default = "full")]
-    pub health: f64,
-    #[serde(default = "full")]
-    pub energy: f64,
-    #[serde(default = "empty_map")]
-    pub custom_data: Value,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+impl Observation {
+    /// An agent seen on its own (`/observe`), its lists at the top level.
+    pub fn flat(agent_id: String, data: Value) -> Self {
+        Self { id: Value::String(agent_id.clone()), agent_id, data, layout: Layout::Flat, invalid: None }
+    }
+
+    /// An entry that cannot be decided, kept so that it is answered.
+    fn invalid(id: Value, data: Value, layout: Layout, why: &str) -> Self {
+        Self { agent_id: String::new(), id, data, layout, invalid: Some(why.to_owned()) }
+    }
 }
 
-fn origin() -> Value {
-    json!([0.0, 0.0, 0.0])
-}
-
-fn empty_list() -> Value {
-    json!([])
-}
-
-fn empty_map() -> Value {
-    json!({})
-}
-
-fn full() -> f64 {
-    100.0
+/// The V1 perception's fields the original filled in when they were
+/// missing, with its defaults.
+fn perception_defaults() -> [(&'static str, Value); 8] {
+    let origin = || json!([0.0, 0.0, 0.0]);
+    [
+        ("position", origin()),
+        ("rotation", origin()),
+        ("velocity", origin()),
+        ("visible_entities", json!([])),
+        ("inventory", json!([])),
+        ("health", json!(100.0)),
+        ("energy", json!(100.0)),
+        ("custom_data", json!({})),
+    ]
 }
 
 /// Which shape a tick came in.
@@ -70,6 +69,14 @@ fn full() -> f64 {
 pub enum TickShape {
     V1,
     Sdk,
+}
+
+/// A tick as read: its number, its shape, every agent's observation.
+#[derive(Debug)]
+pub struct Tick {
+    pub number: u64,
+    pub shape: TickShape,
+    pub observations: Vec<Observation>,
 }
 
 /// Agents one tick may carry unless the profile says otherwise
@@ -114,16 +121,8 @@ impl From<&str> for TickError {
 #[derive(Default)]
 struct TickBody {
     tick: Option<Box<RawValue>>,
-    perceptions: Option<Vec<Perception>>,
-    agents: Option<Vec<SdkAgent>>,
-}
-
-#[derive(Deserialize)]
-struct SdkAgent {
-    #[serde(default)]
-    agent_id: Option<Value>,
-    #[serde(default)]
-    observations: Value,
+    perceptions: Option<Vec<Value>>,
+    agents: Option<Vec<Value>>,
 }
 
 /// The part of the body being read, so that an error can say where it is.
@@ -184,7 +183,21 @@ impl<'de> Visitor<'de> for TickSeed<'_> {
 
 /// Reads a tick request: its number, shape and observations, refusing
 /// more than `max_agents` agents as soon as the parser reaches one more.
-pub fn read_tick(body: &[u8], max_agents: usize) -> Result<(u64, TickShape, Vec<Observation>), TickError> {
+/// A body with numbers only Python's JSON reads (`NaN`, `Infinity`,
+/// `1e400`) is read as [`non_finite`] describes.
+pub fn read_tick(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
+    match parse(body, max_agents) {
+        Err(TickError::Invalid(message)) if message.starts_with(NOT_JSON) => {
+            let replaced = non_finite::replace(body).ok_or_else(|| TickError::Invalid(message.clone()))?;
+            parse(&replaced, max_agents).map_err(|_| TickError::Invalid(message))
+        }
+        read => read,
+    }
+}
+
+const NOT_JSON: &str = "the body is not JSON: ";
+
+fn parse(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
     let (exceeded, reading) = (Cell::new(false), Cell::new(Part::Body));
     let seed = TickSeed { max_agents, exceeded: &exceeded, reading: &reading };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -194,92 +207,172 @@ pub fn read_tick(body: &[u8], max_agents: usize) -> Result<(u64, TickShape, Vec<
             return TickError::TooManyAgents { max: max_agents };
         }
         TickError::Invalid(match (error.classify(), reading.get()) {
-            (Category::Syntax | Category::Eof | Category::Io, _) => format!("the body is not JSON: {error}"),
-            (Category::Data, Part::Perceptions) => format!("invalid perceptions: {error}"),
-            (Category::Data, Part::Agents) => format!("invalid agents: {error}"),
+            (Category::Syntax | Category::Eof | Category::Io, _) => format!("{NOT_JSON}{error}"),
+            (Category::Data, Part::Perceptions) => format!("perceptions must be a list: {error}"),
+            (Category::Data, Part::Agents) => format!("agents must be a list: {error}"),
             (Category::Data, Part::Body) => format!("the body is not a tick: {error}"),
         })
     })?;
-    let tick = parts.tick.and_then(|tick| serde_json::from_str::<u64>(tick.get()).ok());
-    let tick = tick.ok_or("tick is required and must be a non-negative integer")?;
-    if let Some(perceptions) = parts.perceptions {
-        return Ok((tick, TickShape::V1, perceptions.into_iter().map(Perception::observed).collect()));
+    // As the SDK server, a tick without a number is tick 0.
+    let number = match parts.tick {
+        None => Some(0),
+        Some(tick) => serde_json::from_str::<Value>(tick.get()).ok().as_ref().and_then(tick_number),
+    };
+    let number = number.ok_or("tick must be a non-negative integer")?;
+    if let Some(agents) = parts.agents
+        && parts.perceptions.is_none()
+    {
+        let observations = agents.into_iter().map(|entry| sdk_observation(entry, number)).collect();
+        return Ok(Tick { number, shape: TickShape::Sdk, observations });
     }
-    if let Some(agents) = parts.agents {
-        let observations = (agents.into_iter())
-            .map(|agent| match agent.agent_id {
-                Some(Value::String(agent_id)) => Ok(Observation { agent_id, tick, data: agent.observations }),
-                _ => Err(TickError::from("every agent needs an agent_id")),
-            })
-            .collect::<Result<_, _>>()?;
-        return Ok((tick, TickShape::Sdk, observations));
-    }
-    Err("a tick has perceptions (V1) or agents (SDK)".into())
+    // As the original, a tick without perceptions has no agents.
+    let perceptions = parts.perceptions.unwrap_or_default();
+    let observations = perceptions.into_iter().map(|entry| perception(entry, number)).collect();
+    Ok(Tick { number, shape: TickShape::V1, observations })
 }
 
-impl Perception {
-    fn observed(self) -> Observation {
-        Observation {
-            agent_id: self.agent_id.clone(),
-            tick: self.tick,
-            data: serde_json::to_value(self).expect("a perception serializes"),
-        }
+/// A tick number: an integer, or a float with no fraction (`5.0`).
+fn tick_number(tick: &Value) -> Option<u64> {
+    tick.as_u64()
+        .or_else(|| tick.as_f64().filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n < 2e19).map(|n| n as u64))
+}
+
+/// The agent's id as a key, and as sent: text as it is, a number as its
+/// digits (the original took either); anything else is no id.
+fn agent_id(entry: &Map<String, Value>) -> Option<(String, Value)> {
+    match entry.get("agent_id")? {
+        Value::String(id) => Some((id.clone(), Value::String(id.clone()))),
+        Value::Number(number) => Some((number.to_string(), Value::Number(number.clone()))),
+        _ => None,
     }
 }
 
-/// One action of a V1 answer.
-pub fn v1_action(agent_id: &str, tick: u64, decision: &Decision) -> Value {
+const NO_AGENT_ID: &str = "the agent has no agent_id (a string), so it cannot be decided";
+
+/// A V1 perception, with the original's defaults filled in.
+fn perception(entry: Value, tick: u64) -> Observation {
+    let Value::Object(mut fields) = entry else {
+        return Observation::invalid(
+            Value::Null,
+            entry,
+            Layout::Perception,
+            "the perception is not an object",
+        );
+    };
+    let Some((agent_id, id)) = agent_id(&fields) else {
+        let id = fields.get("agent_id").cloned().unwrap_or(Value::Null);
+        return Observation::invalid(id, Value::Object(fields), Layout::Perception, NO_AGENT_ID);
+    };
+    fields.entry("tick").or_insert_with(|| json!(tick));
+    for (key, default) in perception_defaults() {
+        fields.entry(key).or_insert(default);
+    }
+    Observation { agent_id, id, data: Value::Object(fields), layout: Layout::Perception, invalid: None }
+}
+
+/// An SDK agent: its observations, with its id and the tick added where
+/// they are missing, as the SDK server does.
+fn sdk_observation(entry: Value, tick: u64) -> Observation {
+    let Value::Object(mut fields) = entry else {
+        return Observation::invalid(Value::Null, entry, Layout::Flat, "the agent is not an object");
+    };
+    let Some((agent_id, id)) = agent_id(&fields) else {
+        let id = fields.get("agent_id").cloned().unwrap_or(Value::Null);
+        return Observation::invalid(id, Value::Object(fields), Layout::Flat, NO_AGENT_ID);
+    };
+    let mut data = fields.remove("observations").unwrap_or_else(|| json!({}));
+    if let Value::Object(observed) = &mut data {
+        observed.entry("agent_id").or_insert_with(|| id.clone());
+        observed.entry("tick").or_insert_with(|| json!(tick));
+    }
+    Observation { agent_id, id, data, layout: Layout::Flat, invalid: None }
+}
+
+/// One action of a V1 answer: for the request's tick, as the original.
+pub fn v1_action(observation: &Observation, tick: u64, decision: &Decision) -> Value {
     json!({
-        "agent_id": agent_id, "tick": tick, "tool": decision.tool,
+        "agent_id": observation.id, "tick": tick, "tool": decision.tool,
         "params": decision.params, "reasoning": decision.reasoning,
     })
 }
 
 /// One action of an SDK answer.
-pub fn sdk_action(agent_id: &str, decision: &Decision) -> Value {
-    json!({ "agent_id": agent_id, "action": decision })
+pub fn sdk_action(observation: &Observation, decision: &Decision) -> Value {
+    json!({ "agent_id": observation.id, "action": decision })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn read(body: Value) -> Result<(u64, TickShape, Vec<Observation>), TickError> {
+    fn read(body: Value) -> Result<Tick, TickError> {
         read_tick(body.to_string().as_bytes(), DEFAULT_MAX_AGENTS)
     }
 
     #[test]
     fn both_shapes_are_read_with_the_references_defaults() {
-        let (tick, shape, seen) = read(
+        let tick = read(
             json!({"tick": 3, "perceptions": [{"agent_id": "a", "tick": 3, "health": 40.0, "team": "red"}]}),
         )
         .unwrap();
-        assert_eq!((tick, shape, seen.len()), (3, TickShape::V1, 1));
-        assert_eq!(seen[0].agent_id, "a");
+        assert_eq!((tick.number, tick.shape, tick.observations.len()), (3, TickShape::V1, 1));
+        let seen = &tick.observations[0];
+        assert_eq!((seen.agent_id.as_str(), seen.layout, &seen.invalid), ("a", Layout::Perception, &None));
         assert_eq!(
-            seen[0].data,
+            seen.data,
             json!({"agent_id": "a", "tick": 3, "position": [0.0, 0.0, 0.0], "rotation": [0.0, 0.0, 0.0],
                    "velocity": [0.0, 0.0, 0.0], "visible_entities": [], "inventory": [], "health": 40.0,
                    "energy": 100.0, "custom_data": {}, "team": "red"})
         );
-        let (tick, shape, seen) =
-            read(json!({"tick": 4, "agents": [{"agent_id": "b", "observations": {"x": 1}}]})).unwrap();
-        assert_eq!((tick, shape), (4, TickShape::Sdk));
-        assert_eq!((seen[0].agent_id.as_str(), seen[0].tick, &seen[0].data), ("b", 4, &json!({"x": 1})));
+        let tick = read(json!({"tick": 4, "agents": [{"agent_id": "b", "observations": {"x": 1}}]})).unwrap();
+        assert_eq!((tick.number, tick.shape), (4, TickShape::Sdk));
+        let seen = &tick.observations[0];
+        assert_eq!((seen.agent_id.as_str(), seen.layout), ("b", Layout::Flat));
+        assert_eq!(seen.data, json!({"x": 1, "agent_id": "b", "tick": 4}), "the SDK server adds id and tick");
+    }
+
+    #[test]
+    fn one_agents_bad_data_never_costs_the_tick() {
+        let tick = read(json!({"tick": 1, "perceptions": [
+            {"tick": 1},
+            {"agent_id": 7, "tick": 1, "health": null},
+            {"agent_id": "ok", "health": "high"},
+            "not an agent",
+            {"agent_id": ["a"]}
+        ]}))
+        .unwrap();
+        let seen = &tick.observations;
+        assert_eq!(seen.len(), 5);
+        assert!(seen[0].invalid.as_deref().unwrap().contains("no agent_id"));
+        assert_eq!((seen[1].agent_id.as_str(), &seen[1].id, &seen[1].invalid), ("7", &json!(7), &None));
+        assert_eq!(seen[1].data["health"], Value::Null, "passed on as the original passes it");
+        assert_eq!((seen[2].data["health"].as_str(), seen[2].data["tick"].as_u64()), (Some("high"), Some(1)));
+        assert_eq!(seen[3].invalid.as_deref(), Some("the perception is not an object"));
+        assert_eq!((&seen[4].id, seen[4].invalid.is_some()), (&json!(["a"]), true));
+        let empty = read(json!({"tick": 1})).unwrap();
+        assert_eq!((empty.shape, empty.observations.len()), (TickShape::V1, 0), "no agents, as the original");
+        let sdk = read(json!({"agents": [{"observations": {}}, 5]})).unwrap();
+        assert_eq!(sdk.number, 0, "the SDK server's default tick");
+        assert!(sdk.observations.iter().all(|seen| seen.invalid.is_some()));
+    }
+
+    #[test]
+    fn numbers_only_python_reads_are_read_too() {
+        let body = br#"{"tick": 2, "perceptions": [{"agent_id": "a", "health": NaN, "custom_data": {"nearby_hazards": [{"distance": Infinity}, {"distance": 1e99999}]}}]}"#;
+        let tick = read_tick(body, DEFAULT_MAX_AGENTS).unwrap();
+        let data = &tick.observations[0].data;
+        assert_eq!(data["health"], Value::Null);
+        assert_eq!(data["custom_data"]["nearby_hazards"][1]["distance"], f64::MAX);
     }
 
     #[test]
     fn bodies_that_are_not_ticks_say_what_is_wrong() {
         let error = |body: &str| read_tick(body.as_bytes(), DEFAULT_MAX_AGENTS).unwrap_err().to_string();
         assert!(error("{not json").starts_with("the body is not JSON: "));
-        assert_eq!(error(r#"{"perceptions": []}"#), "tick is required and must be a non-negative integer");
-        assert_eq!(
-            error(r#"{"tick": -1, "agents": []}"#),
-            "tick is required and must be a non-negative integer"
-        );
-        assert!(error(r#"{"tick": 1, "perceptions": [{"tick": 1}]}"#).starts_with("invalid perceptions: "));
-        assert_eq!(error(r#"{"tick": 1, "agents": [{"agent_id": 5}]}"#), "every agent needs an agent_id");
-        assert_eq!(error(r#"{"tick": 1}"#), "a tick has perceptions (V1) or agents (SDK)");
+        assert_eq!(error(r#"{"tick": -1, "agents": []}"#), "tick must be a non-negative integer");
+        assert_eq!(error(r#"{"tick": "3", "agents": []}"#), "tick must be a non-negative integer");
+        assert!(read_tick(br#"{"tick": 3.0, "agents": []}"#, 9).is_ok(), "Godot may write a float");
+        assert!(error(r#"{"tick": 1, "perceptions": {}}"#).starts_with("perceptions must be a list: "));
         assert!(error(r#"{"tick": 1, "agents": []} trailing"#).starts_with("the body is not JSON: "));
         assert!(error(r#"[1]"#).starts_with("the body is not a tick: "));
     }
@@ -291,7 +384,7 @@ mod tests {
         };
         for list in ["perceptions", "agents"] {
             let at_bound = json!({"tick": 1, list: agents(3)}).to_string();
-            assert_eq!(read_tick(at_bound.as_bytes(), 3).unwrap().2.len(), 3, "{list}");
+            assert_eq!(read_tick(at_bound.as_bytes(), 3).unwrap().observations.len(), 3, "{list}");
             let past = json!({"tick": 1, list: agents(4)}).to_string();
             assert_eq!(
                 read_tick(past.as_bytes(), 3).unwrap_err(),

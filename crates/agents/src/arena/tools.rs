@@ -9,6 +9,8 @@ use std::sync::RwLock;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::basic_tools;
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Tool {
@@ -16,6 +18,11 @@ pub struct Tool {
     pub description: String,
     /// JSON Schema of the parameters (an object schema).
     pub parameters: Value,
+    /// JSON Schema of what a call returns.
+    pub returns: Value,
+    /// One of the original server's own tools, answered as it answers.
+    #[serde(skip)]
+    pub basic: bool,
 }
 
 /// Most tools a game can register: `/tools/register` needs no token, and
@@ -27,29 +34,14 @@ pub struct ToolRegistry {
 }
 
 impl Default for ToolRegistry {
-    /// Agent Arena's basic tools.
+    /// The original server's nineteen tools.
     fn default() -> Self {
-        let registry = Self { tools: RwLock::new(BTreeMap::new()) };
-        let basic = [
-            (
-                "move_to",
-                "Move to a position",
-                json!({
-                    "target_position": {"type": "array", "description": "[x, y, z]"},
-                    "speed": {"type": "number", "description": "Movement speed", "default": 1.0}
-                }),
-            ),
-            ("idle", "Do nothing this tick", json!({})),
-            (
-                "pickup_item",
-                "Pick up a nearby item",
-                json!({"item_id": {"type": "string", "description": "The item's id"}}),
-            ),
-        ];
-        for (name, description, parameters) in basic {
-            let _ = registry.register(name, description, &parameters);
-        }
-        registry
+        let tools = basic_tools::schemas().into_iter().map(|(name, description, parameters, returns)| {
+            let tool =
+                Tool { name: name.into(), description: description.into(), parameters, returns, basic: true };
+            (tool.name.clone(), tool)
+        });
+        Self { tools: RwLock::new(tools.collect()) }
     }
 }
 
@@ -61,6 +53,8 @@ impl ToolRegistry {
             name: name.to_owned(),
             description: description.to_owned(),
             parameters: to_json_schema(parameters),
+            returns: json!({"type": "object"}),
+            basic: false,
         };
         let mut tools = self.tools.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if tools.len() >= MAX_TOOLS && !tools.contains_key(name) {
@@ -78,23 +72,37 @@ impl ToolRegistry {
         self.tools.read().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect()
     }
 
-    /// Checks a call of `name`: the tool exists, required parameters are
-    /// there; returns the parameters with defaults filled in.
-    pub fn validate(&self, name: &str, params: &Value) -> Result<Value, String> {
+    /// Runs a call of `name` as the original's dispatcher does: the tool
+    /// exists, its required parameters are there, it takes every one
+    /// given. One of the original's tools answers as the original's does;
+    /// a tool the game registered answers with the checked call, defaults
+    /// filled in (the game carries it out).
+    pub fn execute(&self, name: &str, params: &Value) -> Result<Value, String> {
         let tools = self.tools.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tool = tools.get(name).ok_or_else(|| format!("unknown tool {name:?}"))?;
+        let tool = tools.get(name).ok_or_else(|| format!("Tool '{name}' not found"))?;
+        let invalid = || format!("Invalid parameters for tool '{name}'");
         let mut params = match params {
             Value::Object(params) => params.clone(),
             Value::Null => Map::new(),
-            _ => return Err("params must be an object".into()),
+            _ => return Err(invalid()),
         };
-        for required in tool.parameters["required"].as_array().into_iter().flatten().filter_map(Value::as_str)
-        {
-            if !params.contains_key(required) {
-                return Err(format!("{name} needs the parameter {required:?}"));
+        let required = tool.parameters["required"].as_array().into_iter().flatten().filter_map(Value::as_str);
+        let properties = tool.parameters["properties"].as_object();
+        if tool.basic {
+            if required.clone().any(|required| !params.contains_key(required)) {
+                return Err(invalid());
             }
+            if let Some(unexpected) =
+                params.keys().find(|key| !properties.is_some_and(|known| known.contains_key(*key)))
+            {
+                return Err(format!("{name}() got an unexpected keyword argument '{unexpected}'"));
+            }
+            return basic_tools::answer(name, &params);
         }
-        for (key, schema) in tool.parameters["properties"].as_object().into_iter().flatten() {
+        if let Some(missing) = required.clone().find(|required| !params.contains_key(*required)) {
+            return Err(format!("{}: {missing:?} is required", invalid()));
+        }
+        for (key, schema) in properties.into_iter().flatten() {
             if let Some(default) = schema.get("default") {
                 params.entry(key.clone()).or_insert_with(|| default.clone());
             }
@@ -150,14 +158,47 @@ mod tests {
     }
 
     #[test]
-    fn calls_are_validated_and_defaults_filled_in() {
+    fn the_originals_tools_answer_as_the_original_does() {
         let tools = ToolRegistry::default();
+        assert_eq!(tools.list().len(), 19);
+        let run = |name: &str, params: Value| tools.execute(name, &params);
         assert_eq!(
-            tools.validate("move_to", &json!({"target_position": [1, 2, 3]})).unwrap(),
-            json!({"target_position": [1, 2, 3], "speed": 1.0})
+            run("move_to", json!({"target_position": [1, 2, 3]})).unwrap(),
+            json!({"success": true, "path": [], "estimated_time": 0.0})
         );
-        assert!(tools.validate("move_to", &json!({})).unwrap_err().contains("target_position"));
-        assert!(tools.validate("fly", &json!({})).unwrap_err().contains("unknown tool"));
+        assert_eq!(
+            run("collect", json!({"target": "Berry1"})).unwrap(),
+            json!({"success": true, "collected": "Berry1", "message": "Collected Berry1"})
+        );
+        assert_eq!(
+            run("measure_distance", json!({"point_a": [0, 0, 0], "point_b": [3, 4, 0]})).unwrap(),
+            json!(5.0)
+        );
+        assert_eq!(
+            run("raycast", json!({"origin": [0, 0, 0], "direction": [1, 0, 0]})).unwrap()["distance"],
+            100.0
+        );
+        assert_eq!(run("explore_direction", json!({"direction": "North"})).unwrap()["direction"], "north");
+        assert_eq!(run("explore_direction", json!({"direction": "up"})).unwrap()["success"], false);
+        assert_eq!(run("move_to", json!({})).unwrap_err(), "Invalid parameters for tool 'move_to'");
+        assert_eq!(
+            run("idle", json!({"why": 1})).unwrap_err(),
+            "idle() got an unexpected keyword argument 'why'"
+        );
+        assert_eq!(run("fly", json!({})).unwrap_err(), "Tool 'fly' not found");
+    }
+
+    #[test]
+    fn a_tool_the_game_registered_answers_with_the_checked_call() {
+        let tools = ToolRegistry::default();
+        tools
+            .register("craft", "", &json!({"recipe": "string", "count": {"type": "integer", "default": 1}}))
+            .unwrap();
+        assert_eq!(
+            tools.execute("craft", &json!({"recipe": "axe"})).unwrap(),
+            json!({"recipe": "axe", "count": 1})
+        );
+        assert!(tools.execute("craft", &json!({})).unwrap_err().contains("\"recipe\" is required"));
     }
 
     #[test]

@@ -35,16 +35,21 @@ pub enum TickRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct TickV1 {
-    tick: u64,
+    /// 0 when absent.
+    tick: Option<u64>,
     perceptions: Vec<Perception>,
     simulation_state: Option<Value>,
 }
 
-/// One agent's perception (V1). Other keys are kept and passed to the agent.
+/// One agent's perception (V1). Other keys are kept and passed to the
+/// agent; values of other types are passed on as they are. An entry
+/// without an `agent_id` (text or number) is answered `idle` with the
+/// reason, beside every other agent's action.
 #[derive(Deserialize, ToSchema)]
 pub struct Perception {
     agent_id: String,
-    tick: u64,
+    /// The tick's when absent.
+    tick: Option<u64>,
     /// `[x, y, z]`, by default the origin (as are rotation and velocity).
     position: Option<Vec<f64>>,
     rotation: Option<Vec<f64>>,
@@ -59,7 +64,8 @@ pub struct Perception {
 
 #[derive(Deserialize, ToSchema)]
 pub struct TickSdk {
-    tick: u64,
+    /// 0 when absent.
+    tick: Option<u64>,
     agents: Vec<SdkAgent>,
 }
 
@@ -86,7 +92,9 @@ pub struct TickV1Answer {
 
 #[derive(Serialize, ToSchema)]
 pub struct V1Action {
-    agent_id: String,
+    /// As the tick sent it (`null` for an entry without one).
+    agent_id: Value,
+    /// The request's tick.
     tick: u64,
     tool: String,
     params: Value,
@@ -97,7 +105,7 @@ pub struct V1Action {
 pub struct TickMetrics {
     tick_time_ms: f64,
     agents_processed: u64,
-    /// Actions other than `idle`.
+    /// Every action, one per agent (as the original counts).
     actions_generated: u64,
 }
 
@@ -109,7 +117,8 @@ pub struct TickSdkAnswer {
 
 #[derive(Serialize, ToSchema)]
 pub struct SdkAction {
-    agent_id: String,
+    /// As the tick sent it (`null` for an entry without one).
+    agent_id: Value,
     action: Decision,
 }
 
@@ -177,7 +186,7 @@ pub struct AgentRegistered {
     agent_id: String,
 }
 
-/// `POST /tools/execute`: a tool call to check against the tool's schema.
+/// `POST /tools/execute`: a tool call, checked against the tool's schema.
 #[derive(ToSchema)]
 pub struct ExecuteTool {
     /// The tool; `tool_name` or `tool` (as the Godot client sends it) is required.
@@ -189,26 +198,22 @@ pub struct ExecuteTool {
     tick: Option<u64>,
 }
 
-/// `{success, result, error}`: the call with defaults filled in, or why it
-/// does not fit the tool.
+/// `{success, result, error}`. One of the original server's nineteen
+/// tools answers as it does (`move_to`: `{success, path, estimated_time}`);
+/// a tool the game registered answers with its parameters, defaults
+/// filled in. `error` is `""` on success, as the original's.
 #[derive(ToSchema)]
 pub struct ToolExecuted {
     success: bool,
-    result: Option<ToolCall>,
-    error: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct ToolCall {
-    tool: String,
-    params: Value,
-    agent_id: Option<String>,
-    tick: Option<u64>,
+    result: Option<Value>,
+    error: String,
 }
 
 #[derive(ToSchema)]
 pub struct ToolList {
-    tools: Vec<Tool>,
+    /// Every tool by its name.
+    tools: std::collections::BTreeMap<String, Tool>,
+    count: u64,
 }
 
 /// `POST /tools/register`: parameters as JSON Schema, or in the flat Godot

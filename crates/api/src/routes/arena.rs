@@ -14,7 +14,7 @@ use axum::{Extension, Json};
 use bytes::Bytes;
 use gamebridge_agents::arena::MetricsSnapshot;
 use gamebridge_agents::arena::{
-    Arena, Backend, Observation, TickError, TickShape, read_tick, sdk_action, v1_action,
+    Arena, Backend, Observation, TickError, TickShape, non_finite, read_tick, sdk_action, v1_action,
 };
 use gamebridge_protocol::{GameEvent, RawValue};
 use serde_json::{Value, json};
@@ -58,13 +58,10 @@ fn bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Detail> {
     body.map_err(|rejection| detail(rejection.status(), rejection.body_text()))
 }
 
-/// The JSON body (the guard has checked that it is declared JSON).
+/// The JSON body (the guard has checked that it is declared JSON), read
+/// as the Python servers read it (`NaN` and `Infinity` too).
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
-    json_of(&bytes(body)?)
-}
-
-fn json_of(bytes: &[u8]) -> Result<Value, Detail> {
-    serde_json::from_slice(bytes)
+    non_finite::from_slice(&bytes(body)?)
         .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}")))
 }
 
@@ -99,34 +96,32 @@ pub async fn tick(
     let arena = arena(&state)?;
     let request = bytes(request)?;
     let started = Instant::now();
-    let (tick, shape, observations) =
-        read_tick(&request, arena.options().max_agents).map_err(|error| match error {
-            TickError::TooManyAgents { max } => {
-                tracing::warn!(max, "a tick with too many agents was refused");
-                detail(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
-            }
-            TickError::Invalid(message) => detail(StatusCode::UNPROCESSABLE_ENTITY, message),
-        })?;
-    let decisions = arena.decide(tick, &observations).await;
-    let pairs = observations.iter().zip(&decisions);
-    let answer = match shape {
+    let tick = read_tick(&request, arena.options().max_agents).map_err(|error| match error {
+        TickError::TooManyAgents { max } => {
+            tracing::warn!(max, "a tick with too many agents was refused");
+            detail(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
+        }
+        TickError::Invalid(message) => detail(StatusCode::UNPROCESSABLE_ENTITY, message),
+    })?;
+    let decisions = arena.tick(&tick).await;
+    let pairs = tick.observations.iter().zip(&decisions);
+    let answer = match tick.shape {
         TickShape::V1 => {
             let actions: Vec<Value> =
-                pairs.map(|(seen, decision)| v1_action(&seen.agent_id, seen.tick, decision)).collect();
+                pairs.map(|(seen, decision)| v1_action(seen, tick.number, decision)).collect();
             json!({
-                "tick": tick,
+                "tick": tick.number,
                 "actions": actions,
                 "metrics": {
                     "tick_time_ms": started.elapsed().as_secs_f64() * 1000.0,
-                    "agents_processed": observations.len(),
-                    "actions_generated": decisions.iter().filter(|decision| decision.tool != "idle").count(),
+                    "agents_processed": tick.observations.len(),
+                    "actions_generated": actions.len(),
                 },
             })
         }
         TickShape::Sdk => {
-            let actions: Vec<Value> =
-                pairs.map(|(seen, decision)| sdk_action(&seen.agent_id, decision)).collect();
-            json!({ "tick": tick, "actions": actions })
+            let actions: Vec<Value> = pairs.map(|(seen, decision)| sdk_action(seen, decision)).collect();
+            json!({ "tick": tick.number, "actions": actions })
         }
     };
     Ok(Json(answer).into_response())
@@ -152,15 +147,12 @@ pub async fn observe(
     request: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Detail> {
     let (arena, request) = (arena(&state)?, body(request)?);
-    let agent_id = request["agent_id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "agent_id is required"))?;
+    // As both originals, an observation without an id is agent "unknown".
+    let agent_id = request["agent_id"].as_str().unwrap_or("unknown").to_owned();
     let tick = request["tick"].as_u64().unwrap_or(0);
     let data = request.get("observations").cloned().unwrap_or_else(|| request.clone());
     arena.metrics().record_observation();
-    let decision =
-        arena.decide(tick, &[Observation { agent_id: agent_id.clone(), tick, data }]).await.remove(0);
+    let decision = arena.decide(tick, &[Observation::flat(agent_id.clone(), data)]).await.remove(0);
     let answer = json!({ "agent_id": agent_id, "tool": decision.tool, "params": decision.params, "reasoning": decision.reasoning });
     Ok(Json(answer).into_response())
 }
@@ -269,18 +261,16 @@ pub async fn execute_tool(
     let (arena, request) = (arena(&state)?, body(request)?);
     // The archived Python server reads `tool_name`; the Godot client
     // (agent_arena.cpp) sends `tool`, and drops every answer that is not 200.
-    let name = request["tool_name"]
-        .as_str()
-        .or_else(|| request["tool"].as_str())
-        .ok_or_else(|| detail(StatusCode::UNPROCESSABLE_ENTITY, "tool_name (or tool) is required"))?;
+    let Some(name) = request["tool_name"].as_str().or_else(|| request["tool"].as_str()) else {
+        return Ok(Json(
+            json!({ "success": false, "result": null, "error": "tool_name (or tool) is required" }),
+        )
+        .into_response());
+    };
     arena.metrics().record_tool();
-    let answer = match arena.tools().validate(name, &request["params"]) {
-        Ok(params) => json!({
-            "success": true,
-            "result": { "tool": name, "params": params, "agent_id": request["agent_id"], "tick": request["tick"] },
-            // The original's ToolExecutionResponse has `error: str = ""`.
-            "error": "",
-        }),
+    // The original's ToolExecutionResponse has `error: str = ""`.
+    let answer = match arena.tools().execute(name, &request["params"]) {
+        Ok(result) => json!({ "success": true, "result": result, "error": "" }),
         Err(error) => json!({ "success": false, "result": null, "error": error }),
     };
     Ok(Json(answer).into_response())
@@ -308,15 +298,21 @@ pub async fn experience(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Detail> {
-    let arena = arena(&state)?;
-    let bytes = bytes(request)?;
-    let request = json_of(&bytes)?;
+    let (arena, request) = (arena(&state)?, body(request)?);
     if request["agent_id"].as_str().is_none_or(str::is_empty) {
         return Ok(Json(json!({ "success": false, "error": "Missing agent_id" })).into_response());
     }
-    // The body is JSON (just parsed): it goes out as the game sent it.
-    let payload = RawValue::from_string(String::from_utf8_lossy(&bytes).into_owned())
+    // Written again rather than passed on: a body with `NaN` is not JSON.
+    let payload = RawValue::from_string(request.to_string())
         .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()))?;
+    arena.metrics().record_experience();
+    let agent_id = request["agent_id"].as_str().unwrap_or_default();
+    if !arena.experiences().record(agent_id, payload.clone()) {
+        tracing::warn!(
+            agent_id,
+            "an experience was not kept for the agent's next decision: the arena keeps at most 8 MiB of them"
+        );
+    }
     arena.game().publish_event(GameEvent::named("experience", payload));
     Ok(Json(json!({ "success": true })).into_response())
 }
@@ -333,7 +329,9 @@ pub async fn experience(
     ),
 )]
 pub async fn list_tools(State(state): State<ApiState>) -> Result<Response, Detail> {
-    Ok(Json(json!({ "tools": arena(&state)?.tools().list() })).into_response())
+    let tools: serde_json::Map<String, Value> =
+        (arena(&state)?.tools().list().into_iter()).map(|tool| (tool.name.clone(), json!(tool))).collect();
+    Ok(Json(json!({ "count": tools.len(), "tools": tools })).into_response())
 }
 
 /// Adds or replaces a tool.
