@@ -70,8 +70,8 @@ async fn both_tick_shapes_are_answered_by_the_rules() {
     assert_eq!(sdk["actions"][0]["action"]["tool"], "move_to");
     assert_eq!(sdk["actions"][0]["action"]["params"]["speed"], 1.5);
 
-    let (status, bad) = harness.post_status("/tick", r#"{"tick": "one", "perceptions": []}"#).await;
-    assert_eq!(status, 422, "a tick without a number: {bad}");
+    let (status, bad) = harness.post_status("/tick", r#"[{"tick": 1}]"#).await;
+    assert_eq!(status, 422, "a list is no tick: {bad}");
     let (status, _) = harness.post_status("/tick", r#"{"tick": 1, "perceptions": 5}"#).await;
     assert_eq!(status, 422);
 }

@@ -67,10 +67,12 @@ async fn the_rules_decide_every_agent_as_the_originals_mock_decision() {
                      "reasoning": "Moving to collect stone (Stone1) at distance 2.0"})
         )
     );
+    let numbered = godot::post(&harness.address(), "/observe", r#"{"agent_id":42,"position":[0,0,0]}"#).await;
+    assert_eq!(numbered.body["agent_id"], 42, "the id as sent");
     let (_, metrics) = harness.get("/metrics").await;
     assert_eq!(
         (metrics["total_ticks"].as_u64(), metrics["total_observations_processed"].as_u64()),
-        (Some(1), Some(1)),
+        (Some(1), Some(2)),
         "an /observe is not a tick: {metrics}"
     );
     assert_eq!(metrics["total_agents_processed"], 4);
@@ -86,11 +88,12 @@ async fn one_agents_bad_data_costs_that_agent_and_never_the_tick() {
         r#"{"agent_id":"tough","tick":12,"health":"high"}"#,
         // Python's JSON reads these; newer Godot writes 1e99999 for INF.
         r#"{"agent_id":"infinite","tick":12,"energy":1e99999,"custom_data":{"nearby_hazards":[{"type":"void","position":[0.0,0.0,0.0],"distance":Infinity}],"nearby_resources":[{"name":"Gold","type":"gold","position":[5.0,0.0,0.0],"distance":NaN},{"name":"Ore","type":"iron","position":[4.0,0.0,0.0],"distance":4.0}]}}"#,
+        r#"{"agent_id":"flying","tick":12,"position":[0.0,Infinity,0.0],"custom_data":{"nearby_hazards":[{"type":"fire","position":[1.0,0.0,0.0],"distance":-Infinity}]}}"#,
     ];
     let answer = godot::post(&harness.address(), "/tick", &tick_body(12, &perceptions.join(","))).await;
     let answer = answer.reaching_the_game().expect("a 200 JSON answer").clone();
     let actions = answer["actions"].as_array().unwrap();
-    assert_eq!(actions.len(), 5, "every entry is answered: {answer}");
+    assert_eq!(actions.len(), 6, "every entry is answered: {answer}");
     assert_eq!(
         (actions[0]["tool"].as_str(), actions[0]["params"]["speed"].as_f64()),
         (Some("move_to"), Some(1.5))
@@ -107,6 +110,11 @@ async fn one_agents_bad_data_costs_that_agent_and_never_the_tick() {
         actions[4]["params"]["target_position"],
         json!([4.0, 0.0, 0.0]),
         "an infinitely far hazard is no hazard"
+    );
+    assert_eq!(
+        (&actions[5]["params"]["target_position"], actions[5]["reasoning"].as_str()),
+        (&json!([-4.0, null, 0.0]), Some("Avoiding nearby fire hazard at distance -inf")),
+        "infinities written as the original's encoder writes them"
     );
     assert_eq!(harness.get("/metrics").await.1["total_invalid_agents"], 1);
 

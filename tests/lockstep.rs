@@ -126,18 +126,12 @@ async fn sixteen_instances_with_a_websocket_agent_every_frame_answered_in_order(
         assert!(names.contains(&format!("tempest/{number}").as_str()), "{names:?}");
     }
     let (_, stats) = harness.get("/stats").await;
-    let steps: u64 = stats["result"]["games"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["calls"]["steps"].as_u64().unwrap())
-        .sum();
-    let misses: u64 = stats["result"]["games"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["calls"]["step_misses"].as_u64().unwrap())
-        .sum();
+    let instances: Vec<&Value> =
+        stats["result"]["games"].as_array().unwrap().iter().filter(|g| g["name"] != "tempest").collect();
+    let steps: u64 = instances.iter().map(|g| g["calls"]["steps"].as_u64().unwrap()).sum();
+    let misses: u64 = instances.iter().map(|g| g["calls"]["step_misses"].as_u64().unwrap()).sum();
+    let totals = harness.game_stats("tempest").await;
+    assert_eq!((totals["steps"].as_u64(), totals["step_misses"].as_u64()), (Some(16 * 200), Some(0)));
     assert_eq!((steps, misses), (16 * 200, 0));
     assert!(largest_batch.load(Ordering::Relaxed) >= 1);
     drop(games);
@@ -393,4 +387,102 @@ async fn the_lua_fifo_transport_under_sim() {
     );
     assert!(game.finished().await.success());
     assert_eq!(std::fs::read_to_string(&out).unwrap(), expected_lua_output(40));
+}
+
+/// The `tempest` profile itself, on a free port.
+async fn tempest_profile(options: &str) -> (Harness, String) {
+    let harness = Harness::start(&[("tempest", format!("tempest?port=0{options}"))]).await;
+    let address = harness.listening_address("tempest").await;
+    (harness, address)
+}
+
+#[tokio::test]
+async fn without_an_agent_the_profile_answers_as_the_original_server() {
+    let (_harness, address) = tempest_profile("").await;
+    let mut game = Instance::connect(&address).await;
+    // No fire, zap or spin; START_ADVANCED on, START_LEVEL_MIN 13, as
+    // socket_server.py answers from its default game settings.
+    assert_eq!(game.step(&frame(1, 1)).await, [0, 0, 0, 1, 13]);
+}
+
+#[tokio::test]
+async fn the_listening_games_totals_outlive_its_instances() {
+    let (harness, address) = tempest_profile("").await;
+    for (instance, frames) in [(1, 3), (2, 2)] {
+        let mut game = Instance::connect(&address).await;
+        for n in 1..=frames {
+            game.step(&frame(instance, n)).await;
+        }
+        drop(game);
+        within("the instance to be removed", async {
+            while harness.hub().games().len() > 1 {
+                // Removal happens in the instance's task; there is no event for it.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await;
+    }
+    let totals = harness.game_stats("tempest").await;
+    assert_eq!((totals["steps"].as_u64(), totals["step_misses"].as_u64()), (Some(5), Some(5)), "{totals}");
+    let prometheus =
+        harness.http.get(harness.url("/metrics/prometheus")).send().await.unwrap().text().await.unwrap();
+    assert!(prometheus.contains("gamebridge_steps_total{game=\"tempest\"} 5"), "{prometheus}");
+    assert!(prometheus.contains("gamebridge_step_misses_total{game=\"tempest\"} 5"), "{prometheus}");
+}
+
+#[tokio::test]
+async fn an_agent_hears_of_every_frame_the_game_got_the_default_for() {
+    let (harness, address) = tempest_profile("&step_timeout_ms=1000").await;
+    let url = harness.url("/agent").replacen("http://", "ws://", 1);
+    let (mut socket, _) =
+        within("the agent to connect", tokio_tungstenite::connect_async(url)).await.unwrap();
+    let register = json!({"type": "register", "game": "tempest", "functions": ["step"]});
+    socket.send(Message::Text(register.to_string().into())).await.unwrap();
+    within("registration", socket.next()).await.unwrap().unwrap();
+    let (notices, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            let frames = match message {
+                Message::Text(text) => {
+                    let _ = notices.send(serde_json::from_str::<Value>(text.as_str()).unwrap());
+                    continue;
+                }
+                Message::Binary(bytes) => decode_frames(bytes).unwrap(),
+                _ => continue,
+            };
+            for (id, _, seq, _) in frames {
+                // Frame 1 is never answered, frame 2 gets 3 bytes, frame 3 a good reply.
+                let reply: &[u8] = match seq {
+                    1 => continue,
+                    2 => &[1, 1, 1],
+                    _ => &[1, 0, 9, 1, 13],
+                };
+                socket.send(Message::Binary(encode_replies(&[(id, reply)]))).await.unwrap();
+            }
+        }
+    });
+    let mut game = Instance::connect(&address).await;
+    assert_eq!(game.step(&frame(1, 1)).await, [0, 0, 0, 1, 13]);
+    let missed = within("the notice", heard.recv()).await.unwrap();
+    assert_eq!(
+        (missed["type"].as_str(), missed["game"].as_str(), missed["seq"].as_u64()),
+        (Some("step_default"), Some("tempest/1"), Some(1)),
+        "{missed}"
+    );
+    assert_eq!(
+        (missed["code"].as_str(), missed["reply"].as_str()),
+        (Some("CALL_TIMEOUT"), Some("000000010d"))
+    );
+    assert_eq!(game.step(&frame(1, 2)).await, [0, 0, 0, 1, 13]);
+    let wrong = within("the notice", heard.recv()).await.unwrap();
+    assert_eq!(
+        (wrong["seq"].as_u64(), wrong["code"].as_str()),
+        (Some(2), Some("INVALID_ARGUMENTS")),
+        "{wrong}"
+    );
+    assert!(wrong["message"].as_str().unwrap().contains("3 bytes"), "{wrong}");
+    assert_eq!(game.step(&frame(1, 3)).await, [1, 0, 9, 1, 13], "the agent's reply, as sent");
+    assert_eq!(game.step(&frame(1, 4)).await, [1, 0, 9, 1, 13]);
+    assert!(heard.try_recv().is_err(), "no notice for frames the agent answered");
+    assert_eq!(harness.game_stats("tempest/1").await["step_misses"], 2);
 }

@@ -23,6 +23,10 @@ import websockets
 
 FRAMES, REPLIES = 1, 2
 HEADER = struct.Struct(">HddBBBHIBBBhhBBBBB")  # Tempest's 39-byte big-endian frame header
+# The last two reply bytes are game settings the script applies from every
+# reply: start advanced, at level 13 (the original server's defaults).
+SETTINGS = (1, 13)
+IDLE = struct.pack(">bbbBB", 0, 0, 0, *SETTINGS)
 
 
 def choose_action(game, seq, frame):
@@ -36,10 +40,10 @@ def choose_action(game, seq, frame):
         spinner = fields[11]
         done = fields[5]
         if done:
-            return bytes(5)  # the original server answers zeros on a done frame
+            return IDLE  # the original server answers no action on a done frame
         steer = max(-9, min(9, -spinner // 8))
-        return struct.pack(">bbbBB", 1, 0, steer, 0, 0)
-    return struct.pack(">bbbBB", 1, 0, 0, 0, 0)
+        return struct.pack(">bbbBB", 1, 0, steer, *SETTINGS)
+    return IDLE
 
 
 def decode_frames(message):

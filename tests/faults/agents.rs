@@ -174,7 +174,10 @@ async fn a_websocket_agent_that_disconnects_mid_tick_leaves_every_agent_idle_wit
     assert_eq!(harness.get("/metrics").await.1["total_fallbacks"], 2);
     // Without the agent, the rules decide.
     let next = harness.post("/tick", json!({"tick": 2, "perceptions": [{"agent_id": "a", "tick": 2}]})).await;
-    assert_eq!(next["actions"][0]["reasoning"], "No hazard or resource nearby", "{next}");
+    assert_eq!(
+        next["actions"][0]["reasoning"], "No immediate actions needed - exploring environment",
+        "{next}"
+    );
 }
 
 #[tokio::test]

@@ -148,7 +148,7 @@ async fn arena_registrations_past_their_bounds_are_refused_clearly() {
 
     let tool =
         |n: usize| json!({"name": format!("tool{n}"), "description": "", "parameters": {}}).to_string();
-    let listed = harness.get("/tools/list").await.1["tools"].as_array().unwrap().len();
+    let listed = harness.get("/tools/list").await.1["tools"].as_object().unwrap().len();
     for n in listed..gamebridge_agents::arena::MAX_TOOLS {
         assert_eq!(post_json(&harness, "/tools/register", tool(n)).await.0, 200);
     }

@@ -74,15 +74,21 @@ impl WsAgent {
         }
     }
 
-    /// The frames of the next binary message (one batch).
+    /// The frames of the next binary message (one batch); notices of
+    /// frames the game got the default for are passed over.
     pub async fn next_frames(&mut self) -> Vec<Frame> {
-        match self.next_message().await {
-            Message::Binary(bytes) => decode_frames(bytes)
-                .expect("a frames message")
-                .into_iter()
-                .map(|(id, game, seq, bytes)| Frame { id, game, seq, bytes })
-                .collect(),
-            other => panic!("expected frames, got {other:?}"),
+        loop {
+            match self.next_message().await {
+                Message::Binary(bytes) => {
+                    return decode_frames(bytes)
+                        .expect("a frames message")
+                        .into_iter()
+                        .map(|(id, game, seq, bytes)| Frame { id, game, seq, bytes })
+                        .collect();
+                }
+                Message::Text(text) if text.as_str().contains(r#""type":"step_default""#) => continue,
+                other => panic!("expected frames, got {other:?}"),
+            }
         }
     }
 

@@ -46,8 +46,11 @@ pub fn decide(observation: &Value, layout: Layout) -> Decision {
         let at = |value: &Value, axis: usize| value[axis].as_f64().unwrap_or(0.0);
         let spot = hazard.get("position").unwrap_or(&Value::Null);
         let (mut dx, mut dz) = (at(agent, 0) - at(spot, 0), at(agent, 2) - at(spot, 2));
-        // Written as the original computes it, so that every bit agrees.
-        let length = (dx.powf(2.0) + dz.powf(2.0)).powf(0.5);
+        // Written as the original computes it, so that every bit agrees;
+        // where its squares overflow (and it failed), without overflowing.
+        let length = Some((dx.powf(2.0) + dz.powf(2.0)).powf(0.5))
+            .filter(|length| length.is_finite())
+            .unwrap_or_else(|| dx.hypot(dz));
         if length > 0.0 {
             dx = (dx / length) * FLEE_DISTANCE;
             dz = (dz / length) * FLEE_DISTANCE;
@@ -85,9 +88,14 @@ fn objects(list: &Value) -> impl Iterator<Item = &Map<String, Value>> {
     list.as_array().into_iter().flatten().filter_map(Value::as_object)
 }
 
-/// The reported distance; absent (or not a number) is infinitely far.
+/// The reported distance; absent (or not a number) is infinitely far,
+/// and a boolean is Python's 1 or 0.
 fn distance(item: &Map<String, Value>) -> f64 {
-    item.get("distance").and_then(Value::as_f64).unwrap_or(f64::INFINITY)
+    match item.get("distance") {
+        Some(Value::Bool(truth)) => f64::from(u8::from(*truth)),
+        Some(number) => number.as_f64().unwrap_or(f64::INFINITY),
+        None => f64::INFINITY,
+    }
 }
 
 /// A field as Python's f-string prints it, or the original's default.
@@ -96,9 +104,14 @@ fn text(item: &Map<String, Value>, key: &str, default: &str) -> String {
 }
 
 /// `f"{distance:.1f}"`: Rust rounds the exact binary value half to even,
-/// as Python does; only infinity is spelled differently.
+/// as Python does. The largest doubles stand for the infinities a body
+/// carried (see `arena::non_finite`), and print as Python prints those.
 fn one_decimal(distance: f64) -> String {
-    if distance == f64::NEG_INFINITY { "-inf".to_owned() } else { format!("{distance:.1}") }
+    match distance {
+        f64::MAX | f64::INFINITY => "inf".to_owned(),
+        f64::MIN | f64::NEG_INFINITY => "-inf".to_owned(),
+        _ => format!("{distance:.1}"),
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +174,22 @@ mod tests {
         assert_eq!(decision.reasoning, "Moving to collect wood (Log1) at distance 1.2");
         let far = json!({"nearby_resources": [{"position": [9, 0, 0], "distance": 5.0}]});
         assert_eq!(decide(&perception(far), Layout::Perception).tool, "idle");
+    }
+
+    #[test]
+    fn far_off_numbers_stay_sane_and_booleans_count_as_python_counts_them() {
+        let far = json!({"position": [1e200, 0, 0], "custom_data": {"nearby_hazards": [{"position": [0, 0, 0], "distance": 1}]}});
+        assert_eq!(decide(&far, Layout::Perception).params["target_position"], json!([5.0, 0, 0.0]));
+        let below = json!({"position": [0, 0, 0], "custom_data": {"nearby_hazards": [{"position": [1, 0, 0], "distance": f64::MIN}]}});
+        assert_eq!(
+            decide(&below, Layout::Perception).reasoning,
+            "Avoiding nearby unknown hazard at distance -inf"
+        );
+        let truthy = json!({"position": [0, 0, 0], "custom_data": {"nearby_hazards": [{"position": [1, 0, 0], "distance": true}]}});
+        assert_eq!(
+            decide(&truthy, Layout::Perception).reasoning,
+            "Avoiding nearby unknown hazard at distance 1.0"
+        );
     }
 
     #[test]

@@ -88,6 +88,18 @@ pub struct StepRequest {
     pub frame: Bytes,
 }
 
+/// A frame the game got the default reply for, instead of the agent's.
+#[derive(Clone, Debug)]
+pub struct StepDefaulted {
+    pub game: Arc<str>,
+    pub seq: u64,
+    /// Why: the agent missed the deadline (`CALL_TIMEOUT`), replied with the
+    /// wrong size (`INVALID_ARGUMENTS`), failed, or is gone.
+    pub error: ErrorBody,
+    /// What the game got.
+    pub reply: Bytes,
+}
+
 pub type DispatchFuture = Pin<Box<dyn Future<Output = CallResult> + Send>>;
 pub type StepFuture = Pin<Box<dyn Future<Output = Result<Bytes, ErrorBody>> + Send>>;
 
@@ -102,6 +114,10 @@ pub trait ExternalDispatch: Send + Sync + 'static {
 pub trait AgentChannel: Send + Sync + 'static {
     fn call(&self, function: &str, request: ExternalRequest) -> DispatchFuture;
     fn step(&self, request: StepRequest) -> StepFuture;
+    /// The game got the default reply for a frame this agent was asked
+    /// for: the agent hears of it, so what it records matches what the
+    /// game applied. Must not wait (the game's loop calls it).
+    fn step_defaulted(&self, notice: StepDefaulted);
     /// How the agent is shown in `/external/functions`.
     fn describe(&self) -> String;
 }

@@ -34,7 +34,7 @@ pub use events::{
 };
 pub use external::{
     AgentChannel, AgentEndpoint, DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest,
-    MAX_EXTERNAL_FUNCTION_BYTES, MAX_EXTERNAL_FUNCTIONS, NoDispatch, StepFuture, StepRequest,
+    MAX_EXTERNAL_FUNCTION_BYTES, MAX_EXTERNAL_FUNCTIONS, NoDispatch, StepDefaulted, StepFuture, StepRequest,
 };
 pub use game::{Answered, Game, GameStatus, LinkState};
 pub use pause::PLAYER_IDS;

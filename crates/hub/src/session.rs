@@ -205,7 +205,7 @@ impl SessionGuard {
 
     /// Counts a frame that could not be decoded or parsed.
     pub fn record_bad_frame(&self) {
-        self.game.stats().record_bad_frame();
+        self.game.record_bad_frame();
     }
 }
 

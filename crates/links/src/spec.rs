@@ -157,6 +157,7 @@ impl LinkSpec {
     pub fn expand_profile(text: &str) -> String {
         // A profile may take options of its own: `tempest?default=0000000000`.
         let (name, extra) = text.split_once('?').unwrap_or((text, ""));
+        let mut extra: Vec<&str> = extra.split('&').filter(|option| !option.is_empty()).collect();
         let expanded = match name {
             "vox-deorum" => {
                 let id =
@@ -165,17 +166,37 @@ impl LinkSpec {
             }
             "tf2" => "mailbox:/tmp/tf2?legacy".to_owned(),
             "tempest" => {
-                "tcp:127.0.0.1:9999?listen&framing=u16be&handshake=2&reply=5&protocol=step".to_owned()
+                // The script names its server in SOCKET_ADDRESS; `port=N`
+                // moves the listener to match.
+                let port = take_port(&mut extra).unwrap_or(9999);
+                format!(
+                    "tcp:127.0.0.1:{port}?listen&framing=u16be&handshake=2&reply=5&protocol=step\
+                     &default={TEMPEST_DEFAULT_REPLY}"
+                )
             }
             "agent-arena" => "http".to_owned(),
             _ => return text.to_owned(),
         };
         match (extra.is_empty(), expanded.contains('?')) {
             (true, _) => expanded,
-            (false, true) => format!("{expanded}&{extra}"),
-            (false, false) => format!("{expanded}?{extra}"),
+            (false, true) => format!("{expanded}&{}", extra.join("&")),
+            (false, false) => format!("{expanded}?{}", extra.join("&")),
         }
     }
+}
+
+/// What the original Tempest server answers when its agent has nothing to
+/// say: no fire, no zap, no spin, and its game settings (start advanced,
+/// at level 13), which the Lua script applies from every reply.
+pub const TEMPEST_DEFAULT_REPLY: &str = "000000010d";
+
+/// Takes a valid `port=N` out of a profile's options (an invalid one stays,
+/// to be refused as an unknown option).
+fn take_port(options: &mut Vec<&str>) -> Option<u16> {
+    let at = options
+        .iter()
+        .position(|option| option.strip_prefix("port=").is_some_and(|port| port.parse::<u16>().is_ok()))?;
+    options.remove(at).strip_prefix("port=")?.parse().ok()
 }
 
 /// The options after `?`, as `(key, value)` pairs.
@@ -420,6 +441,12 @@ fn write_options(f: &mut fmt::Formatter<'_>, options: &StreamOptions) -> fmt::Re
         if let Some(size) = step.reply_size {
             parts.push(format!("reply={size}"));
         }
+        if let Some(default) = &step.default_reply {
+            parts.push(format!(
+                "default={}",
+                default.iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+            ));
+        }
     }
     if !parts.is_empty() {
         write!(f, "?{}", parts.join("&"))?;
@@ -485,11 +512,18 @@ mod tests {
         assert_eq!(options.framing, Framing::LengthPrefixed(gamebridge_protocol::codec::PrefixWidth::U16));
         let Protocol::Step(step) = &options.protocol else { panic!("not the step protocol") };
         assert_eq!((step.handshake, step.reply_size), (2, Some(5)));
-        assert_eq!(step.fallback_reply(), vec![0; 5], "zeros when the agent misses a frame");
+        assert_eq!(
+            step.fallback_reply(),
+            vec![0, 0, 0, 1, 13],
+            "the original server's answer without an agent"
+        );
         assert_eq!(
             spec.to_string(),
-            "tcp:127.0.0.1:9999?listen&framing=u16be&protocol=step&handshake=2&reply=5"
+            "tcp:127.0.0.1:9999?listen&framing=u16be&protocol=step&handshake=2&reply=5&default=000000010d"
         );
+        let moved: LinkSpec = "tempest?port=10000&step_timeout_ms=50".parse().unwrap();
+        assert!(moved.to_string().starts_with("tcp:127.0.0.1:10000?listen"), "{moved}");
+        assert!("tempest?port=x".parse::<LinkSpec>().unwrap_err().reason.contains("port"));
         let fifo: LinkSpec = "fifo:/tmp/tempest?framing=u32be&protocol=step&default=0102".parse().unwrap();
         let Transport::Fifo { options, .. } = fifo.transport else { panic!("not a FIFO") };
         let Protocol::Step(step) = options.protocol else { panic!("not the step protocol") };

@@ -5,23 +5,39 @@
 //! refuses is read once more with each such number replaced: infinities by
 //! the largest finite double of their sign (every comparison the rules make
 //! comes out as Python's would), `NaN` by `null` (no comparison holds, as
-//! for NaN). Bodies without them never take this path.
+//! for NaN). Bodies without them never take this path. In answers, the
+//! stand-ins become `null`, as the Python servers' JSON encoder writes
+//! non-finite floats.
 
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use serde_json::error::Category;
 
 const LARGEST: &[u8] = b"1.7976931348623157e308";
 
 /// Parses `body`; if it is refused as JSON, parses it again with the
-/// numbers JSON cannot carry replaced. The error is the strict parser's
-/// when there was nothing to replace.
-pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+/// numbers JSON cannot carry replaced (then `true`). The error is the
+/// strict parser's when there was nothing to replace.
+pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<(T, bool), serde_json::Error> {
     match serde_json::from_slice(body) {
         Err(error) if error.classify() == Category::Syntax => match replace(body) {
-            Some(replaced) => serde_json::from_slice(&replaced).map_err(|_| error),
+            Some(replaced) => serde_json::from_slice(&replaced).map(|read| (read, true)).map_err(|_| error),
             None => Err(error),
         },
-        parsed => parsed,
+        parsed => parsed.map(|read| (read, false)),
+    }
+}
+
+/// An answer built from a body that carried infinities: their stand-ins
+/// (the largest doubles) become `null`.
+pub fn scrub(answer: &mut Value) {
+    match answer {
+        Value::Number(number) if number.as_f64().is_some_and(|n| n == f64::MAX || n == f64::MIN) => {
+            *answer = Value::Null;
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        Value::Object(fields) => fields.values_mut().for_each(scrub),
+        _ => {}
     }
 }
 
@@ -91,16 +107,21 @@ fn token_end(body: &[u8], start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     #[test]
     fn pythons_non_finite_numbers_are_read_and_strings_left_alone() {
         let body = br#"{"a": NaN, "b": [Infinity, -Infinity, 1e400, -1e99999], "c": "NaN Infinity 1e400", "d": 2.5e3}"#;
-        let read: Value = from_slice(body).unwrap();
+        let (mut read, replaced): (Value, bool) = from_slice(body).unwrap();
         assert_eq!(
-            read,
-            json!({"a": null, "b": [f64::MAX, -f64::MAX, f64::MAX, -f64::MAX], "c": "NaN Infinity 1e400", "d": 2500.0})
+            (&read, replaced),
+            (
+                &json!({"a": null, "b": [f64::MAX, -f64::MAX, f64::MAX, -f64::MAX], "c": "NaN Infinity 1e400", "d": 2500.0}),
+                true
+            )
         );
+        scrub(&mut read);
+        assert_eq!(read["b"], json!([null, null, null, null]), "written as the Python servers write them");
     }
 
     #[test]

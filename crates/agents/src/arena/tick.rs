@@ -37,9 +37,14 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// An agent seen on its own (`/observe`), its lists at the top level.
-    pub fn flat(agent_id: String, data: Value) -> Self {
-        Self { id: Value::String(agent_id.clone()), agent_id, data, layout: Layout::Flat, invalid: None }
+    /// An agent seen on its own (`/observe`), its lists at the top level,
+    /// under the id as sent (text, or a number as the original took it).
+    pub fn flat(id: Value, data: Value) -> Self {
+        let agent_id = match &id {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        Self { agent_id, id, data, layout: Layout::Flat, invalid: None }
     }
 
     /// An entry that cannot be decided, kept so that it is answered.
@@ -74,9 +79,15 @@ pub enum TickShape {
 /// A tick as read: its number, its shape, every agent's observation.
 #[derive(Debug)]
 pub struct Tick {
+    /// The tick as the body gave it, for the answer (0 when absent).
+    pub tick: Value,
+    /// The tick as agents get it: `tick` if it is a whole number, else 0.
     pub number: u64,
     pub shape: TickShape,
     pub observations: Vec<Observation>,
+    /// The body carried numbers JSON cannot (see [`non_finite`]): their
+    /// stand-ins in the answer are to be written as `null`.
+    pub non_finite: bool,
 }
 
 /// Agents one tick may carry unless the profile says otherwise
@@ -189,7 +200,11 @@ pub fn read_tick(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
     match parse(body, max_agents) {
         Err(TickError::Invalid(message)) if message.starts_with(NOT_JSON) => {
             let replaced = non_finite::replace(body).ok_or_else(|| TickError::Invalid(message.clone()))?;
-            parse(&replaced, max_agents).map_err(|_| TickError::Invalid(message))
+            let read = parse(&replaced, max_agents).map_err(|error| match error {
+                TickError::Invalid(again) if again.starts_with(NOT_JSON) => TickError::Invalid(message),
+                other => other,
+            })?;
+            Ok(Tick { non_finite: true, ..read })
         }
         read => read,
     }
@@ -213,22 +228,21 @@ fn parse(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
             (Category::Data, Part::Body) => format!("the body is not a tick: {error}"),
         })
     })?;
-    // As the SDK server, a tick without a number is tick 0.
-    let number = match parts.tick {
-        None => Some(0),
-        Some(tick) => serde_json::from_str::<Value>(tick.get()).ok().as_ref().and_then(tick_number),
+    // As the SDK server, a tick without a number is tick 0; as both
+    // originals, any other value is answered as it came.
+    let tick = parts.tick.map_or(json!(0), |tick| serde_json::from_str(tick.get()).unwrap_or(Value::Null));
+    let number = tick_number(&tick).unwrap_or(0);
+    let (shape, observations) = match (parts.perceptions, parts.agents) {
+        (None, Some(agents)) => {
+            (TickShape::Sdk, agents.into_iter().map(|entry| sdk_observation(entry, &tick)).collect())
+        }
+        // As the original, a tick without perceptions has no agents.
+        (perceptions, _) => (
+            TickShape::V1,
+            perceptions.unwrap_or_default().into_iter().map(|entry| perception(entry, &tick)).collect(),
+        ),
     };
-    let number = number.ok_or("tick must be a non-negative integer")?;
-    if let Some(agents) = parts.agents
-        && parts.perceptions.is_none()
-    {
-        let observations = agents.into_iter().map(|entry| sdk_observation(entry, number)).collect();
-        return Ok(Tick { number, shape: TickShape::Sdk, observations });
-    }
-    // As the original, a tick without perceptions has no agents.
-    let perceptions = parts.perceptions.unwrap_or_default();
-    let observations = perceptions.into_iter().map(|entry| perception(entry, number)).collect();
-    Ok(Tick { number, shape: TickShape::V1, observations })
+    Ok(Tick { tick, number, shape, observations, non_finite: false })
 }
 
 /// A tick number: an integer, or a float with no fraction (`5.0`).
@@ -250,7 +264,7 @@ fn agent_id(entry: &Map<String, Value>) -> Option<(String, Value)> {
 const NO_AGENT_ID: &str = "the agent has no agent_id (a string), so it cannot be decided";
 
 /// A V1 perception, with the original's defaults filled in.
-fn perception(entry: Value, tick: u64) -> Observation {
+fn perception(entry: Value, tick: &Value) -> Observation {
     let Value::Object(mut fields) = entry else {
         return Observation::invalid(
             Value::Null,
@@ -263,7 +277,7 @@ fn perception(entry: Value, tick: u64) -> Observation {
         let id = fields.get("agent_id").cloned().unwrap_or(Value::Null);
         return Observation::invalid(id, Value::Object(fields), Layout::Perception, NO_AGENT_ID);
     };
-    fields.entry("tick").or_insert_with(|| json!(tick));
+    fields.entry("tick").or_insert_with(|| tick.clone());
     for (key, default) in perception_defaults() {
         fields.entry(key).or_insert(default);
     }
@@ -272,7 +286,7 @@ fn perception(entry: Value, tick: u64) -> Observation {
 
 /// An SDK agent: its observations, with its id and the tick added where
 /// they are missing, as the SDK server does.
-fn sdk_observation(entry: Value, tick: u64) -> Observation {
+fn sdk_observation(entry: Value, tick: &Value) -> Observation {
     let Value::Object(mut fields) = entry else {
         return Observation::invalid(Value::Null, entry, Layout::Flat, "the agent is not an object");
     };
@@ -283,13 +297,13 @@ fn sdk_observation(entry: Value, tick: u64) -> Observation {
     let mut data = fields.remove("observations").unwrap_or_else(|| json!({}));
     if let Value::Object(observed) = &mut data {
         observed.entry("agent_id").or_insert_with(|| id.clone());
-        observed.entry("tick").or_insert_with(|| json!(tick));
+        observed.entry("tick").or_insert_with(|| tick.clone());
     }
     Observation { agent_id, id, data, layout: Layout::Flat, invalid: None }
 }
 
 /// One action of a V1 answer: for the request's tick, as the original.
-pub fn v1_action(observation: &Observation, tick: u64, decision: &Decision) -> Value {
+pub fn v1_action(observation: &Observation, tick: &Value, decision: &Decision) -> Value {
     json!({
         "agent_id": observation.id, "tick": tick, "tool": decision.tool,
         "params": decision.params, "reasoning": decision.reasoning,
@@ -360,6 +374,7 @@ mod tests {
     fn numbers_only_python_reads_are_read_too() {
         let body = br#"{"tick": 2, "perceptions": [{"agent_id": "a", "health": NaN, "custom_data": {"nearby_hazards": [{"distance": Infinity}, {"distance": 1e99999}]}}]}"#;
         let tick = read_tick(body, DEFAULT_MAX_AGENTS).unwrap();
+        assert!(tick.non_finite);
         let data = &tick.observations[0].data;
         assert_eq!(data["health"], Value::Null);
         assert_eq!(data["custom_data"]["nearby_hazards"][1]["distance"], f64::MAX);
@@ -369,9 +384,13 @@ mod tests {
     fn bodies_that_are_not_ticks_say_what_is_wrong() {
         let error = |body: &str| read_tick(body.as_bytes(), DEFAULT_MAX_AGENTS).unwrap_err().to_string();
         assert!(error("{not json").starts_with("the body is not JSON: "));
-        assert_eq!(error(r#"{"tick": -1, "agents": []}"#), "tick must be a non-negative integer");
-        assert_eq!(error(r#"{"tick": "3", "agents": []}"#), "tick must be a non-negative integer");
-        assert!(read_tick(br#"{"tick": 3.0, "agents": []}"#, 9).is_ok(), "Godot may write a float");
+        let odd = read_tick(br#"{"tick": "3", "agents": []}"#, 9).unwrap();
+        assert_eq!((&odd.tick, odd.number), (&json!("3"), 0), "answered as it came, as the originals do");
+        assert_eq!(
+            read_tick(br#"{"tick": 3.0, "agents": []}"#, 9).unwrap().number,
+            3,
+            "Godot may write a float"
+        );
         assert!(error(r#"{"tick": 1, "perceptions": {}}"#).starts_with("perceptions must be a list: "));
         assert!(error(r#"{"tick": 1, "agents": []} trailing"#).starts_with("the body is not JSON: "));
         assert!(error(r#"[1]"#).starts_with("the body is not a tick: "));

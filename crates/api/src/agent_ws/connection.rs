@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use gamebridge_hub::{AgentChannel, DispatchFuture, ExternalRequest, StepFuture, StepRequest};
+use gamebridge_hub::{AgentChannel, DispatchFuture, ExternalRequest, StepDefaulted, StepFuture, StepRequest};
 use gamebridge_protocol::{CallResult, ErrorBody, ErrorCode};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
@@ -113,6 +113,26 @@ impl AgentChannel for ConnectionChannel {
             connection.out.send(Out::Step(item)).await.map_err(|_| connection.gone())?;
             waiting.await.map_err(|_| connection.gone())
         })
+    }
+
+    /// `{type: "step_default", game, seq, code, message, reply}`, the reply
+    /// in hex. Queued behind the frames already sent and ahead of the next,
+    /// without waiting: if the agent is so far behind that its queue is
+    /// full, the notice is dropped (and logged) rather than stall the game.
+    fn step_defaulted(&self, notice: StepDefaulted) {
+        let reply: String = notice.reply.iter().map(|byte| format!("{byte:02x}")).collect();
+        let message = json!({
+            "type": "step_default", "game": &*notice.game, "seq": notice.seq,
+            "code": notice.error.code, "message": notice.error.message, "reply": reply,
+        });
+        if self.0.out.try_send(Out::Text(message.to_string())).is_err() {
+            tracing::debug!(
+                agent = self.0.number,
+                game = &*notice.game,
+                seq = notice.seq,
+                "a step_default notice was dropped: the agent's queue is full"
+            );
+        }
     }
 
     fn describe(&self) -> String {

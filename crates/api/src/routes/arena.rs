@@ -61,6 +61,12 @@ fn bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Detail> {
 /// The JSON body (the guard has checked that it is declared JSON), read
 /// as the Python servers read it (`NaN` and `Infinity` too).
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Value, Detail> {
+    Ok(read(body)?.0)
+}
+
+/// The body, and whether it carried numbers JSON cannot (see
+/// `non_finite`).
+fn read(body: Result<Bytes, BytesRejection>) -> Result<(Value, bool), Detail> {
     non_finite::from_slice(&bytes(body)?)
         .map_err(|error| detail(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {error}")))
 }
@@ -108,9 +114,9 @@ pub async fn tick(
     let answer = match tick.shape {
         TickShape::V1 => {
             let actions: Vec<Value> =
-                pairs.map(|(seen, decision)| v1_action(seen, tick.number, decision)).collect();
+                pairs.map(|(seen, decision)| v1_action(seen, &tick.tick, decision)).collect();
             json!({
-                "tick": tick.number,
+                "tick": tick.tick,
                 "actions": actions,
                 "metrics": {
                     "tick_time_ms": started.elapsed().as_secs_f64() * 1000.0,
@@ -121,9 +127,13 @@ pub async fn tick(
         }
         TickShape::Sdk => {
             let actions: Vec<Value> = pairs.map(|(seen, decision)| sdk_action(seen, decision)).collect();
-            json!({ "tick": tick.number, "actions": actions })
+            json!({ "tick": tick.tick, "actions": actions })
         }
     };
+    let mut answer = answer;
+    if tick.non_finite {
+        non_finite::scrub(&mut answer);
+    }
     Ok(Json(answer).into_response())
 }
 
@@ -146,14 +156,18 @@ pub async fn observe(
     State(state): State<ApiState>,
     request: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Detail> {
-    let (arena, request) = (arena(&state)?, body(request)?);
+    let arena = arena(&state)?;
+    let (request, non_finite) = read(request)?;
     // As both originals, an observation without an id is agent "unknown".
-    let agent_id = request["agent_id"].as_str().unwrap_or("unknown").to_owned();
+    let id = request.get("agent_id").cloned().unwrap_or_else(|| json!("unknown"));
     let tick = request["tick"].as_u64().unwrap_or(0);
     let data = request.get("observations").cloned().unwrap_or_else(|| request.clone());
     arena.metrics().record_observation();
-    let decision = arena.decide(tick, &[Observation::flat(agent_id.clone(), data)]).await.remove(0);
-    let answer = json!({ "agent_id": agent_id, "tool": decision.tool, "params": decision.params, "reasoning": decision.reasoning });
+    let decision = arena.decide(tick, &[Observation::flat(id.clone(), data)]).await.remove(0);
+    let mut answer = json!({ "agent_id": id, "tool": decision.tool, "params": decision.params, "reasoning": decision.reasoning });
+    if non_finite {
+        non_finite::scrub(&mut answer);
+    }
     Ok(Json(answer).into_response())
 }
 

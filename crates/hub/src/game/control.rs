@@ -8,7 +8,9 @@ use gamebridge_protocol::{BridgeMessage, CallResult, ErrorBody, ErrorCode, RawVa
 use super::Game;
 use bytes::Bytes;
 
-use crate::external::{AgentChannel, AgentEndpoint, ExternalFunction, ExternalRequest, StepRequest};
+use crate::external::{
+    AgentChannel, AgentEndpoint, ExternalFunction, ExternalRequest, StepDefaulted, StepRequest,
+};
 use crate::session::{ExternalCallSlot, MAX_EXTERNAL_CALLS, Outbound, Session};
 
 impl Game {
@@ -64,6 +66,17 @@ impl Game {
         match &function.endpoint {
             AgentEndpoint::Webhook { .. } => self.shared.dispatch.step(function.clone(), request).await,
             AgentEndpoint::Channel(channel) => channel.step(request).await,
+        }
+    }
+
+    /// Tells the connected agent stepping this game that frame `seq` got
+    /// `reply`, the default, instead of its answer (a webhook agent has no
+    /// connection to hear it on).
+    pub fn step_defaulted(&self, seq: u64, error: ErrorBody, reply: Bytes) {
+        if let Some(function) = self.find_external("step")
+            && let AgentEndpoint::Channel(channel) = &function.endpoint
+        {
+            channel.step_defaulted(StepDefaulted { game: self.name.clone(), seq, error, reply });
         }
     }
 

@@ -129,6 +129,22 @@ impl Game {
         &self.stats
     }
 
+    /// Counts a lockstep frame (and whether it got the default reply) on
+    /// this game and, for an instance, on its listening game too: the
+    /// instance's counters leave with it, the listening game's totals stay.
+    pub fn record_step(&self, missed: bool) {
+        for game in std::iter::once(self).chain(self.parent.as_deref()) {
+            game.stats.record_step(missed);
+        }
+    }
+
+    /// Counts a frame that could not be read, as [`Game::record_step`] does.
+    pub fn record_bad_frame(&self) {
+        for game in std::iter::once(self).chain(self.parent.as_deref()) {
+            game.stats.record_bad_frame();
+        }
+    }
+
     pub fn is_connected(&self) -> bool {
         self.session.load().is_some()
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use gamebridge_hub::{Outbound, SessionGuard};
 use gamebridge_protocol::codec::{LengthPrefixedCodec, PrefixWidth};
@@ -45,7 +45,7 @@ pub async fn serve_steps(
     }
     let mut frames =
         FramedRead::with_capacity(reader, LengthPrefixedCodec::new(framing.width, framing.max_frame), 8192);
-    let fallback = step.fallback_reply();
+    let fallback = Bytes::from(step.fallback_reply());
     let mut out = BytesMut::with_capacity(256);
     let mut warnings = WarningLimiter::default();
     let mut seq = 0;
@@ -73,20 +73,20 @@ pub async fn serve_steps(
         };
         let reply = match answer {
             Ok(reply) if step.reply_size.is_none_or(|size| reply.len() == size) => {
-                game.stats().record_step(false);
+                game.record_step(false);
                 reply
             }
             Ok(reply) => {
-                game.stats().record_step(true);
                 warnings.warn(|| {
                     tracing::warn!(game = game.name(), got = reply.len(), expected = ?step.reply_size, "the agent's reply has the wrong size; the default reply was sent")
                 });
-                fallback.clone().into()
+                let expected = step.reply_size.unwrap_or_default();
+                let why = format!("the reply has {} bytes; the game takes {expected}", reply.len());
+                defaulted(session, seq, ErrorBody::new(ErrorCode::INVALID_ARGUMENTS, why), &fallback)
             }
             Err(error) => {
-                game.stats().record_step(true);
                 warnings.warn(|| tracing::warn!(game = game.name(), %error, "no reply from the agent; the default reply was sent"));
-                fallback.clone().into()
+                defaulted(session, seq, error, &fallback)
             }
         };
         out.clear();
@@ -101,6 +101,15 @@ pub async fn serve_steps(
             return Ended::WriteFailed(error);
         }
     }
+}
+
+/// The default reply for frame `seq`, counted as a miss, and the agent
+/// told of it.
+fn defaulted(session: &SessionGuard, seq: u64, error: ErrorBody, fallback: &Bytes) -> Bytes {
+    let game = session.game();
+    game.record_step(true);
+    game.step_defaulted(seq, error, fallback.clone());
+    fallback.clone()
 }
 
 /// The agent's reply to one frame, within the step deadline.
