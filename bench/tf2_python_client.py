@@ -32,7 +32,7 @@ def send_ipc(prefix, command, params=None, timeout=30.0):
                 if resp.get("id") == request_id:
                     os.remove(resp_file)
                     return resp
-            except (json.JSONDecodeError, IOError):
+            except (OSError, json.JSONDecodeError):
                 pass
         time.sleep(0.1)
     return None
@@ -45,7 +45,7 @@ def main():
         began = time.perf_counter()
         resp = send_ipc(prefix, "echo", {"n": n})
         if resp is None or resp.get("status") != "ok":
-            print(json.dumps({"error": "call %d failed: %r" % (n, resp)}))
+            print(json.dumps({"error": f"call {n} failed: {resp!r}"}))
             sys.exit(1)
         latencies.append((time.perf_counter() - began) * 1000.0)
     print(json.dumps({"latencies_ms": latencies}))

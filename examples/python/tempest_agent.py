@@ -49,7 +49,7 @@ def choose_action(game, seq, frame):
 def decode_frames(message):
     kind, count = struct.unpack_from("<BH", message, 0)
     if kind != FRAMES:
-        raise ValueError("not a frames message: kind %d" % kind)
+        raise ValueError(f"not a frames message: kind {kind}")
     offset, frames = 3, []
     for _ in range(count):
         frame_id, seq, game_len = struct.unpack_from("<QQH", message, offset)
@@ -85,7 +85,7 @@ async def run(url, game, max_frames):
             await socket.send(encode_replies(replies))
             answered += len(frames)
             if max_frames and answered >= max_frames:
-                print("answered %d frames" % answered, flush=True)
+                print(f"answered {answered} frames", flush=True)
                 return
 
 
