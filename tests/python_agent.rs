@@ -77,9 +77,9 @@ async fn the_python_example_agent_plays_tempest() {
     };
     assert_eq!(
         step(tempest_frame(16, false)).await,
-        [1, 0, (-2i8) as u8, 0, 0],
-        "fire, steering against the spinner"
+        [1, 0, (-2i8) as u8, 1, 13],
+        "fire, steering against the spinner, with the original's game settings"
     );
-    assert_eq!(step(tempest_frame(16, true)).await, [0; 5], "zeros on a done frame");
+    assert_eq!(step(tempest_frame(16, true)).await, [0, 0, 0, 1, 13], "no action on a done frame");
     assert!(within("the agent to finish", agent.wait()).await.unwrap().success());
 }
