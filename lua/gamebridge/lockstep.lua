@@ -2,7 +2,7 @@
 gamebridge.lockstep: the framing of lockstep games, shared by the FIFO and
 MAME transports. No I/O.
 
-Why it exists: a lockstep game (Tempest on MAME, REFERENCE §2) sends one
+Why it exists: a lockstep game (Tempest on MAME, docs/TEMPEST.md) sends one
 frame per tick and waits for one reply. The frame is a big-endian length
 prefix (u16 or u32) and the payload; the reply is either exactly reply_size
 raw bytes or, without reply_size, a prefixed reply of the same width. Both

@@ -5,7 +5,7 @@ Why it exists: MAME's Lua reaches the outside only through emu.file and its
 magic names, "socket.HOST:PORT" (TCP) and "domain./PATH" (Unix socket).
 Reads on such a file never block: file:read(n) returns what has arrived,
 possibly fewer than n bytes, possibly "". The seed's script (Tempest,
-REFERENCE §2) took a short read as the whole reply, so one slow reply put
+docs/TEMPEST.md) took a short read as the whole reply, so one slow reply put
 every later frame out of step. This link keeps reading until the whole
 reply is there, and gives up after timeout_ms, closing the connection so
 that no late bytes are mistaken for the next reply.

@@ -2,7 +2,7 @@
 //!
 //! `pipe:ID`, `unix:PATH`, `tcp:HOST:PORT`, `mailbox:DIR`, with query
 //! options such as `?framing=lines` or `?legacy`, or a profile name
-//! (`vox-deorum`, `tf2`). See ARCHITECTURE.md.
+//! (`vox-deorum`, `tf2`, `tempest`, `agent-arena`); the README lists them all.
 
 use std::fmt;
 use std::path::PathBuf;

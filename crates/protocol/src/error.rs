@@ -22,7 +22,7 @@ macro_rules! codes {
     ($($name:ident),* $(,)?) => {
         impl ErrorCode {
             $(pub const $name: ErrorCode = ErrorCode(Cow::Borrowed(stringify!($name)));)*
-            /// Every code the bridge itself produces (REFERENCE §1).
+            /// Every code the bridge itself produces (the README lists them).
             pub const ALL: &'static [ErrorCode] = &[$(Self::$name),*];
         }
     };

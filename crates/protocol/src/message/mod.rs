@@ -1,4 +1,4 @@
-//! Every message of the pipe protocol (REFERENCE §1), in both directions.
+//! Every message of the pipe protocol (the README's "The pipe protocol"), in both directions.
 //!
 //! Messages are JSON objects tagged by `type`. Payloads the bridge only
 //! forwards (call arguments, results, event payloads) stay as [`RawValue`]:
