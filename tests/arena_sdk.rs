@@ -16,8 +16,10 @@ use support::{Harness, godot, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn python_with_websockets() -> bool {
-    let available =
-        Command::new("python3").args(["-c", "import websockets"]).output().is_ok_and(|out| out.status.success());
+    let available = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .output()
+        .is_ok_and(|out| out.status.success());
     if !available {
         assert!(std::env::var("CI").is_err(), "CI must install python3 and the websockets package");
         eprintln!("python3 with the websockets package is not installed; skipped");
@@ -92,5 +94,9 @@ async fn a_decide_function_of_a_module_is_an_agent_too() {
     let _agent = adapter(&harness, "forager:decide").await;
     let tick = r#"{"tick":3,"agents":[{"agent_id":"a1","observations":{"position":[0,0,0],"nearby_resources":[{"name":"Stone1","type":"stone","position":[1,0,0],"distance":1.0}]}}]}"#;
     let answer = godot::post(&harness.address(), "/tick", tick).await;
-    assert_eq!(answer.body["actions"][0]["action"]["reasoning"], "forage Stone1 at tick 3", "{}", answer.body);
+    assert_eq!(
+        answer.body["actions"][0]["action"]["reasoning"], "forage Stone1 at tick 3",
+        "{}",
+        answer.body
+    );
 }
