@@ -11,7 +11,32 @@ use support::{Harness, SimProcess, error_code, within};
 
 /// The stand-in mod ticking every 5 ms in a `gamebridge sim` process.
 fn tf2_game(prefix: &Path, runs: &Path) -> SimProcess {
-    SimProcess::start("tf2_mod.lua", &[("TF2_PREFIX", prefix), ("TF2_RUNS", runs)])
+    slow_tf2_game(prefix, runs, 0, 0)
+}
+
+/// The stand-in mod with every handler taking `handler_ms`, and `gap_ms`
+/// between its answer and its delete of the command (the real mod's log
+/// writes, which take that long under load).
+fn slow_tf2_game(prefix: &Path, runs: &Path, handler_ms: u64, gap_ms: u64) -> SimProcess {
+    let (handler, gap) = (handler_ms.to_string(), gap_ms.to_string());
+    SimProcess::start(
+        "tf2_mod.lua",
+        &[
+            ("TF2_PREFIX", prefix),
+            ("TF2_RUNS", runs),
+            ("TF2_HANDLER_MS", Path::new(&handler)),
+            ("TF2_GAP_MS", Path::new(&gap)),
+        ],
+    )
+}
+
+/// Each command id the mod ran, and how often.
+fn run_counts(path: &Path) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for line in runs(path) {
+        *counts.entry(line.split(' ').next().unwrap().to_owned()).or_default() += 1;
+    }
+    counts
 }
 
 struct Setup {
@@ -97,17 +122,125 @@ async fn thirty_two_agents_at_once_each_command_runs_exactly_once() {
 }
 
 #[tokio::test]
+async fn twenty_callers_slow_handlers_and_a_late_delete_lose_nothing_and_run_nothing_twice() {
+    let setup = setup("").await;
+    // The mod deletes each command 20 ms after answering it; a command
+    // written in that gap would be deleted unread.
+    let _game = slow_tf2_game(&setup.prefix, &setup.runs, 0, 20);
+    let caller = |caller: usize| {
+        let harness = &setup.harness;
+        async move {
+            let mut answers = Vec::new();
+            for n in 0..3 {
+                // Now and then a handler takes 150 ms, as a big query does.
+                let delay = if (caller + n) % 10 == 0 { "150" } else { "0" };
+                let args = json!({"caller": caller, "n": n, "delay_ms": delay});
+                answers.push((
+                    caller,
+                    n,
+                    harness.post("/lua/call", json!({"function": "echo", "args": args})).await,
+                ));
+            }
+            answers
+        }
+    };
+    let answers = within("60 calls from 20 callers", futures::future::join_all((0..20).map(caller))).await;
+    for (caller, n, answer) in answers.into_iter().flatten() {
+        assert_eq!(answer["result"]["caller"], caller.to_string(), "{answer}");
+        assert_eq!(answer["result"]["n"], n.to_string(), "call {n} of caller {caller} got its own answer");
+    }
+    let counts = run_counts(&setup.runs);
+    assert_eq!(counts.len(), 60, "every command ran");
+    assert!(counts.values().all(|&count| count == 1), "none ran twice: {counts:?}");
+}
+
+#[tokio::test]
+async fn a_command_that_timed_out_after_the_mod_read_it_may_have_run_and_its_answer_comes_later() {
+    let setup = setup("").await;
+    let _game = slow_tf2_game(&setup.prefix, &setup.runs, 0, 0);
+    let mut late_answers = setup.harness.sse("/events?types=late_answer").await;
+    // The mod reads the command at once and takes 800 ms; the caller waits 400.
+    let args = json!({"amount": "100", "delay_ms": "800"});
+    let timed_out = setup
+        .harness
+        .post("/lua/call", json!({"function": "add_money", "args": args, "timeout_ms": 400}))
+        .await;
+    assert_eq!(error_code(&timed_out), "CALL_TIMEOUT");
+    let message = timed_out["error"]["message"].as_str().unwrap();
+    assert!(message.contains("may have run") && message.contains("late_answer"), "{message}");
+    // The next command is written while the mod still runs the first; its
+    // late delete must not cost the next one.
+    assert_eq!(setup.harness.post("/lua/call", json!({"function": "ping"})).await["result"], "pong");
+    let late = late_answers.next_message().await;
+    assert_eq!(late.data["payload"]["function"], "add_money");
+    assert_eq!(late.data["payload"]["outcome"], json!({"success": true, "result": {"money": "2500100"}}));
+    assert_eq!(run_counts(&setup.runs).len(), 2);
+}
+
+#[tokio::test]
+async fn a_command_whose_time_ran_out_in_the_queue_is_never_written() {
+    let setup = setup("").await;
+    let _game = tf2_game(&setup.prefix, &setup.runs);
+    let slow = setup.harness.post("/lua/call", json!({"function": "echo", "args": {"delay_ms": "600"}}));
+    let queued = async {
+        // Behind a 600 ms command, a 330 ms call's time runs out in the queue.
+        tokio::task::yield_now().await;
+        let args = json!({"function": "echo", "args": {"queued": 1}, "timeout_ms": 330});
+        setup.harness.post("/lua/call", args).await
+    };
+    let (slow, queued) = tokio::join!(slow, queued);
+    assert_eq!(slow["success"], true, "{slow}");
+    // Its deadline passed while it queued (the hub's timeout), or its
+    // withdraw time did as the slot came free (the link's): never written.
+    assert_eq!(error_code(&queued), "CALL_TIMEOUT", "{queued}");
+    assert_eq!(run_counts(&setup.runs).len(), 1, "only the slow command ran");
+}
+
+#[tokio::test]
+async fn a_success_answer_keeps_its_message() {
+    let setup = setup("").await;
+    let _game = tf2_game(&setup.prefix, &setup.runs);
+    let paused = setup.harness.post("/lua/call", json!({"function": "pause"})).await;
+    assert_eq!(paused["result"], json!({"data": null, "message": "Ignored - game stays at 4x"}), "{paused}");
+}
+
+#[tokio::test]
+async fn a_second_bridge_on_the_same_files_is_refused() {
+    let setup = setup("").await;
+    let spec = format!("mailbox:{}?legacy", setup.prefix.display());
+    let second = Harness::start(&[("tf2", spec)]).await;
+    let detail = within("the second bridge to refuse", async {
+        loop {
+            let (_, games) = second.get("/games").await;
+            let game = &games["result"]["games"][0];
+            if game["state"] == "stopped" {
+                return game["detail"].as_str().unwrap_or_default().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(detail.contains("another gamebridge serves"), "{detail}");
+    let _game = tf2_game(&setup.prefix, &setup.runs);
+    assert_eq!(
+        setup.harness.post("/lua/call", json!({"function": "ping"})).await["result"],
+        "pong",
+        "the first one works on"
+    );
+}
+
+#[tokio::test]
 async fn a_call_that_timed_out_never_runs_later() {
     let setup = setup("").await;
     // No game runs yet: the command waits in the slot until its deadline.
-    // The link withdraws it a tenth of the deadline early (150 ms here), a
+    // The link takes it back a tenth of the deadline early (150 ms here), a
     // margin a loaded machine keeps.
     let late = setup
         .harness
         .post("/lua/call", json!({"function": "echo", "args": {"late": 1}, "timeout_ms": 1500}))
         .await;
     assert_eq!(error_code(&late), "CALL_TIMEOUT");
-    assert!(late["error"]["message"].as_str().unwrap().contains("withdrawn"));
+    assert!(late["error"]["message"].as_str().unwrap().contains("taken back"), "{late}");
     assert!(
         !Path::new(&format!("{}_cmd.json", setup.prefix.display())).exists(),
         "the command was taken back"
@@ -132,7 +265,6 @@ async fn garbage_half_written_and_stale_answers_are_read_again() {
         let id = command["id"].as_str().unwrap().to_owned();
         assert_eq!(id.len(), 8, "8 hex characters, as the mod expects");
         assert!(command["ts"].is_string());
-        std::fs::remove_file(&command_file).unwrap();
         let full =
             json!({"id": id, "status": "ok", "data": {"towns": [{"name": "Indianapolis"}]}}).to_string();
         // The game's write as the bridge may see it: garbage, a half, a stale answer, then the real one.
@@ -141,6 +273,8 @@ async fn garbage_half_written_and_stale_answers_are_read_again() {
             std::fs::write(&answer_file, partial).unwrap();
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
+        // As the mod: the command goes after its answer.
+        std::fs::remove_file(&command_file).unwrap();
     };
     let (envelope, ()) = tokio::join!(call, game);
     assert_eq!(envelope["result"], json!({"towns": [{"name": "Indianapolis"}]}), "{envelope}");

@@ -6,7 +6,8 @@
 //! The script gets the standard libraries (with `io` and `os`), the SDK
 //! built in (`require "gamebridge"`), its own folder on `package.path`, and
 //! a table `gamebridge_host` with `now_ms()` (a millisecond clock, which
-//! plain Lua lacks), `tick_ms`, and `stop()`. It may define `init()`,
+//! plain Lua lacks), `sleep_ms(n)` (blocks the game, as a slow handler in a
+//! real game does), `tick_ms`, and `stop()`. It may define `init()`,
 //! called once, and must define `tick(n)`, called every tick with the tick
 //! number.
 //!
@@ -148,6 +149,13 @@ fn prepare(lua: &Lua, options: &SimOptions, stop: Rc<Cell<bool>>) -> mlua::Resul
         lua.create_function(|_, ()| {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             Ok(now.as_millis() as f64)
+        })?,
+    )?;
+    host.set(
+        "sleep_ms",
+        lua.create_function(|_, millis: f64| {
+            std::thread::sleep(Duration::from_secs_f64(millis.max(0.0) / 1000.0));
+            Ok(())
         })?,
     )?;
     host.set(
