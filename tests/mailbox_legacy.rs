@@ -133,7 +133,7 @@ async fn twenty_callers_slow_handlers_and_a_late_delete_lose_nothing_and_run_not
             let mut answers = Vec::new();
             for n in 0..3 {
                 // Now and then a handler takes 150 ms, as a big query does.
-                let delay = if (caller + n) % 10 == 0 { "150" } else { "0" };
+                let delay = if (caller + n).is_multiple_of(10) { "150" } else { "0" };
                 let args = json!({"caller": caller, "n": n, "delay_ms": delay});
                 answers.push((
                     caller,
