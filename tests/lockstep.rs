@@ -424,6 +424,7 @@ async fn the_listening_games_totals_outlive_its_instances() {
     }
     let totals = harness.game_stats("tempest").await;
     assert_eq!((totals["steps"].as_u64(), totals["step_misses"].as_u64()), (Some(5), Some(5)), "{totals}");
+    assert_eq!(totals["connects"], 2, "each instance's connect counts on the listening game");
     let prometheus =
         harness.http.get(harness.url("/metrics/prometheus")).send().await.unwrap().text().await.unwrap();
     assert!(prometheus.contains("gamebridge_steps_total{game=\"tempest\"} 5"), "{prometheus}");
@@ -485,4 +486,20 @@ async fn an_agent_hears_of_every_frame_the_game_got_the_default_for() {
     assert_eq!(game.step(&frame(1, 4)).await, [1, 0, 9, 1, 13]);
     assert!(heard.try_recv().is_err(), "no notice for frames the agent answered");
     assert_eq!(harness.game_stats("tempest/1").await["step_misses"], 2);
+}
+
+#[tokio::test]
+async fn a_game_that_never_sends_its_handshake_is_let_go() {
+    let (harness, address) = tempest_profile("").await;
+    let mut silent = within("connecting", TcpStream::connect(&address)).await.unwrap();
+    within("tempest/1 to appear", async {
+        while harness.hub().game("tempest/1").is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // As the original server, after 5 s without the 2-byte handshake.
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(15), silent.read(&mut byte)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the bridge closed the connection: {closed:?}");
 }

@@ -168,7 +168,10 @@ impl Game {
         if let Some(previous) = self.session.swap(Some(guard.session().clone())) {
             previous.pending.close(&lost_connection(&self.name));
         }
-        self.stats.record_connect();
+        // A listening game counts its instances' connects.
+        for game in std::iter::once(&**self).chain(self.parent.as_deref()) {
+            game.stats.record_connect();
+        }
         self.set_state(LinkState::Connected, None);
         self.connected.send_replace(true);
         self.publish(HubEventKind::LinkStatus { connected: true });

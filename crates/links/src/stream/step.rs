@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use gamebridge_hub::{Outbound, SessionGuard};
-use gamebridge_protocol::codec::{LengthPrefixedCodec, PrefixWidth};
+use gamebridge_protocol::codec::{FrameError, LengthPrefixedCodec, PrefixWidth};
 use gamebridge_protocol::{ErrorBody, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -17,6 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::connection::{Ended, GameReader, GameWriter, WarningLimiter};
 use crate::StepOptions;
+
+/// How long a game that connected has to send its handshake (the original
+/// server's 5 s).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How frames are cut: a length prefix of this width, at most this long.
 pub struct StepFraming {
@@ -37,8 +41,15 @@ pub async fn serve_steps(
     if step.handshake > 0 {
         let mut handshake = vec![0; step.handshake];
         tokio::select! {
-            read = reader.read_exact(&mut handshake) => if let Err(error) = read {
-                return Ended::ReadFailed(error);
+            read = tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.read_exact(&mut handshake)) => match read {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => return Ended::ReadFailed(error),
+                // As the original server: a game that says nothing is let go
+                // rather than held as an instance for ever.
+                Err(_) => return Ended::ReadFailed(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no {}-byte handshake within {} s", step.handshake, HANDSHAKE_TIMEOUT.as_secs()),
+                )),
             },
             () = shutdown.cancelled() => return Ended::Shutdown,
         }
@@ -62,6 +73,12 @@ pub async fn serve_steps(
             }
             () = shutdown.cancelled() => return Ended::Shutdown,
         };
+        // The game left inside a frame: there is no one to reply to.
+        if let Err(error @ FrameError::Truncated { .. }) = &frame {
+            session.record_bad_frame();
+            tracing::debug!(game = game.name(), %error, "the game closed inside a frame");
+            return Ended::ClosedByGame;
+        }
         seq += 1;
         // A frame that could not be read still gets a reply: the game waits for one.
         let answer = match frame {

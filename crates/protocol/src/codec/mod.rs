@@ -34,7 +34,7 @@ pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 pub enum FrameError {
     #[error("frame of {size} bytes exceeds the maximum of {max} bytes; skipped")]
     TooLarge { size: usize, max: usize },
-    #[error("stream ended inside a frame ({len} bytes without terminator); dropped")]
+    #[error("stream ended inside a frame ({len} bytes of it had come); dropped")]
     Truncated { len: usize },
     #[error("payload contains the frame delimiter and cannot be escaped")]
     DelimiterInPayload,

@@ -56,8 +56,9 @@ const QUEUE: usize = 1024;
 /// How long the mod may take from its answer to its delete of the command
 /// (a few log lines): past it, the mod is taken to have stopped there, and
 /// the answered command is taken out, so that a restarted mod does not run
-/// it again.
-const SETTLE: Duration = Duration::from_secs(5);
+/// it again. A mod that was only slow loses nothing by it: its late delete
+/// finds the slot empty, or takes a next command, which is written again.
+const SETTLE: Duration = Duration::from_secs(1);
 /// Times a command deleted unread is written again before its call fails.
 const MAX_REWRITES: u32 = 3;
 /// Timed-out commands whose late answers are still watched for.
@@ -71,6 +72,8 @@ struct Slot {
     next_id: u32,
     /// The command last answered: its answer may still be in the file.
     answered: Option<String>,
+    /// When it was answered, while the mod has yet to delete it.
+    answered_at: Option<Instant>,
     /// Commands that timed out after the mod may have read them, newest last.
     in_doubt: VecDeque<(String, String)>,
     /// The last id of another writer's warned about.
@@ -105,6 +108,7 @@ pub async fn serve(game: Arc<Game>, options: MailboxOptions, shutdown: Cancellat
         log,
         next_id: (unix_millis() as u32).wrapping_mul(2_654_435_761),
         answered: None,
+        answered_at: None,
         in_doubt: VecDeque::new(),
         foreign: None,
         _lock: lock,
@@ -126,6 +130,7 @@ pub async fn serve(game: Arc<Game>, options: MailboxOptions, shutdown: Cancellat
                 }
             }
             () = slot.watcher.changed() => slot.look_around(&session),
+            () = sleep_until(slot.settle_by()), if slot.answered_at.is_some() => slot.take_out_answered(&session),
             () = shutdown.cancelled() => break,
         }
     }
@@ -214,6 +219,7 @@ impl Slot {
             match self.await_answer(session, &id, withdraw_at, shutdown).await {
                 Awaited::Answer(outcome) => {
                     self.answered = Some(id.clone());
+                    self.answered_at = Some(Instant::now());
                     let outcome = outcome
                         .map(|result| RawValue::from_string(result.to_string()).unwrap_or_else(|_| null()));
                     let original = message.call_id().cloned().unwrap_or(WireId::Number(0));
@@ -307,7 +313,7 @@ impl Slot {
     /// answering it, and a new command written before that delete would go
     /// with it. `false` when the bridge stops first, or `until` comes.
     async fn settle(&mut self, session: &SessionGuard, until: Instant, shutdown: &CancellationToken) -> bool {
-        let give_up = Instant::now() + SETTLE;
+        let give_up = if self.answered_at.is_some() { self.settle_by() } else { Instant::now() + SETTLE };
         loop {
             let Some(left) = self.command_id() else { return true };
             if !self.is_ours(&left) {
@@ -317,18 +323,38 @@ impl Slot {
             tokio::select! {
                 biased;
                 () = sleep_until(give_up) => {
-                    tracing::warn!(
-                        game = session.game().name(),
-                        id = left,
-                        "the mod has not deleted its last command for 5 s: it stopped after answering; taken out, so that a restarted mod does not run it again"
-                    );
-                    self.withdraw(&left);
+                    self.take_out(session, &left);
                     return true;
                 }
                 () = sleep_until(until) => return false,
                 () = self.watcher.changed() => {}
                 () = shutdown.cancelled() => return false,
             }
+        }
+    }
+
+    /// When the mod should have deleted the command last answered.
+    fn settle_by(&self) -> Instant {
+        self.answered_at.map_or_else(Instant::now, |at| at + SETTLE)
+    }
+
+    /// The answered command, if the mod has not deleted it by now.
+    fn take_out_answered(&mut self, session: &SessionGuard) {
+        self.answered_at = None;
+        if let Some(left) = self.command_id().filter(|left| self.answered.as_deref() == Some(left.as_str())) {
+            self.take_out(session, &left);
+        }
+    }
+
+    /// Takes a command the mod left in the slot out of it.
+    fn take_out(&mut self, session: &SessionGuard, left: &str) {
+        self.answered_at = None;
+        if self.withdraw(left) {
+            tracing::warn!(
+                game = session.game().name(),
+                id = left,
+                "the mod did not delete a command within 1 s of answering it (it stopped there?); taken out, so that a restarted mod does not run it again"
+            );
         }
     }
 
