@@ -220,7 +220,7 @@ async fn concurrent_calls(prefix: &Path, calls: usize) -> anyhow::Result<(Measur
                 let body =
                     serde_json::json!({ "function": "echo", "args": { "n": n }, "timeout_ms": 60_000 });
                 let envelope: serde_json::Value = http.post(&url).json(&body).send().await?.json().await?;
-                if envelope["result"]["n"] == n.to_string() {
+                if envelope["result"]["n"].as_str() == Some(n.to_string().as_str()) {
                     latencies.push(began.elapsed());
                 } else {
                     failed += 1;
