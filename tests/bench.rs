@@ -54,12 +54,25 @@ fn bench_events_delivers_every_event_to_every_client() {
 
 #[test]
 fn bench_mailbox_compares_with_the_python_client() {
-    let report = bench(&["mailbox", "--calls", "3", "--tick-ms", "5"]);
+    let report =
+        bench(&["mailbox", "--calls", "3", "--tick-ms", "5", "--slow-calls", "20", "--idle-secs", "1"]);
     assert_eq!(report["floors"][0]["label"], "Python client (100 ms poll)");
     assert_eq!(report["results"][0]["label"], "gamebridge legacy mailbox");
     assert_eq!(report["results"][0]["calls"], 3);
     assert_eq!(report["ratios"][0]["target"], 0.2);
     assert!(report["ratios"][0]["value"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        (report["results"][1]["concurrency"].as_u64(), report["results"][1]["calls"].as_u64()),
+        (Some(20), Some(20))
+    );
+    let ratio = |label: &str| {
+        let ratios = report["ratios"].as_array().unwrap();
+        let found = ratios.iter().find(|ratio| ratio["label"].as_str().unwrap().starts_with(label));
+        found.unwrap_or_else(|| panic!("{label}: {ratios:?}"))["value"].as_f64().unwrap()
+    };
+    assert_eq!(ratio("calls without their answer"), 0.0);
+    assert_eq!(ratio("commands run twice"), 0.0);
+    assert!(ratio("bridge CPU at rest, %") >= 0.0);
 }
 
 #[test]
