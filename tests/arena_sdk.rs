@@ -9,23 +9,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::json;
 use support::{Harness, godot, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-fn python_with_websockets() -> bool {
-    let available = Command::new("python3")
-        .args(["-c", "import websockets"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !available {
-        assert!(std::env::var("CI").is_err(), "CI must install python3 and the websockets package");
-        eprintln!("python3 with the websockets package is not installed; skipped");
-    }
-    available
-}
 
 /// Starts the adapter on `agent` (a script or `module:callable`) and waits
 /// until it says it is deciding the arena.
@@ -50,7 +38,7 @@ async fn adapter(harness: &Harness, agent: &str) -> tokio::process::Child {
 
 #[tokio::test]
 async fn an_sdk_agent_script_decides_the_arena_unchanged() {
-    if !python_with_websockets() {
+    if !support::python_with("websockets") {
         return;
     }
     let harness = Harness::start(&[("arena", "agent-arena".to_owned())]).await;
@@ -87,7 +75,7 @@ async fn an_sdk_agent_script_decides_the_arena_unchanged() {
 
 #[tokio::test]
 async fn a_decide_function_of_a_module_is_an_agent_too() {
-    if !python_with_websockets() {
+    if !support::python_with("websockets") {
         return;
     }
     let harness = Harness::start(&[("arena", "agent-arena".to_owned())]).await;

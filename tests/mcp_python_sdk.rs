@@ -8,23 +8,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use gamebridge_protocol::{GameMessage, RawValue};
 use serde_json::{Value, json};
 use support::{GameConnection, Harness};
-
-fn python_with_mcp() -> bool {
-    let available = Command::new("python3")
-        .args(["-c", "import mcp.client"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !available {
-        assert!(std::env::var("CI").is_err(), "CI must install python3 and the mcp package");
-        eprintln!("python3 with the mcp package is not installed; skipped");
-    }
-    available
-}
 
 /// A game with one typed function, `GetCity {city: integer}`, that echoes
 /// every call.
@@ -79,7 +66,7 @@ fn check(report: &Value, transport: &str) {
 
 #[tokio::test]
 async fn the_python_sdk_works_over_streamable_http() {
-    if !python_with_mcp() {
+    if !support::python_with("mcp.client") {
         return;
     }
     let (harness, _game, _echo) = game_with_get_city().await;
@@ -89,7 +76,7 @@ async fn the_python_sdk_works_over_streamable_http() {
 
 #[tokio::test]
 async fn the_python_sdk_works_over_the_stdio_proxy() {
-    if !python_with_mcp() {
+    if !support::python_with("mcp.client") {
         return;
     }
     let (harness, _game, _echo) = game_with_get_city().await;

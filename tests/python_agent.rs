@@ -5,24 +5,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use support::{Harness, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn python_with_websockets() -> bool {
-    let available = Command::new("python3")
-        .args(["-c", "import websockets"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !available {
-        assert!(std::env::var("CI").is_err(), "CI must install python3 and websockets");
-        eprintln!("python3 with websockets is not installed; skipped");
-    }
-    available
-}
 
 /// A Tempest frame: the 39-byte big-endian header, then 195 f32 values.
 fn tempest_frame(spinner: i16, done: bool) -> Vec<u8> {
@@ -44,7 +31,7 @@ fn tempest_frame(spinner: i16, done: bool) -> Vec<u8> {
 
 #[tokio::test]
 async fn the_python_example_agent_plays_tempest() {
-    if !python_with_websockets() {
+    if !support::python_with("websockets") {
         return;
     }
     let spec = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step&step_timeout_ms=5000";

@@ -472,3 +472,17 @@ pub fn error_code(envelope: &Value) -> &str {
     assert_eq!(envelope["success"], false, "expected a failure: {envelope}");
     envelope["error"]["code"].as_str().expect("error code")
 }
+
+/// Whether python3 can import `module`. CI installs every module a test
+/// drives (.ci/deps), so there it must; elsewhere the test is skipped.
+pub fn python_with(module: &str) -> bool {
+    let available = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !available {
+        assert!(std::env::var("CI").is_err(), "CI must install python3 and the {module} package");
+        eprintln!("python3 with the {module} package is not installed; skipped");
+    }
+    available
+}
