@@ -111,7 +111,7 @@ pub async fn tick(
     })?;
     let decisions = arena.tick(&tick).await;
     let pairs = tick.observations.iter().zip(&decisions);
-    let answer = match tick.shape {
+    let mut answer = match tick.shape {
         TickShape::V1 => {
             let actions: Vec<Value> =
                 pairs.map(|(seen, decision)| v1_action(seen, &tick.tick, decision)).collect();
@@ -130,7 +130,6 @@ pub async fn tick(
             json!({ "tick": tick.tick, "actions": actions })
         }
     };
-    let mut answer = answer;
     if tick.non_finite {
         non_finite::scrub(&mut answer);
     }
@@ -149,7 +148,7 @@ pub async fn tick(
     responses(
         (status = 200, description = "The decision.", body = ObserveAnswer),
         (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
-        (status = 422, description = "The body has no `agent_id`.", body = DetailShape),
+        (status = 422, description = "The body is not JSON.", body = DetailShape),
     ),
 )]
 pub async fn observe(
@@ -251,11 +250,13 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, Detail> 
     Ok(Json(arena(&state)?.metrics().snapshot()).into_response())
 }
 
-/// Checks a tool call against the tool's schema.
+/// Runs a tool call, as the original server does.
 ///
 /// `{tool_name | tool, params, agent_id, tick}` → `{success, result,
-/// error}`: the call with defaults filled in (and `error: ""`), or why it
-/// does not fit.
+/// error}`: one of the original's nineteen tools answers as its stand-in
+/// does, a tool the game registered with its parameters (defaults filled
+/// in); `error` is `""` on success, else why the call failed (also, with
+/// 200 as the original, for a body that names no tool).
 #[utoipa::path(
     post,
     path = "/tools/execute",
@@ -263,9 +264,9 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, Detail> 
     operation_id = "arena_execute_tool",
     request_body = ExecuteTool,
     responses(
-        (status = 200, description = "The checked call.", body = ToolExecuted),
+        (status = 200, description = "The tool's answer, or why the call failed.", body = ToolExecuted),
         (status = 404, description = "No Agent Arena game is served.", body = DetailShape),
-        (status = 422, description = "The body has neither `tool_name` nor `tool`.", body = DetailShape),
+        (status = 422, description = "The body is not JSON.", body = DetailShape),
     ),
 )]
 pub async fn execute_tool(
