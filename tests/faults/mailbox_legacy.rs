@@ -83,7 +83,7 @@ async fn poll_command(path: &Path) -> Value {
 async fn a_command_the_game_took_and_never_answered_times_out_and_is_not_sent_again() {
     let tf2 = Tf2::start().await;
     let call =
-        tf2.harness.post("/lua/call", json!({"function": "echo", "args": {"n": 1}, "timeout_ms": 500}));
+        tf2.harness.post("/lua/call", json!({"function": "echo", "args": {"n": 1}, "timeout_ms": 2000}));
     // The mod reads the command and crashes in its handler: no answer, and
     // (as the mod deletes only after answering) the command stays.
     let command_file = tf2.command_file();
