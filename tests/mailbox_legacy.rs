@@ -173,6 +173,11 @@ async fn a_command_that_timed_out_after_the_mod_read_it_may_have_run_and_its_ans
     assert_eq!(setup.harness.post("/lua/call", json!({"function": "ping"})).await["result"], "pong");
     let late = late_answers.next_message().await;
     assert_eq!(late.data["payload"]["function"], "add_money");
+    assert_eq!(
+        late.data["payload"]["params"],
+        json!({"amount": "100", "delay_ms": "800"}),
+        "to tell the call"
+    );
     assert_eq!(late.data["payload"]["outcome"], json!({"success": true, "result": {"money": "2500100"}}));
     assert_eq!(run_counts(&setup.runs).len(), 2);
 }
@@ -227,6 +232,12 @@ async fn a_second_bridge_on_the_same_files_is_refused() {
         "pong",
         "the first one works on"
     );
+    let refused = second.post("/lua/call", json!({"function": "ping", "timeout_ms": 2000})).await;
+    assert_eq!(error_code(&refused), "DLL_DISCONNECTED", "the second one sends nothing: {refused}");
+    // When the first bridge stops, the second takes the files over.
+    setup.harness.bridge.stop().await.unwrap();
+    second.wait_connected("tf2").await;
+    assert_eq!(second.post("/lua/call", json!({"function": "ping"})).await["result"], "pong");
 }
 
 #[tokio::test]

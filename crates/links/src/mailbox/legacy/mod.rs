@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use self::answer::Answer;
 use super::deadline_margin;
 use super::files::{
-    private_file, read_if_exists, remove_if_exists, unix_millis, with_suffix, write_atomically,
+    private_file, read_if_exists, remove_if_exists, unix_millis, with_suffix, write_replacing,
 };
 use super::tail::LineTail;
 use super::watch::FileWatcher;
@@ -61,8 +61,11 @@ const QUEUE: usize = 1024;
 const SETTLE: Duration = Duration::from_secs(1);
 /// Times a command deleted unread is written again before its call fails.
 const MAX_REWRITES: u32 = 3;
-/// Timed-out commands whose late answers are still watched for.
-const IN_DOUBT: usize = 16;
+/// Timed-out commands whose late answers are still watched for: many
+/// queued calls can time out while the mod is busy with one slow command.
+const IN_DOUBT: usize = 4096;
+/// How often a bridge waiting for another's lock on the files tries again.
+const LOCK_RETRY: Duration = Duration::from_secs(1);
 
 struct Slot {
     command: PathBuf,
@@ -75,7 +78,7 @@ struct Slot {
     /// When it was answered, while the mod has yet to delete it.
     answered_at: Option<Instant>,
     /// Commands that timed out after the mod may have read them, newest last.
-    in_doubt: VecDeque<(String, String)>,
+    in_doubt: VecDeque<InDoubt>,
     /// The last id of another writer's warned about.
     foreign: Option<String>,
     /// Held while serving: a second bridge on the same files is refused.
@@ -87,7 +90,7 @@ pub async fn serve(game: Arc<Game>, options: MailboxOptions, shutdown: Cancellat
     let answer = with_suffix(&options.path, "_resp.json");
     let folder = command.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder)?;
-    let lock = lock(&options.path, &command)?;
+    let Some(lock) = wait_for_lock(&game, &options.path, &command, &shutdown).await? else { return Ok(()) };
     // Leftovers from an earlier run must not run now, nor answer new calls.
     for leftover in [&command, &answer, &with_suffix(&command, ".tmp"), &with_suffix(&command, ".withdrawn")]
     {
@@ -138,20 +141,40 @@ pub async fn serve(game: Arc<Game>, options: MailboxOptions, shutdown: Cancellat
     Ok(())
 }
 
-/// Takes `PREFIX.lock` (an advisory lock, released when the bridge exits,
-/// however it exits), or says who has it.
-fn lock(prefix: &Path, command: &Path) -> io::Result<File> {
+/// Takes `PREFIX.lock`, an advisory lock the system releases when the
+/// bridge exits, however it exits. While another bridge holds it, this one
+/// says so (in its log and in `/games`) and takes over once it is free;
+/// `None` when the bridge stops first.
+async fn wait_for_lock(
+    game: &Game,
+    prefix: &Path,
+    command: &Path,
+    shutdown: &CancellationToken,
+) -> io::Result<Option<File>> {
     let path = with_suffix(prefix, ".lock");
     let file = private_file(&path, true)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::other(format!(
-            "another gamebridge serves {} (it holds {}): two bridges on one file pair would take each \
-             other's answers; stop the other, or give this one another prefix",
-            command.display(),
-            path.display()
-        ))),
-        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+        if !said {
+            let why = format!(
+                "another gamebridge serves {} (it holds {}): two bridges on one file pair would take each \
+                 other's answers; this one waits until the other stops",
+                command.display(),
+                path.display()
+            );
+            tracing::error!(game = game.name(), "{why}");
+            game.set_state(LinkState::Stopped, Some(why));
+            said = true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LOCK_RETRY) => {}
+            () = shutdown.cancelled() => return Ok(None),
+        }
     }
 }
 
@@ -208,7 +231,7 @@ impl Slot {
         let command = json!({ "id": id, "cmd": function, "ts": unix_millis().to_string(), "params": params });
         let mut rewrites = 0;
         loop {
-            if let Err(error) = self.write_command(&command).await {
+            if let Err(error) = self.write_command(session, &command).await {
                 let error = ErrorBody::new(
                     ErrorCode::INTERNAL_ERROR,
                     format!("could not write the command file: {error}"),
@@ -224,6 +247,15 @@ impl Slot {
                         .map(|result| RawValue::from_string(result.to_string()).unwrap_or_else(|_| null()));
                     let original = message.call_id().cloned().unwrap_or(WireId::Number(0));
                     session.receive(GameMessage::LuaResponse(Response::from_result(original, outcome)));
+                    return;
+                }
+                // Deleted unread when its time is up: it did not run.
+                Awaited::DeletedUnread if Instant::now() >= withdraw_at => {
+                    let error = ErrorBody::new(
+                        ErrorCode::CALL_TIMEOUT,
+                        "Function call timed out: the command was deleted unread at the deadline; it did not run",
+                    );
+                    session.fail_unsent(message, error);
                     return;
                 }
                 Awaited::DeletedUnread if rewrites < MAX_REWRITES => {
@@ -247,7 +279,7 @@ impl Slot {
                     return;
                 }
                 Awaited::TimedOut { maybe_ran: true } => {
-                    self.remember_in_doubt(&id, function);
+                    self.remember_in_doubt(&id, function, &command["params"]);
                     let error = ErrorBody::new(
                         ErrorCode::CALL_TIMEOUT,
                         format!(
@@ -358,16 +390,32 @@ impl Slot {
         }
     }
 
-    async fn write_command(&self, command: &Value) -> io::Result<()> {
+    /// Writes a command into the free slot. The answer file is cleared
+    /// first (a stale answer must not be taken for this command's), but
+    /// what it holds is read, not lost: it may be the late answer of a
+    /// command that timed out a moment ago.
+    async fn write_command(&mut self, session: &SessionGuard, command: &Value) -> io::Result<()> {
         let bytes = serde_json::to_vec(command)?;
         let (answer, path) = (self.answer.clone(), self.command.clone());
-        tokio::task::spawn_blocking(move || {
-            // A stale answer must not be taken for this command's.
-            remove_if_exists(&answer)?;
-            write_atomically(&path, &bytes)
+        let taken = with_suffix(&self.answer, ".taken");
+        let cleared = tokio::task::spawn_blocking(move || {
+            let cleared = match std::fs::rename(&answer, &taken) {
+                Ok(()) => read_whole_answer(&taken)?,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+                Err(error) => return Err(error),
+            };
+            let _ = remove_if_exists(&taken);
+            // No fsync: the command is worth nothing after a crash of the
+            // machine, and it is in the caller's time.
+            write_replacing(&path, &bytes)?;
+            Ok(cleared)
         })
         .await
-        .map_err(io::Error::other)?
+        .map_err(io::Error::other)??;
+        if let Some(answer) = cleared.as_deref().and_then(Answer::parse) {
+            self.other_answer(session, answer);
+        }
+        Ok(())
     }
 
     /// The id of the command in the slot, if there is one.
@@ -405,11 +453,11 @@ impl Slot {
         if self.answered.as_deref() == Some(answer.id.as_str()) {
             return;
         }
-        let Some(at) = self.in_doubt.iter().position(|(id, _)| *id == answer.id) else {
+        let Some(at) = self.in_doubt.iter().position(|doubtful| doubtful.id == answer.id) else {
             self.warn_foreign(session, &answer.id, "answer");
             return;
         };
-        let (id, function) = self.in_doubt.remove(at).expect("found above");
+        let InDoubt { id, function, params } = self.in_doubt.remove(at).expect("found above");
         tracing::warn!(
             game = session.game().name(),
             id,
@@ -420,21 +468,22 @@ impl Slot {
             Ok(result) => json!({ "success": true, "result": result }),
             Err(error) => json!({ "success": false, "error": error }),
         };
-        let payload = json!({ "id": id, "function": function, "outcome": outcome });
+        let payload = json!({ "id": id, "function": function, "params": params, "outcome": outcome });
         let payload = RawValue::from_string(payload.to_string()).expect("JSON");
         session.receive(GameMessage::GameEvent(GameEvent::named("late_answer", payload)));
         self.answered = Some(id);
     }
 
     fn is_ours(&self, id: &str) -> bool {
-        self.answered.as_deref() == Some(id) || self.in_doubt.iter().any(|(doubtful, _)| doubtful == id)
+        self.answered.as_deref() == Some(id) || self.in_doubt.iter().any(|doubtful| doubtful.id == id)
     }
 
-    fn remember_in_doubt(&mut self, id: &str, function: &str) {
+    fn remember_in_doubt(&mut self, id: &str, function: &str, params: &Value) {
         if self.in_doubt.len() == IN_DOUBT {
             self.in_doubt.pop_front();
         }
-        self.in_doubt.push_back((id.to_owned(), function.to_owned()));
+        let params = (params.to_string().len() <= KEPT_PARAMS).then(|| params.clone());
+        self.in_doubt.push_back(InDoubt { id: id.to_owned(), function: function.to_owned(), params });
     }
 
     /// Another program uses the same files (the seed's Python client, say):
@@ -478,6 +527,32 @@ impl Slot {
         }
     }
 }
+
+/// The answer file taken out of the slot: the mod writes it in place, so
+/// one taken while it wrote is read again until it parses (briefly).
+fn read_whole_answer(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    for _ in 0..10 {
+        match read_if_exists(path)? {
+            Some(bytes) if !bytes.is_empty() && Answer::parse(&bytes).is_none() => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return Ok(other),
+        }
+    }
+    read_if_exists(path)
+}
+
+/// A command that timed out after the mod may have read it.
+struct InDoubt {
+    id: String,
+    function: String,
+    /// Its parameters as sent, so that the caller can tell which call a
+    /// late answer belongs to; left out past [`KEPT_PARAMS`] bytes.
+    params: Option<Value>,
+}
+
+/// Bytes of parameters kept for a late answer's event.
+const KEPT_PARAMS: usize = 4096;
 
 /// How waiting for one command's answer ended.
 enum Awaited {
