@@ -92,8 +92,8 @@ pub async fn serve(game: Arc<Game>, options: MailboxOptions, shutdown: Cancellat
     std::fs::create_dir_all(folder)?;
     let Some(lock) = wait_for_lock(&game, &options.path, &command, &shutdown).await? else { return Ok(()) };
     // Leftovers from an earlier run must not run now, nor answer new calls.
-    for leftover in [&command, &answer, &with_suffix(&command, ".tmp"), &with_suffix(&command, ".withdrawn")]
-    {
+    let leftovers = [".tmp", ".withdrawn"].map(|suffix| with_suffix(&command, suffix));
+    for leftover in [&command, &answer, &with_suffix(&answer, ".taken"), &leftovers[0], &leftovers[1]] {
         remove_if_exists(leftover)?;
     }
     let mut watched = vec![folder.to_owned()];
@@ -249,8 +249,10 @@ impl Slot {
                     session.receive(GameMessage::LuaResponse(Response::from_result(original, outcome)));
                     return;
                 }
-                // Deleted unread when its time is up: it did not run.
-                Awaited::DeletedUnread if Instant::now() >= withdraw_at => {
+                // Deleted unread, and its time is up: it did not run.
+                Awaited::TimedOut { maybe_ran: false } | Awaited::DeletedUnread
+                    if Instant::now() >= withdraw_at =>
+                {
                     let error = ErrorBody::new(
                         ErrorCode::CALL_TIMEOUT,
                         "Function call timed out: the command was deleted unread at the deadline; it did not run",
@@ -291,15 +293,7 @@ impl Slot {
                     session.fail_unsent(message, error);
                     return;
                 }
-                Awaited::TimedOut { maybe_ran: false } => {
-                    let error = ErrorBody::new(
-                        ErrorCode::CALL_TIMEOUT,
-                        "Function call timed out: the command was deleted unread at the deadline; it did not run",
-                    );
-                    session.fail_unsent(message, error);
-                    return;
-                }
-                Awaited::Stopped => return,
+                Awaited::TimedOut { maybe_ran: false } | Awaited::Stopped => return,
             }
         }
     }
