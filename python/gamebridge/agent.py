@@ -1,0 +1,248 @@
+"""Agents as decorated Python functions, over the bridge's WebSocket agent API
+(``/agent``): no webhook server to run.
+
+    agent = Agent("ws://127.0.0.1:5000/agent")
+
+    @agent.function("AnalyzeThreat", game="civ5")
+    def analyze(args):                      # the game's external_call
+        return {"threat": "low"}
+
+    @agent.step("tempest")
+    def act(frames):                        # one call per batch of instances' frames
+        return [b"\\x01\\x00\\x00\\x01\\x0d" for frame in frames]
+
+    @agent.decide("arena")
+    def decide(tick, agents):               # one Agent Arena tick, every agent at once
+        return {a["agent_id"]: {"tool": "idle"} for a in agents}
+
+    agent.run()                             # or: await agent.run_async()
+
+Handlers may be plain functions or coroutines. Plain ``function`` and
+``decide`` handlers run in a worker thread, so a slow one (a model call) does
+not stall the connection; ``step`` handlers run inline, as a step is the hot
+path. A handler that raises answers the
+call with an error (``AGENT_ERROR``); for frames, the game then gets the
+profile's default reply. The agent reconnects by itself and registers again
+when the bridge restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import struct
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_URL = "ws://127.0.0.1:5000/agent"
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+FRAMES, REPLIES = 1, 2
+
+
+@dataclass
+class Frame:
+    """One lockstep frame: the instance it came from (``tempest/3``), its
+    number on that connection, and its bytes."""
+
+    id: int
+    game: str
+    seq: int
+    data: bytes
+
+
+def decode_frames(message: bytes) -> list[Frame]:
+    """A frames message (docs/WEBSOCKET.md): ``u8 1, u16 count``, then per frame
+    ``u64 id, u64 seq, u16 game_len, game, u32 frame_len, frame``, little-endian."""
+    kind, count = struct.unpack_from("<BH", message, 0)
+    if kind != FRAMES:
+        raise ValueError(f"not a frames message: kind {kind}")
+    offset, frames = 3, []
+    view = memoryview(message)
+    for _ in range(count):
+        frame_id, seq, game_len = struct.unpack_from("<QQH", message, offset)
+        offset += 18
+        game = bytes(view[offset : offset + game_len]).decode()
+        offset += game_len
+        (frame_len,) = struct.unpack_from("<I", message, offset)
+        offset += 4
+        frames.append(Frame(frame_id, game, seq, bytes(view[offset : offset + frame_len])))
+        offset += frame_len
+    return frames
+
+
+def encode_replies(replies: Sequence[tuple[int, bytes]]) -> bytes:
+    """A replies message: ``u8 2, u16 count``, then per reply ``u64 id, u32 len, reply``."""
+    parts = [struct.pack("<BH", REPLIES, len(replies))]
+    for frame_id, reply in replies:
+        parts.append(struct.pack("<QI", frame_id, len(reply)))
+        parts.append(bytes(reply))
+    return b"".join(parts)
+
+
+@dataclass
+class _Registration:
+    game: str | None
+    name: str
+    handler: Callable[..., Any]
+    timeout_ms: int | None = None
+    description: str | None = None
+
+
+class Agent:
+    """One WebSocket connection to the bridge, serving the functions decorated on it."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, token: str | None = None, batch: dict | None = None):
+        self.url = url
+        self.token = token
+        self.batch = batch
+        self.registrations: list[_Registration] = []
+        # What the bridge said about frames it answered with the default.
+        self.on_step_default: Callable[[dict], Any] | None = None
+
+    def function(self, name: str, *, game: str | None = None, timeout_ms: int | None = None, description=None):
+        """A JSON function the game calls (``external_call``): ``handler(args) -> result``."""
+
+        def register(handler):
+            self.registrations.append(_Registration(game, name, handler, timeout_ms, description))
+            return handler
+
+        return register
+
+    def step(self, game: str, *, timeout_ms: int | None = None):
+        """Lockstep frames of ``game`` and all its instances: ``handler(frames) -> replies``,
+        a list of :class:`Frame` in, one ``bytes`` reply per frame out, in order."""
+
+        def register(handler):
+            self.registrations.append(_Registration(game, "step", handler, timeout_ms))
+            return handler
+
+        return register
+
+    def decide(self, game: str, *, timeout_ms: int | None = None):
+        """Agent Arena ticks: ``handler(tick, agents) -> {agent_id: {tool, params, reasoning}}``,
+        where ``agents`` is ``[{agent_id, observation, experiences?}]``."""
+
+        def adapt(handler):
+            async def decide_tick(args):
+                decided = await _run(handler, args.get("tick", 0), args.get("agents", []))
+                return {"actions": [{"agent_id": agent_id, **action} for agent_id, action in decided.items()]}
+
+            self.registrations.append(_Registration(game, "decide", decide_tick, timeout_ms))
+            return handler
+
+        return adapt
+
+    def run(self) -> None:
+        """Serves until interrupted (Ctrl-C)."""
+        try:
+            asyncio.run(self.run_async())
+        except KeyboardInterrupt:
+            pass
+
+    async def run_async(self, *, ready: asyncio.Event | None = None) -> None:
+        """Serves for ever, reconnecting; ``ready`` is set once every function is registered."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        failures = 0
+        while True:
+            try:
+                async with connect(self.url, additional_headers=headers, max_size=None) as socket:
+                    await self._register(socket)
+                    failures = 0
+                    if ready is not None:
+                        ready.set()
+                    await self._serve(socket)
+            except (OSError, ConnectionClosed, InvalidHandshake) as error:
+                wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                failures += 1
+                print(f"gamebridge agent: no bridge at {self.url} ({error}); again in {wait} s", file=sys.stderr)
+                await asyncio.sleep(wait)
+
+    async def _register(self, socket) -> None:
+        by_game: dict[str | None, list[_Registration]] = {}
+        for registration in self.registrations:
+            by_game.setdefault(registration.game, []).append(registration)
+        for game, registrations in by_game.items():
+            functions = []
+            for registration in registrations:
+                spec: dict[str, Any] = {"name": registration.name}
+                if registration.timeout_ms is not None:
+                    spec["timeout_ms"] = registration.timeout_ms
+                if registration.description is not None:
+                    spec["description"] = registration.description
+                functions.append(spec)
+            message: dict[str, Any] = {"type": "register", "functions": functions}
+            if game is not None:
+                message["game"] = game
+            if self.batch is not None:
+                message["batch"] = self.batch
+            await socket.send(json.dumps(message))
+            answer = json.loads(await socket.recv())
+            if answer.get("type") != "registered":
+                raise RuntimeError(f"the bridge refused the registration for {game}: {answer}")
+
+    async def _serve(self, socket) -> None:
+        handlers = {(r.game, r.name): r.handler for r in self.registrations}
+        steppers = {r.game: r.handler for r in self.registrations if r.name == "step"}
+        tasks: set[asyncio.Task] = set()
+        async for message in socket:
+            if isinstance(message, bytes):
+                task = asyncio.create_task(self._step(socket, steppers, decode_frames(message)))
+            else:
+                call = json.loads(message)
+                if call.get("type") == "step_default" and self.on_step_default is not None:
+                    await _run(self.on_step_default, call)
+                if call.get("type") != "call":
+                    continue
+                handler = handlers.get((call.get("game"), call["function"])) or handlers.get((None, call["function"]))
+                task = asyncio.create_task(self._answer(socket, handler, call))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    async def _answer(self, socket, handler, call: dict) -> None:
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for {call['function']}")
+            result = await _run(handler, call.get("args"))
+            answer = {"type": "result", "id": call["id"], "success": True, "result": result}
+        except Exception as error:  # noqa: BLE001 - the caller gets the failure, the agent goes on
+            failure = {"code": "AGENT_ERROR", "message": f"{type(error).__name__}: {error}"}
+            answer = {"type": "result", "id": call["id"], "success": False, "error": failure}
+        await socket.send(json.dumps(answer))
+
+    async def _step(self, socket, steppers: dict, frames: list[Frame]) -> None:
+        # Frames of one batch may come from instances of one listening game.
+        by_handler: dict[Any, list[Frame]] = {}
+        for frame in frames:
+            handler = steppers.get(frame.game) or steppers.get(frame.game.split("/")[0])
+            by_handler.setdefault(handler, []).append(frame)
+        replies = []
+        for handler, batch in by_handler.items():
+            if handler is None:
+                continue
+            try:
+                # Inline, not in a thread: a step is a hot path, and a batch
+                # is answered as a whole anyway.
+                answered = handler(batch)
+                if inspect.isawaitable(answered):
+                    answered = await answered
+                answered = list(answered)
+            except Exception as error:  # noqa: BLE001 - the game gets its default reply
+                print(f"gamebridge agent: the step handler failed: {error!r}", file=sys.stderr)
+                continue
+            # A frame left without a reply gets the game's default at its deadline.
+            replies.extend((frame.id, bytes(reply)) for frame, reply in zip(batch, answered, strict=False))
+        if replies:
+            await socket.send(encode_replies(replies))
+
+
+async def _run(handler: Callable[..., Any], *args: Any) -> Any:
+    """A handler's result: awaited if it is a coroutine, else run in a worker thread."""
+    if inspect.iscoroutinefunction(handler):
+        return await handler(*args)
+    return await asyncio.to_thread(handler, *args)

@@ -1,0 +1,95 @@
+"""Fixtures that start the real bridge binary (``GAMEBRIDGE_BIN``, or the
+repository's ``target/debug/gamebridge``) with the project's fake games."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def binary() -> str:
+    path = os.environ.get("GAMEBRIDGE_BIN") or str(ROOT / "target" / "debug" / "gamebridge")
+    if not Path(path).exists():
+        pytest.fail(f"no gamebridge binary at {path}: run `cargo build` first, or set GAMEBRIDGE_BIN")
+    return path
+
+
+def read_url(stream, pattern: str, process: subprocess.Popen) -> str:
+    """The first URL matching ``pattern`` in the process's output."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            raise RuntimeError(f"the bridge exited ({process.poll()}) before saying where it listens")
+        found = re.search(pattern, line)
+        if found:
+            return found.group(1)
+    raise RuntimeError("the bridge did not say where it listens within 30 s")
+
+
+def wait_for(check, what: str, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def demo():
+    """``gamebridge demo``: a simulated turn-based game; yields the API URL."""
+    process = subprocess.Popen([binary(), "demo", "--listen", "127.0.0.1:0", "-q"], stdout=subprocess.PIPE, text=True)
+    try:
+        yield read_url(process.stdout, r"Agent API: (http://\S+)", process)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def serve(*games: str):
+    process = subprocess.Popen(
+        [binary(), "serve", "--listen", "127.0.0.1:0", *[arg for game in games for arg in ("--game", game)]],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = read_url(process.stderr, r"agent API listening on (http://\S+)", process)
+    return process, url
+
+
+@pytest.fixture
+def tempest():
+    """A bridge with the ``tempest`` profile on a free port; yields (API URL, game address)."""
+    process, url = serve("tempest=tempest?port=0&step_timeout_ms=2000")
+    try:
+
+        def listening():
+            games = httpx.get(f"{url}/games").json()["result"]["games"]
+            detail = games[0].get("detail") or ""
+            found = re.search(r"listening on tcp:(\S+)", detail)
+            return found and found.group(1)
+
+        yield url, wait_for(listening, "the tempest listener")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def arena():
+    """A bridge serving an Agent Arena game; yields the API URL."""
+    process, url = serve("arena=agent-arena")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
