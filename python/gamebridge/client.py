@@ -205,6 +205,29 @@ class AsyncClient(_Base):
     async def stats(self) -> dict:
         return await self.send(("GET", "/stats", None))
 
+    async def pending(self) -> dict:
+        return await self.send(("GET", self.routes.path("/lua/pending"), None))
+
+    async def register_external(
+        self, name: str, url: str, *, is_async: bool = False, timeout_ms: int | None = None, description=None
+    ) -> Any:
+        return await self.send(self.routes.register_external(name, url, is_async, timeout_ms, description))
+
+    async def unregister_external(self, name: str) -> Any:
+        return await self.send(("POST", self.routes.path("/external/unregister"), {"name": name}))
+
+    async def external_functions(self) -> list[dict]:
+        return (await self.send(("GET", self.routes.path("/external/functions"), None)))["functions"]
+
+    async def pause_player(self, player: int) -> list[int]:
+        return (await self.send(self.routes.player("POST", player)))["pausedPlayers"]
+
+    async def unpause_player(self, player: int) -> list[int]:
+        return (await self.send(self.routes.player("DELETE", player)))["pausedPlayers"]
+
+    async def paused_players(self) -> dict:
+        return await self.send(("GET", self.routes.path("/external/paused-players"), None))
+
     async def pause(self) -> Any:
         return await self.send(("POST", self.routes.path("/external/pause"), None))
 

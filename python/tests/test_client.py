@@ -39,6 +39,8 @@ def test_the_async_client_and_one_game_of_several(demo):
     async def run():
         async with AsyncClient(demo, game="demo") as bridge:
             assert await bridge.call("Echo", 7) == [7]
+            assert await bridge.pause_player(2) == [2]
+            assert (await bridge.paused_players())["pausedPlayers"] == [2]
             return (await bridge.health())["game"]
 
     assert asyncio.run(run()) == "demo"
