@@ -78,13 +78,40 @@ class _Parser:
         return None
 
 
-def _query(types: Sequence[str], game: str | None) -> dict:
-    query: dict[str, str] = {}
-    if types:
-        query["types"] = ",".join(types)
-    if game:
-        query["game"] = game
-    return query
+class _Position:
+    """Where a stream stands across reconnections: the last sequence number
+    seen (sent as ``Last-Event-ID`` on the next connection), and failures in
+    a row (for the wait before the next)."""
+
+    def __init__(self, url: str, types: Sequence[str], game: str | None, token: str | None, since: int, pings: bool):
+        self.url = f"{url.rstrip('/')}/events"
+        self.query: dict[str, str] = {}
+        if types:
+            self.query["types"] = ",".join(types)
+        if game:
+            self.query["game"] = game
+        self.token, self.last, self.pings, self.failures = token, since, pings, 0
+        self.parser = _Parser()
+
+    def connecting(self) -> tuple[str, dict, dict]:
+        """The stream's URL, query and headers for the next connection."""
+        self.parser = _Parser()
+        return self.url, self.query, _headers(self.token, self.last)
+
+    def feed(self, line: str) -> Event | None:
+        """The event a line completes, if the caller wants it."""
+        event = self.parser.feed(line)
+        if event is None:
+            return None
+        self.failures = 0
+        if event.seq is not None:
+            self.last = event.seq
+        return event if self.pings or event.name not in ("connected", "ping") else None
+
+    def wait(self) -> float:
+        """Seconds to wait before connecting again."""
+        self.failures += 1
+        return RETRY_SECONDS[min(self.failures - 1, len(RETRY_SECONDS) - 1)]
 
 
 def _headers(token: str | None, last: int | None) -> dict:
@@ -96,10 +123,13 @@ def _headers(token: str | None, last: int | None) -> dict:
     return headers
 
 
+def _latest(history: httpx.Response) -> int:
+    return int(history.json()["result"]["latest"])
+
+
 def latest(url: str, token: str | None = None) -> int:
     """The sequence number of the newest event the bridge has."""
-    response = httpx.get(f"{url.rstrip('/')}/events/history", params={"limit": "1"}, headers=_headers(token, None))
-    return int(response.json()["result"]["latest"])
+    return _latest(httpx.get(f"{url.rstrip('/')}/events/history", params={"limit": "1"}, headers=_headers(token, None)))
 
 
 def events(
@@ -118,32 +148,23 @@ def events(
     ``types`` and ``game`` filter on the bridge. ``connected`` and ``ping``
     events are left out unless ``pings``.
     """
-    return _events(url, types, game, latest(url, token) if since is None else since, token, pings)
+    position = _Position(url, types, game, token, latest(url, token) if since is None else since, pings)
+    return _events(position)
 
 
-def _events(url, types, game, since, token, pings) -> Iterator[Event]:
-    last = since
-    failures = 0
+def _events(position: _Position) -> Iterator[Event]:
     with httpx.Client(timeout=httpx.Timeout(10.0, read=30.0)) as http:
         while True:
+            url, query, headers = position.connecting()
             try:
-                query = _query(types, game)
-                with http.stream("GET", f"{url.rstrip('/')}/events", params=query, headers=_headers(token, last)) as r:
-                    r.raise_for_status()
-                    parser = _Parser()
-                    for line in r.iter_lines():
-                        event = parser.feed(line)
-                        if event is None:
-                            continue
-                        failures = 0
-                        if event.seq is not None:
-                            last = event.seq
-                        if pings or event.name not in ("connected", "ping"):
+                with http.stream("GET", url, params=query, headers=headers) as response:
+                    response.raise_for_status()
+                    for line in response.iter_lines():
+                        if (event := position.feed(line)) is not None:
                             yield event
             except (httpx.TransportError, httpx.HTTPStatusError):
                 pass
-            time.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
-            failures += 1
+            time.sleep(position.wait())
 
 
 async def aevents(
@@ -157,31 +178,19 @@ async def aevents(
 ) -> AsyncIterator[Event]:
     """:func:`events` for asyncio. Without ``since`` it starts from the
     newest event when it is first iterated."""
-    failures = 0
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=30.0)) as http:
         if since is None:
-            history = await http.get(
-                f"{url.rstrip('/')}/events/history", params={"limit": "1"}, headers=_headers(token, None)
-            )
-            since = int(history.json()["result"]["latest"])
-        last = since
+            history_url = f"{url.rstrip('/')}/events/history"
+            since = _latest(await http.get(history_url, params={"limit": "1"}, headers=_headers(token, None)))
+        position = _Position(url, types, game, token, since, pings)
         while True:
+            url, query, headers = position.connecting()
             try:
-                query = _query(types, game)
-                headers = _headers(token, last)
-                async with http.stream("GET", f"{url.rstrip('/')}/events", params=query, headers=headers) as r:
-                    r.raise_for_status()
-                    parser = _Parser()
-                    async for line in r.aiter_lines():
-                        event = parser.feed(line)
-                        if event is None:
-                            continue
-                        failures = 0
-                        if event.seq is not None:
-                            last = event.seq
-                        if pings or event.name not in ("connected", "ping"):
+                async with http.stream("GET", url, params=query, headers=headers) as response:
+                    response.raise_for_status()
+                    async for line in response.aiter_lines():
+                        if (event := position.feed(line)) is not None:
                             yield event
             except (httpx.TransportError, httpx.HTTPStatusError):
                 pass
-            await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
-            failures += 1
+            await asyncio.sleep(position.wait())
