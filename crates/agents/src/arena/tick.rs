@@ -263,19 +263,30 @@ fn agent_id(entry: &Map<String, Value>) -> Option<(String, Value)> {
 
 const NO_AGENT_ID: &str = "the agent has no agent_id (a string), so it cannot be decided";
 
+/// A tick's entry as an object with its id (key and as sent), or the
+/// invalid observation that answers it (`what` names the entry).
+fn identified(
+    entry: Value,
+    layout: Layout,
+    what: &str,
+) -> Result<(Map<String, Value>, String, Value), Observation> {
+    let Value::Object(fields) = entry else {
+        return Err(Observation::invalid(Value::Null, entry, layout, &format!("{what} is not an object")));
+    };
+    match agent_id(&fields) {
+        Some((agent_id, id)) => Ok((fields, agent_id, id)),
+        None => {
+            let id = fields.get("agent_id").cloned().unwrap_or(Value::Null);
+            Err(Observation::invalid(id, Value::Object(fields), layout, NO_AGENT_ID))
+        }
+    }
+}
+
 /// A V1 perception, with the original's defaults filled in.
 fn perception(entry: Value, tick: &Value) -> Observation {
-    let Value::Object(mut fields) = entry else {
-        return Observation::invalid(
-            Value::Null,
-            entry,
-            Layout::Perception,
-            "the perception is not an object",
-        );
-    };
-    let Some((agent_id, id)) = agent_id(&fields) else {
-        let id = fields.get("agent_id").cloned().unwrap_or(Value::Null);
-        return Observation::invalid(id, Value::Object(fields), Layout::Perception, NO_AGENT_ID);
+    let (mut fields, agent_id, id) = match identified(entry, Layout::Perception, "the perception") {
+        Ok(identified) => identified,
+        Err(invalid) => return invalid,
     };
     fields.entry("tick").or_insert_with(|| tick.clone());
     for (key, default) in perception_defaults() {
@@ -287,12 +298,9 @@ fn perception(entry: Value, tick: &Value) -> Observation {
 /// An SDK agent: its observations, with its id and the tick added where
 /// they are missing, as the SDK server does.
 fn sdk_observation(entry: Value, tick: &Value) -> Observation {
-    let Value::Object(mut fields) = entry else {
-        return Observation::invalid(Value::Null, entry, Layout::Flat, "the agent is not an object");
-    };
-    let Some((agent_id, id)) = agent_id(&fields) else {
-        let id = fields.get("agent_id").cloned().unwrap_or(Value::Null);
-        return Observation::invalid(id, Value::Object(fields), Layout::Flat, NO_AGENT_ID);
+    let (mut fields, agent_id, id) = match identified(entry, Layout::Flat, "the agent") {
+        Ok(identified) => identified,
+        Err(invalid) => return invalid,
     };
     let mut data = fields.remove("observations").unwrap_or_else(|| json!({}));
     if let Value::Object(observed) = &mut data {
