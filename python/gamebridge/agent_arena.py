@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import os
 import runpy
 import sys
@@ -33,7 +32,6 @@ from collections.abc import Callable
 from typing import Any
 
 DEFAULT_URL = "ws://127.0.0.1:5000/agent"
-RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
 def sdk():
@@ -76,58 +74,40 @@ def observation_data(agent_id: str, tick: Any, observation: Any, experiences: An
     return data
 
 
-def decide_tick(decide: Callable[[Any], Any], arguments: dict) -> list[dict]:
-    """Every agent's action for one tick of ``{tick, agents: [...]}``."""
+def decide_tick(decide: Callable[[Any], Any], tick: Any, agents: list[dict]) -> dict[str, dict]:
+    """Every agent's action for one tick, by agent id."""
     types = sdk()
-    actions = []
-    for agent in arguments.get("agents", []):
+    actions = {}
+    for agent in agents:
         agent_id = agent.get("agent_id")
         try:
-            data = observation_data(
-                agent_id, arguments.get("tick", 0), agent.get("observation"), agent.get("experiences")
-            )
-            action = decide(types.Observation.from_dict(data)).to_dict()
+            data = observation_data(agent_id, tick, agent.get("observation"), agent.get("experiences"))
+            actions[agent_id] = decide(types.Observation.from_dict(data)).to_dict()
         except Exception as error:  # noqa: BLE001 - one agent's failure is its own, as in the SDK server
-            action = types.Decision.idle(reasoning=f"Error: {error}").to_dict()
-        actions.append({"agent_id": agent_id, **action})
+            actions[agent_id] = types.Decision.idle(reasoning=f"Error: {error}").to_dict()
     return actions
 
 
 async def serve(decide: Callable[[Any], Any], url: str, game: str, token: str | None, timeout_ms: int) -> None:
-    """Decides the game's ticks until interrupted, reconnecting when the bridge goes away."""
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+    """Decides the game's ticks as a :class:`~gamebridge.agent.Agent` until
+    interrupted, reconnecting when the bridge goes away."""
+    from .agent import Agent
 
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    failures = 0
-    while True:
-        try:
-            async with connect(url, additional_headers=headers, max_size=None) as socket:
-                register = {
-                    "type": "register",
-                    "game": game,
-                    "functions": [{"name": "decide", "timeout_ms": timeout_ms}],
-                }
-                await socket.send(json.dumps(register))
-                answer = json.loads(await socket.recv())
-                if answer.get("type") != "registered":
-                    raise SystemExit(f"the bridge refused the agent: {answer.get('message', answer)}")
-                failures = 0
-                print(f"gamebridge-arena-agent: deciding {game} at {url}", flush=True)
-                async for message in socket:
-                    call = json.loads(message) if isinstance(message, str) else {}
-                    if call.get("type") != "call":
-                        continue
-                    actions = await asyncio.to_thread(decide_tick, decide, call.get("args") or {})
-                    result = {"type": "result", "id": call["id"], "success": True, "result": {"actions": actions}}
-                    await socket.send(json.dumps(result))
-        except (OSError, ConnectionClosed, InvalidHandshake) as error:
-            wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
-            failures += 1
-            print(
-                f"gamebridge-arena-agent: no bridge at {url} ({error}); again in {wait} s", file=sys.stderr, flush=True
-            )
-            await asyncio.sleep(wait)
+    agent = Agent(url, token=token)
+    agent.decide(game, timeout_ms=timeout_ms)(lambda tick, agents: decide_tick(decide, tick, agents))
+    ready = asyncio.Event()
+
+    async def announce() -> None:
+        await ready.wait()
+        print(f"gamebridge-arena-agent: deciding {game} at {url}", flush=True)
+
+    announced = asyncio.create_task(announce())
+    try:
+        await agent.run_async(ready=ready)
+    except RuntimeError as refused:
+        raise SystemExit(str(refused)) from refused
+    finally:
+        announced.cancel()
 
 
 def run_script(path: str, connect: Callable[[Callable[[Any], Any]], Any]) -> None:
