@@ -61,13 +61,19 @@ impl RunningBridge {
         let mut links = Vec::new();
         for game in &config.games {
             let handle = hub.add_game(&game.name, &game.link_label())?;
+            let mut spec = game.spec.clone();
             if let Some(path) = &game.spec.manifest {
-                let commands = crate::manifest::load(path)?;
-                tracing::info!(game = game.name, commands = commands.len(), manifest = %path.display(), "manifest loaded");
-                handle.functions().set_manifest(commands);
+                let manifest = crate::manifest::load(path)?;
+                tracing::info!(game = game.name, commands = manifest.commands.len(), frames = manifest.frames.is_some(), manifest = %path.display(), "manifest loaded");
+                handle.functions().set_manifest(manifest.commands);
+                if let Some(frames) = manifest.frames {
+                    spec = spec.with_frames(Arc::new(frames)).map_err(|why| {
+                        anyhow::anyhow!("game {}: the manifest {}: {why}", game.name, path.display())
+                    })?;
+                }
             }
             tracing::info!(game = game.name, link = game.link_label(), "serving game");
-            links.push(gamebridge_links::spawn(hub.clone(), handle, game.spec.clone(), shutdown.clone()));
+            links.push(gamebridge_links::spawn(hub.clone(), handle, spec, shutdown.clone()));
         }
         // Event streams end once the links have stopped after a shutdown, so
         // every client reads the games' last `dll_status` before the goodbye.

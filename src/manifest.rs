@@ -1,13 +1,17 @@
 //! Game manifests: a JSON file describing a game's commands — name,
 //! description, parameters as JSON Schema — for games that do not register
 //! their functions themselves (the TF2 mod), so agents and MCP clients still
-//! see typed tools. `manifests/tf2.json` is the TF2 mod's full catalogue.
+//! see typed tools; and, for a lockstep game, the layout of its frames and
+//! replies (`"frames"`, see `gamebridge_protocol::frame_spec`).
+//! `manifests/tf2.json` is the TF2 mod's full catalogue, `manifests/tempest.json`
+//! Tempest's frames; both are built in, by the names `tf2` and `tempest`.
 //!
 //! ```json
 //! {"game": "…", "commands": [{"name": "set_speed", "description": "…",
 //!   "parameters": {"type": "object", "properties": {…}, "required": […]},
 //!   "annotations": {"readOnlyHint": false, "destructiveHint": true},
-//!   "outputSchema": {"type": "object", …}}]}
+//!   "outputSchema": {"type": "object", …}}],
+//!  "frames": {"frame": {…}, "reply": {…}}}
 //! ```
 //!
 //! `annotations` and `outputSchema` are MCP's: hints for a client deciding
@@ -17,17 +21,41 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use gamebridge_hub::FunctionInfo;
+use gamebridge_protocol::FrameSpec;
 use serde::Deserialize;
+
+/// The manifests compiled into the binary, by name (`manifest=tempest`).
+const BUILT_IN: &[(&str, &str)] =
+    &[("tempest", include_str!("../manifests/tempest.json")), ("tf2", include_str!("../manifests/tf2.json"))];
 
 #[derive(Deserialize)]
 struct Manifest {
+    #[serde(default)]
     commands: Vec<FunctionInfo>,
+    frames: Option<serde_json::Value>,
 }
 
-/// The commands of the manifest at `path`, checked.
-pub fn load(path: &Path) -> anyhow::Result<Vec<FunctionInfo>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("could not read the manifest {}", path.display()))?;
+/// What a manifest declares.
+#[derive(Debug)]
+pub struct Loaded {
+    pub commands: Vec<FunctionInfo>,
+    pub frames: Option<FrameSpec>,
+}
+
+/// The manifest at `path`, or the built-in one of that name, checked.
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    let built_in = BUILT_IN.iter().find(|(name, _)| path.as_os_str() == *name && !path.exists());
+    let text = match built_in {
+        Some((_, text)) => (*text).to_owned(),
+        None => std::fs::read_to_string(path).with_context(|| {
+            let names: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
+            format!(
+                "could not read the manifest {} (built-in manifests: {})",
+                path.display(),
+                names.join(", ")
+            )
+        })?,
+    };
     let manifest: Manifest = serde_json::from_str(&text)
         .with_context(|| format!("the manifest {} is not valid", path.display()))?;
     for command in &manifest.commands {
@@ -56,7 +84,12 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<FunctionInfo>> {
             );
         }
     }
-    Ok(manifest.commands)
+    let frames = manifest
+        .frames
+        .map(FrameSpec::from_value)
+        .transpose()
+        .map_err(|why| anyhow::anyhow!("{}: the frame spec is not valid: {why}", path.display()))?;
+    Ok(Loaded { commands: manifest.commands, frames })
 }
 
 #[cfg(test)]
@@ -66,7 +99,7 @@ mod tests {
     #[test]
     fn the_shipped_tf2_manifest_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/tf2.json");
-        let commands = load(&path).unwrap();
+        let commands = load(&path).unwrap().commands;
         assert!(commands.len() >= 50, "the whole TF2 catalogue");
         let set_speed = commands.iter().find(|command| command.name == "set_speed").unwrap();
         assert_eq!(set_speed.parameters.as_ref().unwrap()["required"], serde_json::json!(["speed"]));
@@ -83,5 +116,15 @@ mod tests {
         std::fs::write(&path, "not json").unwrap();
         assert!(load(&path).unwrap_err().to_string().contains("not valid"));
         assert!(load(&dir.path().join("missing.json")).unwrap_err().to_string().contains("could not read"));
+        std::fs::write(&path, r#"{"frames": {"frame": {"fields": []}, "reply": {"fields": []}}}"#).unwrap();
+        assert!(load(&path).unwrap_err().to_string().contains("frame layout has no fields"));
+    }
+
+    #[test]
+    fn built_in_manifests_load_by_name() {
+        let tempest = load(Path::new("tempest")).unwrap().frames.expect("Tempest has frames");
+        assert_eq!((tempest.frame.size(), tempest.reply.size()), (819, 5), "the MAME script's sizes");
+        assert_eq!(tempest.default_reply().unwrap(), Some(vec![0, 0, 0, 1, 13]));
+        assert!(load(Path::new("tf2")).unwrap().commands.len() >= 50);
     }
 }

@@ -14,13 +14,13 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
 use serde_json::{Value, json};
+use support::mame::{Instance, PAYLOAD, tempest_frame};
 use support::{Harness, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
-const PAYLOAD: usize = 819;
 
 /// Frame `n` of instance `instance`: n in the first 4 bytes, the instance
 /// in the fifth, padded to Tempest's 819-byte payload.
@@ -37,26 +37,6 @@ fn expected_reply(instance: u8, n: u32) -> [u8; 5] {
     reply[..4].copy_from_slice(&n.to_be_bytes());
     reply[4] = instance;
     reply
-}
-
-/// A MAME instance running the Tempest script's wire protocol.
-struct Instance(TcpStream);
-
-impl Instance {
-    async fn connect(address: &str) -> Self {
-        let mut stream = within("connecting to the bridge", TcpStream::connect(address)).await.unwrap();
-        stream.write_all(&[0, 0]).await.unwrap(); // the 2-byte handshake
-        Self(stream)
-    }
-
-    async fn step(&mut self, frame: &[u8]) -> [u8; 5] {
-        let mut message = (frame.len() as u16).to_be_bytes().to_vec();
-        message.extend_from_slice(frame);
-        self.0.write_all(&message).await.unwrap();
-        let mut reply = [0u8; 5];
-        within("a step reply", self.0.read_exact(&mut reply)).await.unwrap();
-        reply
-    }
 }
 
 async fn tempest(options: &str) -> (Harness, String) {
@@ -78,7 +58,14 @@ async fn websocket_agent(harness: &Harness, silent: bool) -> Arc<AtomicUsize> {
     socket.send(Message::Text(register.to_string().into())).await.unwrap();
     let registered = within("registration", socket.next()).await.unwrap().unwrap();
     let registered: Value = serde_json::from_str(registered.to_text().unwrap()).unwrap();
-    assert_eq!(registered, json!({"type": "registered", "game": "tempest", "functions": ["step"]}));
+    assert_eq!(
+        (&registered["type"], &registered["game"], &registered["functions"]),
+        (&json!("registered"), &json!("tempest"), &json!(["step"]))
+    );
+    assert!(
+        registered["lockstep"]["deadline_ms"].is_u64(),
+        "a stepping agent learns its deadline: {registered}"
+    );
     let largest_batch = Arc::new(AtomicUsize::new(0));
     let largest = largest_batch.clone();
     tokio::spawn(async move {
@@ -402,16 +389,16 @@ async fn without_an_agent_the_profile_answers_as_the_original_server() {
     let mut game = Instance::connect(&address).await;
     // No fire, zap or spin; START_ADVANCED on, START_LEVEL_MIN 13, as
     // socket_server.py answers from its default game settings.
-    assert_eq!(game.step(&frame(1, 1)).await, [0, 0, 0, 1, 13]);
+    assert_eq!(game.step(&tempest_frame(1)).await, [0, 0, 0, 1, 13]);
 }
 
 #[tokio::test]
 async fn the_listening_games_totals_outlive_its_instances() {
     let (harness, address) = tempest_profile("").await;
-    for (instance, frames) in [(1, 3), (2, 2)] {
+    for frames in [3, 2] {
         let mut game = Instance::connect(&address).await;
         for n in 1..=frames {
-            game.step(&frame(instance, n)).await;
+            game.step(&tempest_frame(n)).await;
         }
         drop(game);
         within("the instance to be removed", async {
@@ -463,7 +450,7 @@ async fn an_agent_hears_of_every_frame_the_game_got_the_default_for() {
         }
     });
     let mut game = Instance::connect(&address).await;
-    assert_eq!(game.step(&frame(1, 1)).await, [0, 0, 0, 1, 13]);
+    assert_eq!(game.step(&tempest_frame(1)).await, [0, 0, 0, 1, 13]);
     let missed = within("the notice", heard.recv()).await.unwrap();
     assert_eq!(
         (missed["type"].as_str(), missed["game"].as_str(), missed["seq"].as_u64()),
@@ -474,7 +461,7 @@ async fn an_agent_hears_of_every_frame_the_game_got_the_default_for() {
         (missed["code"].as_str(), missed["reply"].as_str()),
         (Some("CALL_TIMEOUT"), Some("000000010d"))
     );
-    assert_eq!(game.step(&frame(1, 2)).await, [0, 0, 0, 1, 13]);
+    assert_eq!(game.step(&tempest_frame(2)).await, [0, 0, 0, 1, 13]);
     let wrong = within("the notice", heard.recv()).await.unwrap();
     assert_eq!(
         (wrong["seq"].as_u64(), wrong["code"].as_str()),
@@ -482,8 +469,8 @@ async fn an_agent_hears_of_every_frame_the_game_got_the_default_for() {
         "{wrong}"
     );
     assert!(wrong["message"].as_str().unwrap().contains("3 bytes"), "{wrong}");
-    assert_eq!(game.step(&frame(1, 3)).await, [1, 0, 9, 1, 13], "the agent's reply, as sent");
-    assert_eq!(game.step(&frame(1, 4)).await, [1, 0, 9, 1, 13]);
+    assert_eq!(game.step(&tempest_frame(3)).await, [1, 0, 9, 1, 13], "the agent's reply, as sent");
+    assert_eq!(game.step(&tempest_frame(4)).await, [1, 0, 9, 1, 13]);
     assert!(heard.try_recv().is_err(), "no notice for frames the agent answered");
     assert_eq!(harness.game_stats("tempest/1").await["step_misses"], 2);
 }

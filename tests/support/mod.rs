@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod godot;
+pub mod mame;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -56,8 +56,8 @@ impl WebhookDispatch {
     }
 }
 
-/// `{id, args: {game, seq, frame}}`: a lockstep frame for a webhook agent,
-/// base64 in JSON.
+/// `{id, args: {game, seq, frame, fields?}}`: a lockstep frame for a webhook
+/// agent, base64 in JSON, and decoded when the game has a frame spec.
 #[derive(Serialize)]
 struct StepBody<'a> {
     id: String,
@@ -69,6 +69,8 @@ struct StepArgs<'a> {
     game: &'a str,
     seq: u64,
     frame: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ExternalDispatch for WebhookDispatch {
@@ -89,6 +91,7 @@ impl ExternalDispatch for WebhookDispatch {
                     game: &request.game,
                     seq: request.seq,
                     frame: BASE64.encode(&request.frame),
+                    fields: request.fields.as_ref(),
                 },
             };
             let result = interpret(&Self::post(client, &function, body).await?)?;

@@ -24,6 +24,9 @@ pub struct ExternalFunction {
     /// How long the agent has to answer.
     pub timeout: Duration,
     pub description: Option<String>,
+    /// For `step`: hold each frame up to the link's hold bound rather than
+    /// its step deadline (a learner that trains between steps).
+    pub hold: bool,
 }
 
 /// Where an agent function lives.
@@ -86,6 +89,9 @@ pub struct StepRequest {
     /// The frame's number on its connection, from 1.
     pub seq: u64,
     pub frame: Bytes,
+    /// The frame's fields, decoded by the game's frame spec, for webhook
+    /// agents (connected agents get the bytes alone).
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A frame the game got the default reply for, instead of the agent's.

@@ -36,7 +36,7 @@ pub use external::{
     AgentChannel, AgentEndpoint, DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest,
     MAX_EXTERNAL_FUNCTION_BYTES, MAX_EXTERNAL_FUNCTIONS, NoDispatch, StepDefaulted, StepFuture, StepRequest,
 };
-pub use game::{Answered, Game, GameStatus, LinkState};
+pub use game::{Answered, Game, GameStatus, LinkState, Lockstep};
 pub use pause::PLAYER_IDS;
 pub use pending::{CallIds, MAX_PENDING_CALLS, PendingCallInfo};
 pub use registry::{

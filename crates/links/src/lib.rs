@@ -27,6 +27,15 @@ pub use spec::{
 /// Starts the link that serves `game`; it runs until `shutdown` is cancelled.
 /// Listening links add an instance game to `hub` for each connection.
 pub fn spawn(hub: Arc<Hub>, game: Arc<Game>, spec: LinkSpec, shutdown: CancellationToken) -> JoinHandle<()> {
+    if let Transport::Stream { options, .. } | Transport::Fifo { options, .. } = &spec.transport
+        && let Protocol::Step(step) = &options.protocol
+    {
+        game.set_lockstep(gamebridge_hub::Lockstep {
+            frames: step.frames.clone(),
+            deadline_ms: step.deadline.as_millis() as u64,
+            hold_ms: step.hold.map(|hold| hold.as_millis() as u64),
+        });
+    }
     match spec.transport {
         Transport::Stream { endpoint, options } if options.listen => {
             tokio::spawn(stream::listen_forever(hub, game, endpoint, options, shutdown))

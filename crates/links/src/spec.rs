@@ -8,8 +8,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use gamebridge_protocol::Framing;
+use std::sync::Arc;
+
 use gamebridge_protocol::codec::DEFAULT_MAX_FRAME;
+use gamebridge_protocol::{FrameSpec, Framing};
 
 use crate::stream::Endpoint;
 
@@ -17,7 +19,8 @@ use crate::stream::Endpoint;
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkSpec {
     pub transport: Transport,
-    /// A JSON file describing the game's commands (`manifest=PATH`, any link).
+    /// A JSON file describing the game's commands or frames
+    /// (`manifest=PATH`, any link), or the name of a built-in one.
     pub manifest: Option<PathBuf>,
 }
 
@@ -107,6 +110,12 @@ pub struct StepOptions {
     pub default_reply: Option<Vec<u8>>,
     /// How long the agent has for each frame.
     pub deadline: std::time::Duration,
+    /// How long the bridge holds a frame for an agent that asked for it
+    /// (`hold: true`, a learner between updates): `hold_ms=`, or the frame
+    /// spec's `hold_ms`. Below the game's own patience.
+    pub hold: Option<std::time::Duration>,
+    /// The layout of frames and replies, from the game's manifest.
+    pub frames: Option<Arc<FrameSpec>>,
 }
 
 impl Default for StepOptions {
@@ -116,6 +125,8 @@ impl Default for StepOptions {
             reply_size: None,
             default_reply: None,
             deadline: std::time::Duration::from_secs(1),
+            hold: None,
+            frames: None,
         }
     }
 }
@@ -124,6 +135,53 @@ impl StepOptions {
     /// The reply a frame gets when the agent does not give one.
     pub fn fallback_reply(&self) -> Vec<u8> {
         self.default_reply.clone().unwrap_or_else(|| vec![0; self.reply_size.unwrap_or(0)])
+    }
+
+    /// Takes the reply size, default reply and hold bound from a frame
+    /// spec, where the link's options do not name them; options that
+    /// contradict the spec are refused.
+    fn apply_frames(&mut self, frames: Arc<FrameSpec>) -> Result<(), String> {
+        let size = frames.reply.size();
+        match self.reply_size {
+            Some(reply) if reply != size => {
+                return Err(format!("reply={reply} but the frame spec's replies have {size} bytes"));
+            }
+            _ => self.reply_size = Some(size),
+        }
+        match &self.default_reply {
+            Some(default) if default.len() != size => {
+                return Err(format!(
+                    "default= has {} bytes but the frame spec's replies have {size}",
+                    default.len()
+                ));
+            }
+            Some(_) => {}
+            None => self.default_reply = frames.default_reply()?,
+        }
+        if self.hold.is_none() {
+            self.hold = frames.hold_ms.map(std::time::Duration::from_millis);
+        }
+        self.frames = Some(frames);
+        Ok(())
+    }
+}
+
+impl LinkSpec {
+    /// This link with the frame spec of its manifest; only lockstep links
+    /// (`protocol=step`) have frames.
+    pub fn with_frames(mut self, frames: Arc<FrameSpec>) -> Result<Self, String> {
+        match &mut self.transport {
+            Transport::Stream { options, .. } | Transport::Fifo { options, .. } => {
+                match &mut options.protocol {
+                    Protocol::Step(step) => step.apply_frames(frames)?,
+                    Protocol::Bridge => {
+                        return Err("a frame spec applies to lockstep links (protocol=step) only".into());
+                    }
+                }
+            }
+            _ => return Err("a frame spec applies to lockstep links (protocol=step) only".into()),
+        }
+        Ok(self)
     }
 }
 
@@ -171,7 +229,7 @@ impl LinkSpec {
                 let port = take_port(&mut extra).unwrap_or(9999);
                 format!(
                     "tcp:127.0.0.1:{port}?listen&framing=u16be&handshake=2&reply=5&protocol=step\
-                     &default={TEMPEST_DEFAULT_REPLY}"
+                     &default={TEMPEST_DEFAULT_REPLY}&manifest=tempest"
                 )
             }
             "agent-arena" => "http".to_owned(),
@@ -260,10 +318,15 @@ fn stream_options(query: &str) -> Result<StreamOptions, String> {
                 let millis = millis.ok_or("step_timeout_ms must be a positive number of milliseconds")?;
                 step.deadline = std::time::Duration::from_millis(millis as u64);
             }
+            "hold_ms" => {
+                let millis = Some(number(key, value)?).filter(|millis| *millis > 0);
+                let millis = millis.ok_or("hold_ms must be a positive number of milliseconds")?;
+                step.hold = Some(std::time::Duration::from_millis(millis as u64));
+            }
             other => {
                 return Err(format!(
                     "unknown option {other:?}; expected framing, max_frame, listen, protocol, handshake, reply, \
-                     default or step_timeout_ms"
+                     default, step_timeout_ms or hold_ms"
                 ));
             }
         }

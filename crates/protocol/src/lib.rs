@@ -10,6 +10,7 @@
 //! - [`message`]: every message of the pipe protocol, in both directions.
 //! - [`depth`]: how deeply a JSON text nests (arguments are forwarded raw).
 //! - [`error`]: the error codes and error body of the Vox Deorum envelope.
+//! - [`frame_spec`]: the byte layout of a lockstep game's frames and replies.
 //! - [`json`]: repair of raw control characters some games put in strings.
 //! - [`naming`]: where node-ipc pipes live on each system.
 //! - [`strings`]: the all-strings value encoding of the Transport Fever 2 mod.
@@ -17,6 +18,7 @@
 pub mod codec;
 pub mod depth;
 pub mod error;
+pub mod frame_spec;
 pub mod json;
 pub mod message;
 pub mod naming;
@@ -24,5 +26,6 @@ pub mod strings;
 
 pub use codec::{FrameCodec, FrameError, Framing};
 pub use error::{CallResult, ErrorBody, ErrorCode};
+pub use frame_spec::FrameSpec;
 pub use message::{BridgeMessage, EventName, GameEvent, GameMessage, ParseError, Response, WireId};
 pub use serde_json::value::RawValue;

@@ -103,6 +103,8 @@ enum FunctionSpec {
         timeout_ms: Option<u64>,
         #[serde(rename = "async")]
         is_async: Option<bool>,
+        /// For `step`: wait for this agent up to the game's hold bound.
+        hold: Option<bool>,
     },
 }
 
@@ -208,10 +210,10 @@ impl Agent {
         }
         let mut registered = Vec::new();
         for spec in message.functions {
-            let (name, description, timeout_ms, is_async) = match spec {
-                FunctionSpec::Name(name) => (name, None, None, None),
-                FunctionSpec::Full { name, description, timeout_ms, is_async } => {
-                    (name, description, timeout_ms, is_async)
+            let (name, description, timeout_ms, is_async, hold) = match spec {
+                FunctionSpec::Name(name) => (name, None, None, None, None),
+                FunctionSpec::Full { name, description, timeout_ms, is_async, hold } => {
+                    (name, description, timeout_ms, is_async, hold)
                 }
             };
             let function = ExternalFunction {
@@ -220,6 +222,7 @@ impl Agent {
                 is_async: is_async.unwrap_or(false),
                 timeout: Duration::from_millis(timeout_ms.unwrap_or(5000).max(1)),
                 description,
+                hold: hold.unwrap_or(false),
             };
             match game.register_external(function) {
                 Ok(_) => {
@@ -240,7 +243,12 @@ impl Agent {
             ?registered,
             "agent registered functions"
         );
-        self.send(json!({ "type": "registered", "game": game.name(), "functions": registered }));
+        let mut answer = json!({ "type": "registered", "game": game.name(), "functions": registered });
+        // A stepping agent learns the frame layout, deadline and hold bound.
+        if let Some(lockstep) = game.lockstep() {
+            answer["lockstep"] = json!(lockstep);
+        }
+        self.send(answer);
     }
 
     fn unregister(&self, message: Unregister) {

@@ -89,6 +89,7 @@ fn validate_registration(body: &Value, security: &Security) -> Result<ExternalFu
         is_async,
         timeout: Duration::from_millis(timeout),
         description,
+        hold: false,
     })
 }
 

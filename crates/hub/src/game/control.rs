@@ -62,10 +62,15 @@ impl Game {
                 "no agent registered the function 'step'",
             ));
         };
-        let request = StepRequest { game: self.name.clone(), seq, frame };
         match &function.endpoint {
-            AgentEndpoint::Webhook { .. } => self.shared.dispatch.step(function.clone(), request).await,
-            AgentEndpoint::Channel(channel) => channel.step(request).await,
+            AgentEndpoint::Webhook { .. } => {
+                let fields = self.decode_frame(&frame);
+                let request = StepRequest { game: self.name.clone(), seq, frame, fields };
+                self.shared.dispatch.step(function.clone(), request).await
+            }
+            AgentEndpoint::Channel(channel) => {
+                channel.step(StepRequest { game: self.name.clone(), seq, frame, fields: None }).await
+            }
         }
     }
 

@@ -4,8 +4,10 @@
 
 mod calls;
 mod control;
+mod lockstep;
 
 pub use calls::Answered;
+pub use lockstep::Lockstep;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -60,6 +62,10 @@ pub struct GameStatus {
     pub detail: Option<String>,
     pub functions: usize,
     pub pending_calls: usize,
+    /// For a lockstep game: its frame spec, deadline and hold bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<Lockstep>))]
+    pub lockstep: Option<Arc<Lockstep>>,
 }
 
 pub struct Game {
@@ -75,6 +81,8 @@ pub struct Game {
     parent: Option<Arc<Game>>,
     /// Whether a session is attached, for those who wait on it.
     connected: tokio::sync::watch::Sender<bool>,
+    /// Set by a lockstep link.
+    lockstep: ArcSwapOption<Lockstep>,
     shared: Arc<Shared>,
 }
 
@@ -104,6 +112,7 @@ impl Game {
             pause: PauseState::default(),
             parent,
             connected: tokio::sync::watch::Sender::new(false),
+            lockstep: ArcSwapOption::empty(),
             shared,
         }
     }
@@ -226,6 +235,7 @@ impl Game {
             detail: status.detail.clone(),
             functions: self.functions.len(),
             pending_calls,
+            lockstep: self.lockstep(),
         }
     }
 

@@ -81,11 +81,11 @@ pub async fn serve_steps(
         }
         seq += 1;
         // A frame that could not be read still gets a reply: the game waits for one.
-        let answer = match frame {
-            Ok(frame) => ask(session, seq, frame, step.deadline).await,
-            Err(error) => {
+        let answer = match frame.map_err(|error| error.to_string()).and_then(|frame| fits(step, frame)) {
+            Ok(frame) => ask(session, seq, frame, deadline(session, step)).await,
+            Err(why) => {
                 session.record_bad_frame();
-                Err(ErrorBody::new(ErrorCode::SERIALIZATION_ERROR, error.to_string()))
+                Err(ErrorBody::new(ErrorCode::SERIALIZATION_ERROR, why))
             }
         };
         let reply = match answer {
@@ -127,6 +127,24 @@ fn defaulted(session: &SessionGuard, seq: u64, error: ErrorBody, fallback: &Byte
     game.record_step(true);
     game.step_defaulted(seq, error, fallback.clone());
     fallback.clone()
+}
+
+/// The frame, if it fits the game's frame spec (or there is none): a frame
+/// that does not is the game's mistake, and the agent is not asked.
+fn fits(step: &StepOptions, frame: Bytes) -> Result<Bytes, String> {
+    match &step.frames {
+        Some(spec) => spec.frame.check(&frame).map(|()| frame),
+        None => Ok(frame),
+    }
+}
+
+/// The step deadline, or the hold bound when the stepping agent asked to be
+/// waited for.
+fn deadline(session: &SessionGuard, step: &StepOptions) -> Duration {
+    match step.hold {
+        Some(hold) if session.game().step_held() => hold,
+        _ => step.deadline,
+    }
 }
 
 /// The agent's reply to one frame, within the step deadline.
