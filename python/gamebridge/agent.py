@@ -9,6 +9,7 @@
 
     @agent.step("tempest")
     def act(frames):                        # one call per batch of instances' frames
+        state = frames.records["state"]     # numpy (len(frames), 195), with the game's frame spec
         return [b"\\x01\\x00\\x00\\x01\\x0d" for frame in frames]
 
     @agent.decide("arena")
@@ -45,12 +46,31 @@ FRAMES, REPLIES = 1, 2
 @dataclass
 class Frame:
     """One lockstep frame: the instance it came from (``tempest/3``), its
-    number on that connection, and its bytes."""
+    number on that connection, and its bytes (a view into the message: no copy)."""
 
     id: int
     game: str
     seq: int
-    data: bytes
+    data: memoryview
+
+
+class Frames(list):
+    """The frames of one batch, in the order they are answered. With the game's
+    frame spec (``spec``), ``records`` is the batch as a numpy structured array:
+    ``frames.records["state"]`` is one row per frame."""
+
+    def __init__(self, frames=(), spec=None):
+        super().__init__(frames)
+        self.spec = spec
+        self._records = None
+
+    @property
+    def records(self):
+        if self.spec is None:
+            raise LookupError("the bridge sent no frame spec for this game: its manifest declares no frames")
+        if self._records is None:
+            self._records = self.spec.batch([frame.data for frame in self])
+        return self._records
 
 
 def decode_frames(message: bytes) -> list[Frame]:
@@ -64,13 +84,24 @@ def decode_frames(message: bytes) -> list[Frame]:
     for _ in range(count):
         frame_id, seq, game_len = struct.unpack_from("<QQH", message, offset)
         offset += 18
-        game = bytes(view[offset : offset + game_len]).decode()
+        game = str(view[offset : offset + game_len], "utf-8")
         offset += game_len
         (frame_len,) = struct.unpack_from("<I", message, offset)
         offset += 4
-        frames.append(Frame(frame_id, game, seq, bytes(view[offset : offset + frame_len])))
+        frames.append(Frame(frame_id, game, seq, view[offset : offset + frame_len]))
         offset += frame_len
     return frames
+
+
+def _reply_bytes(replies) -> list[bytes]:
+    """A step handler's answer as one ``bytes`` per frame: a list of bytes, or a
+    numpy array with one row per frame (structured, or of bytes)."""
+    if hasattr(replies, "dtype") and hasattr(replies, "tobytes"):
+        rows = replies.reshape(len(replies), -1) if replies.dtype.fields is None else replies
+        size = rows.itemsize * (rows.shape[1] if rows.ndim > 1 else 1)
+        packed = rows.tobytes()
+        return [packed[at : at + size] for at in range(0, len(packed), size)]
+    return [bytes(reply) for reply in replies]
 
 
 def encode_replies(replies: Sequence[tuple[int, bytes]]) -> bytes:
@@ -89,6 +120,7 @@ class _Registration:
     handler: Callable[..., Any]
     timeout_ms: int | None = None
     description: str | None = None
+    hold: bool = False
 
 
 class Agent:
@@ -99,6 +131,9 @@ class Agent:
         self.token = token
         self.batch = batch
         self.registrations: list[_Registration] = []
+        # What the bridge said of each stepped game: frame spec, deadline, hold bound.
+        self.lockstep: dict[str, dict] = {}
+        self._specs: dict[str, Any] = {}
         # What the bridge said about frames it answered with the default.
         self.on_step_default: Callable[[dict], Any] | None = None
 
@@ -111,12 +146,15 @@ class Agent:
 
         return register
 
-    def step(self, game: str, *, timeout_ms: int | None = None):
+    def step(self, game: str, *, timeout_ms: int | None = None, hold: bool = False):
         """Lockstep frames of ``game`` and all its instances: ``handler(frames) -> replies``,
-        a list of :class:`Frame` in, one ``bytes`` reply per frame out, in order."""
+        :class:`Frames` in, one ``bytes`` reply per frame out, in order (or a numpy
+        array with one row per frame). ``hold``: the bridge waits for this agent up
+        to the game's hold bound, not its step deadline (a learner that trains
+        between steps)."""
 
         def register(handler):
-            self.registrations.append(_Registration(game, "step", handler, timeout_ms))
+            self.registrations.append(_Registration(game, "step", handler, timeout_ms, hold=hold))
             return handler
 
         return register
@@ -164,6 +202,7 @@ class Agent:
                 await asyncio.sleep(wait)
 
     async def _register(self, socket) -> None:
+        self._specs.clear()
         by_game: dict[str | None, list[_Registration]] = {}
         for registration in self.registrations:
             by_game.setdefault(registration.game, []).append(registration)
@@ -175,6 +214,8 @@ class Agent:
                     spec["timeout_ms"] = registration.timeout_ms
                 if registration.description is not None:
                     spec["description"] = registration.description
+                if registration.hold:
+                    spec["hold"] = True
                 functions.append(spec)
             message: dict[str, Any] = {"type": "register", "functions": functions}
             if game is not None:
@@ -185,6 +226,8 @@ class Agent:
             answer = json.loads(await socket.recv())
             if answer.get("type") != "registered":
                 raise RuntimeError(f"the bridge refused the registration for {game}: {answer}")
+            if "lockstep" in answer:
+                self.lockstep[answer["game"]] = answer["lockstep"]
 
     async def _serve(self, socket) -> None:
         handlers = {(r.game, r.name): r.handler for r in self.registrations}
@@ -217,12 +260,15 @@ class Agent:
 
     async def _step(self, socket, steppers: dict, frames: list[Frame]) -> None:
         # Frames of one batch may come from instances of one listening game.
-        by_handler: dict[Any, list[Frame]] = {}
+        by_game: dict[str, Frames] = {}
         for frame in frames:
-            handler = steppers.get(frame.game) or steppers.get(frame.game.split("/")[0])
-            by_handler.setdefault(handler, []).append(frame)
+            game = frame.game if frame.game in steppers else frame.game.split("/")[0]
+            if game not in by_game:
+                by_game[game] = Frames(spec=self._frame_spec(game))
+            by_game[game].append(frame)
         replies = []
-        for handler, batch in by_handler.items():
+        for game, batch in by_game.items():
+            handler = steppers.get(game)
             if handler is None:
                 continue
             try:
@@ -231,14 +277,27 @@ class Agent:
                 answered = handler(batch)
                 if inspect.isawaitable(answered):
                     answered = await answered
-                answered = list(answered)
+                answered = _reply_bytes(answered)
             except Exception as error:  # noqa: BLE001 - the game gets its default reply
                 print(f"gamebridge agent: the step handler failed: {error!r}", file=sys.stderr)
                 continue
             # A frame left without a reply gets the game's default at its deadline.
-            replies.extend((frame.id, bytes(reply)) for frame, reply in zip(batch, answered, strict=False))
+            replies.extend((frame.id, reply) for frame, reply in zip(batch, answered, strict=False))
         if replies:
             await socket.send(encode_replies(replies))
+
+    def _frame_spec(self, game: str):
+        """The game's :class:`~gamebridge.frame_spec.FrameSpec`, when the bridge
+        sent one and numpy is installed."""
+        spec = self._specs.get(game)
+        if spec is None and game not in self._specs:
+            frames = self.lockstep.get(game, {}).get("frames")
+            try:
+                from .frame_spec import FrameSpec
+            except ImportError:  # numpy is an extra: without it, frames are bytes
+                frames = None
+            spec = self._specs[game] = FrameSpec(frames) if frames else None
+        return spec
 
 
 async def _run(handler: Callable[..., Any], *args: Any) -> Any:

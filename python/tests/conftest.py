@@ -85,6 +85,17 @@ def tempest():
 
 
 @pytest.fixture
+def raw_lockstep():
+    """A lockstep game without a manifest (no frame spec); yields the API URL."""
+    process, url = serve("emu=tcp:127.0.0.1:0?listen&framing=u16be&protocol=step&reply=5")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
 def arena():
     """A bridge serving an Agent Arena game; yields the API URL."""
     process, url = serve("arena=agent-arena")
