@@ -159,9 +159,10 @@ class Agent:
 
         return register
 
-    def decide(self, game: str, *, timeout_ms: int | None = None):
+    def decide(self, game: str, *, timeout_ms: int | None = 25_000):
         """Agent Arena ticks: ``handler(tick, agents) -> {agent_id: {tool, params, reasoning}}``,
-        where ``agents`` is ``[{agent_id, observation, experiences?}]``."""
+        where ``agents`` is ``[{agent_id, observation, experiences?}]``. ``timeout_ms``
+        defaults to the arena's own decide deadline (25 s)."""
 
         def adapt(handler):
             async def decide_tick(args):
@@ -233,19 +234,26 @@ class Agent:
         handlers = {(r.game, r.name): r.handler for r in self.registrations}
         steppers = {r.game: r.handler for r in self.registrations if r.name == "step"}
         tasks: set[asyncio.Task] = set()
-        async for message in socket:
-            if isinstance(message, bytes):
-                task = asyncio.create_task(self._step(socket, steppers, decode_frames(message)))
-            else:
-                call = json.loads(message)
-                if call.get("type") == "step_default" and self.on_step_default is not None:
-                    await _run(self.on_step_default, call)
-                if call.get("type") != "call":
-                    continue
-                handler = handlers.get((call.get("game"), call["function"])) or handlers.get((None, call["function"]))
-                task = asyncio.create_task(self._answer(socket, handler, call))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        try:
+            async for message in socket:
+                if isinstance(message, bytes):
+                    task = asyncio.create_task(self._step(socket, steppers, decode_frames(message)))
+                else:
+                    call = json.loads(message)
+                    if call.get("type") == "step_default" and self.on_step_default is not None:
+                        await _run(self.on_step_default, call)
+                    if call.get("type") != "call":
+                        continue
+                    function = call["function"]
+                    handler = handlers.get((call.get("game"), function)) or handlers.get((None, function))
+                    task = asyncio.create_task(self._answer(socket, handler, call))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            # The bridge failed the calls in flight when the connection dropped:
+            # their answers have nowhere to go.
+            for task in tasks:
+                task.cancel()
 
     async def _answer(self, socket, handler, call: dict) -> None:
         try:
@@ -256,7 +264,7 @@ class Agent:
         except Exception as error:  # noqa: BLE001 - the caller gets the failure, the agent goes on
             failure = {"code": "AGENT_ERROR", "message": f"{type(error).__name__}: {error}"}
             answer = {"type": "result", "id": call["id"], "success": False, "error": failure}
-        await socket.send(json.dumps(answer))
+        await _send(socket, json.dumps(answer))
 
     async def _step(self, socket, steppers: dict, frames: list[Frame]) -> None:
         # Frames of one batch may come from instances of one listening game.
@@ -284,7 +292,7 @@ class Agent:
             # A frame left without a reply gets the game's default at its deadline.
             replies.extend((frame.id, reply) for frame, reply in zip(batch, answered, strict=False))
         if replies:
-            await socket.send(encode_replies(replies))
+            await _send(socket, encode_replies(replies))
 
     def _frame_spec(self, game: str):
         """The game's :class:`~gamebridge.frame_spec.FrameSpec`, when the bridge
@@ -301,7 +309,21 @@ class Agent:
 
 
 async def _run(handler: Callable[..., Any], *args: Any) -> Any:
-    """A handler's result: awaited if it is a coroutine, else run in a worker thread."""
+    """A handler's result: awaited if it is a coroutine function, else run in a
+    worker thread (and awaited if it returned an awaitable, as an object with
+    an async ``__call__`` does)."""
     if inspect.iscoroutinefunction(handler):
         return await handler(*args)
-    return await asyncio.to_thread(handler, *args)
+    result = await asyncio.to_thread(handler, *args)
+    return await result if inspect.isawaitable(result) else result
+
+
+async def _send(socket, message: str | bytes) -> None:
+    """Sends an answer; one whose connection dropped meanwhile is dropped too
+    (the bridge already failed that call, and the agent reconnects)."""
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        await socket.send(message)
+    except ConnectionClosed:
+        pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def binary() -> str:
 
 
 def read_url(stream, pattern: str, process: subprocess.Popen) -> str:
-    """The first URL matching ``pattern`` in the process's output."""
+    """The first URL matching ``pattern`` in the process's output; the rest of
+    the output is drained in a thread, so a chatty bridge never blocks on a
+    full pipe."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         line = stream.readline()
@@ -31,8 +34,16 @@ def read_url(stream, pattern: str, process: subprocess.Popen) -> str:
             raise RuntimeError(f"the bridge exited ({process.poll()}) before saying where it listens")
         found = re.search(pattern, line)
         if found:
+            threading.Thread(target=drain, args=(stream,), daemon=True).start()
             return found.group(1)
     raise RuntimeError("the bridge did not say where it listens within 30 s")
+
+
+def drain(stream) -> None:
+    """Reads the stream to its end, then closes it."""
+    with stream:
+        for _ in stream:
+            pass
 
 
 def wait_for(check, what: str, seconds: float = 30):
