@@ -191,22 +191,20 @@ class Agent:
         while True:
             try:
                 async with connect(self.url, additional_headers=headers, max_size=None) as socket:
-                    await self._register(socket)
                     failures = 0
-                    if ready is not None:
-                        ready.set()
-                    await self._serve(socket)
+                    await self._serve(socket, ready)
             except (OSError, ConnectionClosed, InvalidHandshake) as error:
                 wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 print(f"gamebridge agent: no bridge at {self.url} ({error}); again in {wait} s", file=sys.stderr)
                 await asyncio.sleep(wait)
 
-    async def _register(self, socket) -> None:
-        self._specs.clear()
+    def _register_messages(self) -> list[dict[str, Any]]:
+        """One ``register`` message per game, with its functions."""
         by_game: dict[str | None, list[_Registration]] = {}
         for registration in self.registrations:
             by_game.setdefault(registration.game, []).append(registration)
+        messages = []
         for game, registrations in by_game.items():
             functions = []
             for registration in registrations:
@@ -223,32 +221,54 @@ class Agent:
                 message["game"] = game
             if self.batch is not None:
                 message["batch"] = self.batch
-            await socket.send(json.dumps(message))
-            answer = json.loads(await socket.recv())
-            if answer.get("type") != "registered":
-                raise RuntimeError(f"the bridge refused the registration for {game}: {answer}")
-            if "lockstep" in answer:
-                self.lockstep[answer["game"]] = answer["lockstep"]
+            messages.append(message)
+        return messages
 
-    async def _serve(self, socket) -> None:
+    async def _serve(self, socket, ready: asyncio.Event | None) -> None:
+        """Registers game by game, then answers until the connection drops.
+        Frames and calls of the games registered first are answered while the
+        later registrations are under way."""
+        self._specs.clear()
         handlers = {(r.game, r.name): r.handler for r in self.registrations}
         steppers = {r.game: r.handler for r in self.registrations if r.name == "step"}
         tasks: set[asyncio.Task] = set()
-        try:
-            async for message in socket:
-                if isinstance(message, bytes):
-                    task = asyncio.create_task(self._step(socket, steppers, decode_frames(message)))
-                else:
-                    call = json.loads(message)
-                    if call.get("type") == "step_default" and self.on_step_default is not None:
-                        await _run(self.on_step_default, call)
-                    if call.get("type") != "call":
-                        continue
+
+        def dispatch(message) -> dict | None:
+            """Starts answering one message; returns the text messages that are not calls."""
+            if isinstance(message, bytes):
+                work = self._step(socket, steppers, decode_frames(message))
+            else:
+                call = json.loads(message)
+                if call.get("type") == "step_default" and self.on_step_default is not None:
+                    work = _run(self.on_step_default, call)
+                elif call.get("type") == "call":
                     function = call["function"]
                     handler = handlers.get((call.get("game"), function)) or handlers.get((None, function))
-                    task = asyncio.create_task(self._answer(socket, handler, call))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                    work = self._answer(socket, handler, call)
+                else:
+                    return call
+            task = asyncio.create_task(work)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            return None
+
+        messages = aiter(socket)
+        try:
+            for register in self._register_messages():
+                await socket.send(json.dumps(register))
+                answer = None
+                while answer is None or answer.get("type") not in ("registered", "error"):
+                    answer = dispatch(await anext(messages))
+                if answer["type"] == "error":
+                    # A game that is not served (yet): the other registrations still count.
+                    game = register.get("game", "the only game")
+                    print(f"gamebridge agent: the bridge refused {game}: {answer.get('message')}", file=sys.stderr)
+                elif "lockstep" in answer:
+                    self.lockstep[answer["game"]] = answer["lockstep"]
+            if ready is not None:
+                ready.set()
+            async for message in messages:
+                dispatch(message)
         finally:
             # The bridge failed the calls in flight when the connection dropped:
             # their answers have nowhere to go.

@@ -169,7 +169,14 @@ impl Agent {
             Some(name) => self.state.hub.game(name),
             None => self.state.hub.default_game(),
         }
-        .ok_or_else(|| ErrorBody::new(ErrorCode::NOT_FOUND, format!("no game named {name:?}")))
+        .ok_or_else(|| {
+            let games: Vec<String> = self.state.hub.games().iter().map(|game| game.name().to_owned()).collect();
+            let why = match name {
+                Some(name) => format!("no game named '{name}'"),
+                None => "name the game: this bridge serves several".to_owned(),
+            };
+            ErrorBody::new(ErrorCode::NOT_FOUND, format!("{why}; games: {}", games.join(", ")))
+        })
     }
 
     async fn handle_text(&self, text: &str) {
