@@ -18,13 +18,15 @@ Link specs (SPEC in --game NAME=SPEC):
   mailbox:DIR        a folder of request and answer files (docs/MAILBOX.md)
   mailbox:PREFIX?legacy[&log=PATH]  the TF2 files PREFIX_cmd.json / PREFIX_resp.json
   http               the game posts to the bridge's own listener (Agent Arena)
-  any link: ?manifest=PATH  a JSON file describing the game's commands (typed MCP tools)
+  any link: ?manifest=PATH  a JSON file describing the game's commands (typed MCP tools) or
+                            frames (lockstep layout); `tf2` and `tempest` are built in
   options: ?framing=delimiter|delimiter:TEXT|lines|u16be|u32be&max_frame=BYTES&listen
-           &protocol=bridge|step&handshake=N&reply=N&default=HEX&step_timeout_ms=MS
+           &protocol=bridge|step&handshake=N&reply=N&default=HEX&step_timeout_ms=MS&hold_ms=MS
 Profiles:
   vox-deorum         pipe:vox-deorum-bridge (or $VOX_DEORUM_PIPE_NAME): Civilization V
   tf2                mailbox:/tmp/tf2?legacy: the Transport Fever 2 AI Builder mod
-  tempest            tcp:127.0.0.1:9999?listen&framing=u16be&handshake=2&reply=5&protocol=step: Tempest on MAME
+  tempest            tcp:127.0.0.1:9999?listen&framing=u16be&handshake=2&reply=5&protocol=step&manifest=tempest:
+                     Tempest on MAME (its frame spec built in; hold_ms 3000)
   agent-arena        http: the Godot simulation posts /tick to the bridge
                      (options: decide_timeout_ms, backend=rules|llm, llm_url, llm_model, …)
 Examples:
@@ -52,6 +54,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the bridge: connect to games and serve the agent API.
+    #[command(after_help = AFTER_HELP)]
     Serve(Box<ServeOptions>),
     /// Run a bridge with a simulated turn-based game, to try the API without a real game.
     Demo {

@@ -170,7 +170,8 @@ impl Agent {
             None => self.state.hub.default_game(),
         }
         .ok_or_else(|| {
-            let games: Vec<String> = self.state.hub.games().iter().map(|game| game.name().to_owned()).collect();
+            let games: Vec<String> =
+                self.state.hub.games().iter().map(|game| game.name().to_owned()).collect();
             let why = match name {
                 Some(name) => format!("no game named '{name}'"),
                 None => "name the game: this bridge serves several".to_owned(),
