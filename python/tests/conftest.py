@@ -3,6 +3,7 @@ repository's ``target/debug/gamebridge``) with the project's fake games."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -67,6 +68,17 @@ def demo():
         process.wait(10)
 
 
+@contextlib.contextmanager
+def served(*games: str):
+    """A bridge serving ``games`` (``NAME=SPEC``) for the ``with`` block; yields its URL."""
+    process, url = serve(*games)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def serve(*games: str):
     process = subprocess.Popen(
         [binary(), "serve", "--listen", "127.0.0.1:0", *[arg for game in games for arg in ("--game", game)]],
@@ -98,20 +110,12 @@ def tempest():
 @pytest.fixture
 def raw_lockstep():
     """A lockstep game without a manifest (no frame spec); yields the API URL."""
-    process, url = serve("emu=tcp:127.0.0.1:0?listen&framing=u16be&protocol=step&reply=5")
-    try:
+    with served("emu=tcp:127.0.0.1:0?listen&framing=u16be&protocol=step&reply=5") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture
 def arena():
     """A bridge serving an Agent Arena game; yields the API URL."""
-    process, url = serve("arena=agent-arena")
-    try:
+    with served("arena=agent-arena") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)

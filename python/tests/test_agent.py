@@ -11,7 +11,7 @@ import threading
 
 import httpx
 import numpy as np
-from conftest import serve
+from conftest import served
 from fake_mame import Mame, frame
 
 from gamebridge import Agent
@@ -91,8 +91,7 @@ def test_a_function_answers_the_games_external_call(tmp_path):
     server = socket.socket(socket.AF_UNIX)
     server.bind(path)
     server.listen(1)
-    process, url = serve(f"civ=unix:{path}")
-    try:
+    with server, served(f"civ=unix:{path}") as url:
         agent = Agent(url.replace("http://", "ws://") + "/agent")
 
         @agent.function("AnalyzeThreat", game="civ")
@@ -110,10 +109,6 @@ def test_a_function_answers_the_games_external_call(tmp_path):
         answer = messages.next_of("external_response")
         assert answer == {"type": "external_response", "id": 7, "success": True, "result": {"threat": "high"}}
         game.close()
-    finally:
-        server.close()
-        process.terminate()
-        process.wait(10)
 
 
 DELIMITER = b"!@#$%^!"

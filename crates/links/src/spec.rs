@@ -347,14 +347,8 @@ fn stream_options(query: &str) -> Result<StreamOptions, String> {
 
 /// Bytes from hexadecimal text (`default=0000000000`).
 fn hex(text: &str) -> Result<Vec<u8>, String> {
-    let invalid = || format!("default={text} is not hexadecimal bytes");
-    if !text.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).map_err(|_| invalid()))
-        .collect()
+    gamebridge_protocol::frame_spec::hex_bytes(text)
+        .ok_or_else(|| format!("default={text} is not hexadecimal bytes"))
 }
 
 fn http_transport(query: &str) -> Result<Transport, String> {

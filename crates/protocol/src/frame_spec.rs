@@ -267,13 +267,18 @@ impl FrameSpec {
     /// The reply's `default`, as bytes.
     pub fn default_reply(&self) -> Result<Option<Vec<u8>>, String> {
         let Some(text) = &self.reply.default else { return Ok(None) };
-        let invalid = || format!("the default reply {text:?} is not hexadecimal bytes");
-        if !text.len().is_multiple_of(2) || !text.is_ascii() {
-            return Err(invalid());
-        }
-        let bytes = (0..text.len()).step_by(2).map(|at| u8::from_str_radix(&text[at..at + 2], 16));
-        bytes.collect::<Result<Vec<u8>, _>>().map(Some).map_err(|_| invalid())
+        hex_bytes(text)
+            .map(Some)
+            .ok_or_else(|| format!("the default reply {text:?} is not hexadecimal bytes"))
     }
+}
+
+/// Bytes from hexadecimal text (`000000010d`), two digits a byte.
+pub fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(&text[at..at + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]
