@@ -43,7 +43,7 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 FRAMES, REPLIES = 1, 2
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One lockstep frame: the instance it came from (``tempest/3``), its
     number on that connection, and its bytes (a view into the message: no copy)."""
@@ -73,20 +73,34 @@ class Frames(list):
         return self._records
 
 
+_COUNT = struct.Struct("<BH")
+_FRAME_HEAD = struct.Struct("<QQH")
+_FRAME_LEN = struct.Struct("<I")
+_REPLY_HEAD = struct.Struct("<QI")
+# Instance names as text, by their bytes: batches name the same instances again and again.
+_NAMES: dict[bytes, str] = {}
+
+
 def decode_frames(message: bytes) -> list[Frame]:
     """A frames message (docs/WEBSOCKET.md): ``u8 1, u16 count``, then per frame
     ``u64 id, u64 seq, u16 game_len, game, u32 frame_len, frame``, little-endian."""
-    kind, count = struct.unpack_from("<BH", message, 0)
+    kind, count = _COUNT.unpack_from(message, 0)
     if kind != FRAMES:
         raise ValueError(f"not a frames message: kind {kind}")
     offset, frames = 3, []
     view = memoryview(message)
+    head, length, names = _FRAME_HEAD.unpack_from, _FRAME_LEN.unpack_from, _NAMES
     for _ in range(count):
-        frame_id, seq, game_len = struct.unpack_from("<QQH", message, offset)
+        frame_id, seq, game_len = head(message, offset)
         offset += 18
-        game = str(view[offset : offset + game_len], "utf-8")
+        name = message[offset : offset + game_len]
+        game = names.get(name)
+        if game is None:
+            if len(names) >= 4096:  # instance numbers are reused; this only bounds odd bridges
+                names.clear()
+            game = names[name] = name.decode()
         offset += game_len
-        (frame_len,) = struct.unpack_from("<I", message, offset)
+        (frame_len,) = length(message, offset)
         offset += 4
         frames.append(Frame(frame_id, game, seq, view[offset : offset + frame_len]))
         offset += frame_len
@@ -101,15 +115,16 @@ def _reply_bytes(replies) -> list[bytes]:
         size = rows.itemsize * (rows.shape[1] if rows.ndim > 1 else 1)
         packed = rows.tobytes()
         return [packed[at : at + size] for at in range(0, len(packed), size)]
-    return [bytes(reply) for reply in replies]
+    return [reply if type(reply) is bytes else bytes(reply) for reply in replies]
 
 
 def encode_replies(replies: Sequence[tuple[int, bytes]]) -> bytes:
     """A replies message: ``u8 2, u16 count``, then per reply ``u64 id, u32 len, reply``."""
-    parts = [struct.pack("<BH", REPLIES, len(replies))]
+    pack = _REPLY_HEAD.pack
+    parts = [_COUNT.pack(REPLIES, len(replies))]
     for frame_id, reply in replies:
-        parts.append(struct.pack("<QI", frame_id, len(reply)))
-        parts.append(bytes(reply))
+        parts.append(pack(frame_id, len(reply)))
+        parts.append(reply)
     return b"".join(parts)
 
 
