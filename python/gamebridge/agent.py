@@ -30,6 +30,7 @@ when the bridge restarts.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import struct
@@ -356,9 +357,16 @@ async def _run(handler: Callable[..., Any], *args: Any) -> Any:
 async def _send(socket, message: str | bytes) -> None:
     """Sends an answer; one whose connection dropped meanwhile is dropped too
     (the bridge already failed that call, and the agent reconnects)."""
-    from websockets.exceptions import ConnectionClosed
-
     try:
         await socket.send(message)
-    except ConnectionClosed:
+    except _connection_closed():
         pass
+
+
+@functools.cache
+def _connection_closed() -> type[Exception]:
+    """websockets' ``ConnectionClosed``, imported once: websockets is imported
+    on first connection, so that the codec functions need it not."""
+    from websockets.exceptions import ConnectionClosed
+
+    return ConnectionClosed

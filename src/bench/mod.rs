@@ -13,6 +13,7 @@ mod report;
 mod scale;
 mod sim_games;
 mod step;
+mod step_python;
 mod tick;
 
 use std::path::Path;
@@ -42,7 +43,8 @@ pub enum Scenario {
     /// beside the seed's Python client (100 ms polling) on the same game.
     Mailbox(mailbox::MailboxBench),
     /// Lockstep frames from 1 and 16 instances through the bridge to a
-    /// WebSocket agent, beside a raw TCP ping-pong.
+    /// WebSocket agent, beside a raw TCP ping-pong; with --python, beside a
+    /// Python baseline server, through the Python package's agent.
     Step(step::StepBench),
     /// Agent Arena ticks with 1 to 1,000 agents, decided by the rules and by
     /// a WebSocket agent, beside an empty HTTP handler.

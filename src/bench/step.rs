@@ -2,8 +2,10 @@
 //! replies) from 1 and from 16 game instances through the bridge to a
 //! WebSocket agent, beside a raw TCP ping-pong of the same sizes measured
 //! in the same run. Targets: one instance ≥ 20,000 steps/s; a step through
-//! the bridge costs at most 3× a raw ping-pong.
+//! the bridge costs at most 3× a raw ping-pong. With `--python`, the Python
+//! comparison instead (`step_python`).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -29,16 +31,40 @@ pub struct StepBench {
     /// Steps per instance.
     #[arg(long, default_value_t = 20_000)]
     steps: usize,
-    /// Numbers of instances to measure.
-    #[arg(long, value_delimiter = ',', default_value = "1,16")]
-    instances: Vec<usize>,
+    /// Numbers of instances to measure [default: 1,16; with --python: 1,8,32].
+    #[arg(long, value_delimiter = ',')]
+    instances: Option<Vec<usize>>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Compare with Python instead, using this interpreter [default:
+    /// target/python-venv/bin/python if it exists, else python3].
+    ///
+    /// The same fake MAME clients (Rust, one thread, 821-byte Tempest frames,
+    /// 5-byte replies) step, one server after the other: a Python baseline
+    /// written from Tempest AI's socket_server.py (bench/tempest_baseline_server.py:
+    /// a thread per instance, each parsing its frame's header and state and
+    /// answering a fixed action), then the bridge on two workers with the
+    /// Python package's agent (bench/tempest_step_agent.py: gamebridge.Agent
+    /// with @agent.step, one Python call per batch of frames). Reports
+    /// steps/s, p50 and p99 of each at every instance count, and gamebridge's
+    /// speed over the baseline's; targets ≥ 1× at 1 instance, ≥ 2× at 8,
+    /// ≥ 5× at 32. The interpreter needs the websockets package (numpy is
+    /// used by the baseline when present); the agent runs with PYTHONPATH=REPO/python.
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    python: Option<Option<PathBuf>>,
+    #[command(flatten)]
+    python_options: super::step_python::PythonOptions,
 }
 
 pub fn run(options: StepBench) -> anyhow::Result<()> {
     let steps = options.steps.max(10);
+    if let Some(python) = options.python {
+        let instances = options.instances.unwrap_or_else(|| vec![1, 8, 32]);
+        let instances: Vec<usize> = instances.into_iter().map(|count| count.max(1)).collect();
+        return super::step_python::run(steps, &instances, python, &options.python_options, options.json);
+    }
+    let instances = options.instances.unwrap_or_else(|| vec![1, 16]);
     let thread_runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build();
     // The bridge on its own two workers, the agent and the games on threads of their own.
     let bridge_runtime =
@@ -56,7 +82,7 @@ pub fn run(options: StepBench) -> anyhow::Result<()> {
             Report::new("step", "Tempest frames (821 B → 5 B) through the bridge to a WebSocket agent");
         let floor = raw_ping_pong(steps).await?;
         let mut results = Vec::new();
-        for &instances in &options.instances {
+        for &instances in &instances {
             results.push(through_bridge(&address, instances.max(1), steps).await?);
         }
         if let Some(single) = results.iter().find(|row| row.concurrency == 1) {
@@ -80,7 +106,7 @@ pub fn run(options: StepBench) -> anyhow::Result<()> {
     report.print(options.json)
 }
 
-async fn start_bridge() -> anyhow::Result<(RunningBridge, String)> {
+pub(super) async fn start_bridge() -> anyhow::Result<(RunningBridge, String)> {
     let spec = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step&step_timeout_ms=5000";
     let config = BridgeConfig {
         listen: "127.0.0.1:0".parse()?,
