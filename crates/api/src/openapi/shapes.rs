@@ -249,6 +249,7 @@ mod tests {
             is_async: true,
             timeout: Duration::from_millis(250),
             description: Some("asks the advisor".into()),
+            hold: false,
         };
         assert_mirrors::<ExternalFunction>(&serde_json::to_value(&function).unwrap());
     }
