@@ -15,6 +15,7 @@
 //! Experiences the scene reported for an agent go to the agent deciding it
 //! (webhook, WebSocket or model) with its next observation.
 
+mod answer;
 mod basic_tools;
 mod bounded;
 mod experiences;
@@ -32,11 +33,10 @@ use gamebridge_protocol::{RawValue, WireId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use answer::tick_answer;
 pub use experiences::Experiences;
 pub use metrics::{ArenaMetrics, MetricsSnapshot};
-pub use tick::{
-    DEFAULT_MAX_AGENTS, Observation, Tick, TickError, TickShape, read_tick, sdk_action, v1_action,
-};
+pub use tick::{DEFAULT_MAX_AGENTS, Observation, Tick, TickError, TickShape, read_tick};
 pub use tools::{MAX_TOOLS, Tool, ToolRegistry, to_json_schema};
 
 use crate::llm::{LlmClient, LlmConfig};
@@ -162,10 +162,7 @@ impl Arena {
                 let each = valid.iter().map(|observation| self.ask_agent(tick, observation));
                 futures::future::join_all(each).await
             }
-            None => {
-                let each = valid.iter().map(|observation| self.decide_built_in(observation));
-                futures::future::join_all(each).await
-            }
+            None => self.decide_built_in_all(&valid).await,
         }
         .into_iter();
         observations
@@ -255,15 +252,33 @@ impl Arena {
             .collect()
     }
 
-    async fn decide_built_in(&self, observation: &Observation) -> Decision {
-        let backend = self
-            .agents
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(&observation.agent_id)
-            .cloned()
-            .flatten()
-            .unwrap_or_else(|| self.options.default_backend.clone());
+    /// The built-in backends' decisions: the rules at once, in order (they
+    /// take microseconds), models concurrently.
+    async fn decide_built_in_all(&self, observations: &[&Observation]) -> Vec<Decision> {
+        let backends: Vec<Backend> = {
+            let chosen = self.agents.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            observations
+                .iter()
+                .map(|observation| {
+                    chosen
+                        .get(&observation.agent_id)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| self.options.default_backend.clone())
+                })
+                .collect()
+        };
+        if backends.iter().all(|backend| matches!(backend, Backend::Rules)) {
+            return observations.iter().map(|seen| rules::decide(&seen.data, seen.layout)).collect();
+        }
+        let each = observations
+            .iter()
+            .zip(backends)
+            .map(|(observation, backend)| self.decide_built_in(observation, backend));
+        futures::future::join_all(each).await
+    }
+
+    async fn decide_built_in(&self, observation: &Observation, backend: Backend) -> Decision {
         match backend {
             Backend::Rules => rules::decide(&observation.data, observation.layout),
             Backend::Llm(config) => {

@@ -19,7 +19,6 @@ use serde_json::{Map, Value, json};
 
 use super::bounded::BoundedVec;
 use super::non_finite;
-use crate::Decision;
 use crate::rules::Layout;
 
 /// One agent's view of the world for one tick.
@@ -54,19 +53,22 @@ impl Observation {
 }
 
 /// The V1 perception's fields the original filled in when they were
-/// missing, with its defaults.
-fn perception_defaults() -> [(&'static str, Value); 8] {
-    let origin = || json!([0.0, 0.0, 0.0]);
-    [
-        ("position", origin()),
-        ("rotation", origin()),
-        ("velocity", origin()),
-        ("visible_entities", json!([])),
-        ("inventory", json!([])),
-        ("health", json!(100.0)),
-        ("energy", json!(100.0)),
-        ("custom_data", json!({})),
-    ]
+/// missing, with its defaults (built only for a field that is missing: a
+/// thousand-agent tick would otherwise build eight thousand values for
+/// nothing).
+const PERCEPTION_DEFAULTS: [(&str, fn() -> Value); 8] = [
+    ("position", origin),
+    ("rotation", origin),
+    ("velocity", origin),
+    ("visible_entities", || json!([])),
+    ("inventory", || json!([])),
+    ("health", || json!(100.0)),
+    ("energy", || json!(100.0)),
+    ("custom_data", || json!({})),
+];
+
+fn origin() -> Value {
+    json!([0.0, 0.0, 0.0])
 }
 
 /// Which shape a tick came in.
@@ -289,8 +291,10 @@ fn perception(entry: Value, tick: &Value) -> Observation {
         Err(invalid) => return invalid,
     };
     fields.entry("tick").or_insert_with(|| tick.clone());
-    for (key, default) in perception_defaults() {
-        fields.entry(key).or_insert(default);
+    for (key, default) in PERCEPTION_DEFAULTS {
+        if !fields.contains_key(key) {
+            fields.insert(key.to_owned(), default());
+        }
     }
     Observation { agent_id, id, data: Value::Object(fields), layout: Layout::Perception, invalid: None }
 }
@@ -308,19 +312,6 @@ fn sdk_observation(entry: Value, tick: &Value) -> Observation {
         observed.entry("tick").or_insert_with(|| tick.clone());
     }
     Observation { agent_id, id, data, layout: Layout::Flat, invalid: None }
-}
-
-/// One action of a V1 answer: for the request's tick, as the original.
-pub fn v1_action(observation: &Observation, tick: &Value, decision: &Decision) -> Value {
-    json!({
-        "agent_id": observation.id, "tick": tick, "tool": decision.tool,
-        "params": decision.params, "reasoning": decision.reasoning,
-    })
-}
-
-/// One action of an SDK answer.
-pub fn sdk_action(observation: &Observation, decision: &Decision) -> Value {
-    json!({ "agent_id": observation.id, "action": decision })
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use gamebridge_agents::arena::MetricsSnapshot;
-use gamebridge_agents::arena::{
-    Arena, Backend, Observation, TickError, TickShape, non_finite, read_tick, sdk_action, v1_action,
-};
+use gamebridge_agents::arena::{Arena, Backend, Observation, TickError, non_finite, read_tick, tick_answer};
 use gamebridge_protocol::{GameEvent, RawValue};
 use serde_json::{Value, json};
 
@@ -110,30 +108,8 @@ pub async fn tick(
         TickError::Invalid(message) => detail(StatusCode::UNPROCESSABLE_ENTITY, message),
     })?;
     let decisions = arena.tick(&tick).await;
-    let pairs = tick.observations.iter().zip(&decisions);
-    let mut answer = match tick.shape {
-        TickShape::V1 => {
-            let actions: Vec<Value> =
-                pairs.map(|(seen, decision)| v1_action(seen, &tick.tick, decision)).collect();
-            json!({
-                "tick": tick.tick,
-                "actions": actions,
-                "metrics": {
-                    "tick_time_ms": started.elapsed().as_secs_f64() * 1000.0,
-                    "agents_processed": tick.observations.len(),
-                    "actions_generated": actions.len(),
-                },
-            })
-        }
-        TickShape::Sdk => {
-            let actions: Vec<Value> = pairs.map(|(seen, decision)| sdk_action(seen, decision)).collect();
-            json!({ "tick": tick.tick, "actions": actions })
-        }
-    };
-    if tick.non_finite {
-        non_finite::scrub(&mut answer);
-    }
-    Ok(Json(answer).into_response())
+    let answer = tick_answer(&tick, &decisions, started.elapsed().as_secs_f64() * 1000.0);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], answer).into_response())
 }
 
 /// One agent's decision for one observation.
