@@ -226,7 +226,8 @@ impl Arena {
                 observation: &seen.data,
             })
             .collect();
-        let args = serde_json::value::to_raw_value(&Batch { agents, tick }).expect("JSON values always serialise");
+        let args =
+            serde_json::value::to_raw_value(&Batch { agents, tick }).expect("JSON values always serialise");
         let asked = self.game.call_agent("decide", WireId::Number(tick as i64), args);
         let answer = match tokio::time::timeout(self.options.deadline, asked).await {
             Ok(Ok(result)) => result,
