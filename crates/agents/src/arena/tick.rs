@@ -56,7 +56,7 @@ impl Observation {
 /// missing, with its defaults (built only for a field that is missing: a
 /// thousand-agent tick would otherwise build eight thousand values for
 /// nothing).
-const PERCEPTION_DEFAULTS: [(&str, fn() -> Value); 8] = [
+const PERCEPTION_DEFAULTS: [(&str, MakeDefault); 8] = [
     ("position", origin),
     ("rotation", origin),
     ("velocity", origin),
@@ -66,6 +66,9 @@ const PERCEPTION_DEFAULTS: [(&str, fn() -> Value); 8] = [
     ("energy", || json!(100.0)),
     ("custom_data", || json!({})),
 ];
+
+/// Builds one default value.
+type MakeDefault = fn() -> Value;
 
 fn origin() -> Value {
     json!([0.0, 0.0, 0.0])
