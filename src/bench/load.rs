@@ -42,11 +42,13 @@ where
     }))
     .await?;
     let elapsed = started.elapsed();
-    let mut total = new_histogram();
-    for histogram in histograms {
-        total.add(histogram)?;
-    }
-    Ok(Measurement::from_histogram(label, concurrency, per_worker * concurrency, elapsed, &total))
+    Ok(Measurement::from_histogram(
+        label,
+        concurrency,
+        per_worker * concurrency,
+        elapsed,
+        &merged(histograms)?,
+    ))
 }
 
 /// A worker that POSTs `body` to `url` and checks the Vox envelope says
@@ -71,4 +73,13 @@ pub fn poster(http: &reqwest::Client, url: String, body: Bytes) -> impl AsyncFnM
 
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// The workers' histograms as one.
+pub fn merged(histograms: impl IntoIterator<Item = Histogram<u64>>) -> anyhow::Result<Histogram<u64>> {
+    let mut total = new_histogram();
+    for histogram in histograms {
+        total.add(histogram)?;
+    }
+    Ok(total)
 }

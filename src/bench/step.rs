@@ -220,10 +220,7 @@ async fn through_bridge(address: &str, instances: usize, steps: usize) -> anyhow
     }
     let started = Instant::now();
     let games = connections.into_iter().map(|stream| play(stream, steps, true));
-    let mut total = new_histogram();
-    for histogram in futures::future::join_all(games).await {
-        total.add(histogram?)?;
-    }
+    let total = super::load::merged(futures::future::try_join_all(games).await?)?;
     let label = format!("bridge, {instances} instance{}", if instances == 1 { "" } else { "s" });
     Ok(Measurement::from_histogram(&label, instances, steps * instances, started.elapsed(), &total))
 }

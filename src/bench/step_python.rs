@@ -26,7 +26,7 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::load::new_histogram;
+use super::load::{merged, new_histogram};
 use super::progress;
 use super::report::{Measurement, Report};
 
@@ -357,11 +357,7 @@ async fn measure(label: &str, address: &str, count: usize, steps: usize) -> anyh
     }))
     .await?;
     let elapsed = started.elapsed();
-    let mut total = new_histogram();
-    for histogram in histograms {
-        total.add(histogram)?;
-    }
-    Ok(Measurement::from_histogram(label, count, steps * count, elapsed, &total))
+    Ok(Measurement::from_histogram(label, count, steps * count, elapsed, &merged(histograms)?))
 }
 
 /// A Python script run for the benchmark: it says it is ready on its first
