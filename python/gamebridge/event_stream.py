@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from .errors import unwrap
+
 # Waits between reconnections; the last repeats.
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -124,7 +126,13 @@ def _headers(token: str | None, last: int | None) -> dict:
 
 
 def _latest(history: httpx.Response) -> int:
-    return int(history.json()["result"]["latest"])
+    """The newest sequence number in a ``/events/history`` answer; a refusal
+    (a wrong token, say) raises :class:`BridgeError` with the bridge's code."""
+    try:
+        body = history.json()
+    except ValueError:
+        body = history.text
+    return int(unwrap(history.status_code, body)["latest"])
 
 
 def latest(url: str, token: str | None = None) -> int:

@@ -69,9 +69,10 @@ def demo():
 
 
 @contextlib.contextmanager
-def served(*games: str):
-    """A bridge serving ``games`` (``NAME=SPEC``) for the ``with`` block; yields its URL."""
-    process, url = serve(*games)
+def served(*games: str, options: tuple[str, ...] = ()):
+    """A bridge serving ``games`` (``NAME=SPEC``) for the ``with`` block, with
+    more ``serve`` options if given; yields its URL."""
+    process, url = serve(*games, options=options)
     try:
         yield url
     finally:
@@ -79,9 +80,9 @@ def served(*games: str):
         process.wait(10)
 
 
-def serve(*games: str):
+def serve(*games: str, options: tuple[str, ...] = ()):
     process = subprocess.Popen(
-        [binary(), "serve", "--listen", "127.0.0.1:0", *[arg for game in games for arg in ("--game", game)]],
+        [binary(), "serve", "--listen", "127.0.0.1:0", *options, *[arg for game in games for arg in ("--game", game)]],
         stderr=subprocess.PIPE,
         text=True,
     )

@@ -1,6 +1,12 @@
 """The event iterator: filters, and resuming from a sequence number."""
 
-from gamebridge import Client, events
+import pytest
+from conftest import served
+
+from gamebridge import BridgeError, Client, events
+from gamebridge.event_stream import latest
+
+TOKEN = "0123456789abcdef0123"
 
 
 def test_events_arrive_filtered_and_resume_from_a_sequence_number(demo):
@@ -19,3 +25,11 @@ def test_events_arrive_filtered_and_resume_from_a_sequence_number(demo):
         again = next(resumed)
         resumed.close()
         assert (again.seq, again.data) == (second.seq, second.data)
+
+
+def test_a_refused_history_is_a_bridge_error_not_a_key_error():
+    with served("arena=agent-arena", options=("--token", TOKEN)) as url:
+        assert latest(url, token=TOKEN) >= 0
+        with pytest.raises(BridgeError) as refused:
+            latest(url, token="wrong")
+        assert refused.value.status == 401, refused.value
