@@ -27,9 +27,7 @@ pub use spec::{
 /// Starts the link that serves `game`; it runs until `shutdown` is cancelled.
 /// Listening links add an instance game to `hub` for each connection.
 pub fn spawn(hub: Arc<Hub>, game: Arc<Game>, spec: LinkSpec, shutdown: CancellationToken) -> JoinHandle<()> {
-    if let Transport::Stream { options, .. } | Transport::Fifo { options, .. } = &spec.transport
-        && let Protocol::Step(step) = &options.protocol
-    {
+    if let Some(step) = spec.step_options() {
         game.set_lockstep(gamebridge_hub::Lockstep {
             frames: step.frames.clone(),
             deadline_ms: step.deadline.as_millis() as u64,

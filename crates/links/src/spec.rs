@@ -167,20 +167,35 @@ impl StepOptions {
 }
 
 impl LinkSpec {
-    /// This link with the frame spec of its manifest; only lockstep links
-    /// (`protocol=step`) have frames.
-    pub fn with_frames(mut self, frames: Arc<FrameSpec>) -> Result<Self, String> {
+    /// The step options of a lockstep link (`protocol=step`).
+    pub fn step_options(&self) -> Option<&StepOptions> {
+        match &self.transport {
+            Transport::Stream { options, .. } | Transport::Fifo { options, .. } => match &options.protocol {
+                Protocol::Step(step) => Some(step),
+                Protocol::Bridge => None,
+            },
+            Transport::Mailbox(_) | Transport::Http(_) => None,
+        }
+    }
+
+    fn step_options_mut(&mut self) -> Option<&mut StepOptions> {
         match &mut self.transport {
             Transport::Stream { options, .. } | Transport::Fifo { options, .. } => {
                 match &mut options.protocol {
-                    Protocol::Step(step) => step.apply_frames(frames)?,
-                    Protocol::Bridge => {
-                        return Err("a frame spec applies to lockstep links (protocol=step) only".into());
-                    }
+                    Protocol::Step(step) => Some(step),
+                    Protocol::Bridge => None,
                 }
             }
-            _ => return Err("a frame spec applies to lockstep links (protocol=step) only".into()),
+            Transport::Mailbox(_) | Transport::Http(_) => None,
         }
+    }
+
+    /// This link with the frame spec of its manifest; only lockstep links
+    /// (`protocol=step`) have frames.
+    pub fn with_frames(mut self, frames: Arc<FrameSpec>) -> Result<Self, String> {
+        let step =
+            self.step_options_mut().ok_or("a frame spec applies to lockstep links (protocol=step) only")?;
+        step.apply_frames(frames)?;
         Ok(self)
     }
 }
