@@ -15,6 +15,10 @@
 //! data never costs the tick. No model is needed and the rules answer in
 //! microseconds, so a tick is never left without actions.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use gamebridge_protocol::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::Decision;
@@ -33,53 +37,144 @@ pub enum Layout {
     Flat,
 }
 
+/// The rules' decision for an observation held as a JSON tree.
 pub fn decide(observation: &Value, layout: Layout) -> Decision {
     let lists = match layout {
         Layout::Perception => &observation["custom_data"],
         Layout::Flat => observation,
     };
-    let agent = &observation["position"];
-    if let Some((hazard, distance)) = objects(&lists["nearby_hazards"])
-        .map(|hazard| (hazard, distance(hazard)))
-        .find(|(_, distance)| *distance < HAZARD_RANGE)
-    {
-        let at = |value: &Value, axis: usize| value[axis].as_f64().unwrap_or(0.0);
-        let spot = hazard.get("position").unwrap_or(&Value::Null);
-        let (mut dx, mut dz) = (at(agent, 0) - at(spot, 0), at(agent, 2) - at(spot, 2));
-        // Written as the original computes it, so that every bit agrees;
-        // where its squares overflow (and it failed), without overflowing.
-        let length = Some((dx.powf(2.0) + dz.powf(2.0)).powf(0.5))
-            .filter(|length| length.is_finite())
-            .unwrap_or_else(|| dx.hypot(dz));
-        if length > 0.0 {
-            dx = (dx / length) * FLEE_DISTANCE;
-            dz = (dz / length) * FLEE_DISTANCE;
-        } else {
-            (dx, dz) = (FLEE_DISTANCE, 0.0);
+    let mut picks = Picks::default();
+    for hazard in objects(&lists["nearby_hazards"]) {
+        picks.hazard(Item::Tree(hazard), distance(hazard));
+    }
+    for resource in objects(&lists["nearby_resources"]) {
+        picks.resource(Item::Tree(resource), distance(resource));
+    }
+    picks.decide(|| Cow::Borrowed(&observation["position"]))
+}
+
+/// One item of a nearby list: a tree's object, or the fields the rules
+/// may need, still as the body's text (parsed only for the item chosen,
+/// which is what lets a tick be decided without building its tree).
+#[derive(Clone, Copy, Debug)]
+pub enum Item<'a> {
+    Tree(&'a Map<String, Value>),
+    Raw { position: Option<&'a RawValue>, kind: Option<&'a RawValue>, name: Option<&'a RawValue> },
+}
+
+impl Item<'_> {
+    fn field(&self, key: &str) -> Option<Cow<'_, Value>> {
+        match self {
+            Self::Tree(fields) => fields.get(key).map(Cow::Borrowed),
+            Self::Raw { position, kind, name } => {
+                let raw = match key {
+                    "position" => position,
+                    "type" => kind,
+                    _ => name,
+                };
+                // Text the body's parser accepted is JSON; `Null` is unreachable.
+                raw.map(|raw| Cow::Owned(serde_json::from_str(raw.get()).unwrap_or(Value::Null)))
+            }
         }
-        let height = agent.get(1).cloned().unwrap_or(json!(0));
-        let kind = text(hazard, "type", "unknown");
-        return Decision {
-            tool: "move_to".into(),
-            params: json!({ "target_position": [at(spot, 0) + dx, height, at(spot, 2) + dz], "speed": 2.0 }),
-            reasoning: format!("Avoiding nearby {kind} hazard at distance {}", one_decimal(distance)),
-        };
     }
-    // The first of the nearest, as Python's min() picks.
-    let nearest = objects(&lists["nearby_resources"])
-        .map(|resource| (resource, distance(resource)))
-        .reduce(|best, next| if next.1 < best.1 { next } else { best });
-    if let Some((resource, distance)) = nearest
-        && distance < RESOURCE_RANGE
-    {
-        let (kind, name) = (text(resource, "type", "unknown"), text(resource, "name", "resource"));
-        return Decision {
-            tool: "move_to".into(),
-            params: json!({ "target_position": resource.get("position").cloned().unwrap_or(json!([0, 0, 0])), "speed": 1.5 }),
-            reasoning: format!("Moving to collect {kind} ({name}) at distance {}", one_decimal(distance)),
-        };
+
+    /// A field as Python's f-string prints it, or the original's default.
+    fn text(&self, key: &str, default: &str) -> String {
+        if let Self::Raw { kind, name, .. } = self
+            && let Some(raw) = if key == "type" { kind } else { name }
+            && let Some(plain) = plain_string(raw.get())
+        {
+            return plain.to_owned();
+        }
+        self.field(key).map_or_else(|| default.to_owned(), |value| python_str(&value))
     }
-    Decision::idle("No immediate actions needed - exploring environment")
+}
+
+/// The two items the rules can act on, picked as the lists go by: the
+/// first hazard in range, and the first of the nearest resources (as
+/// Python's `min()` picks).
+#[derive(Debug, Default)]
+pub struct Picks<'a> {
+    hazard: Option<(Item<'a>, f64)>,
+    resource: Option<(Item<'a>, f64)>,
+}
+
+impl<'a> Picks<'a> {
+    pub fn hazard(&mut self, item: Item<'a>, distance: f64) {
+        if self.hazard.is_none() && distance < HAZARD_RANGE {
+            self.hazard = Some((item, distance));
+        }
+    }
+
+    pub fn resource(&mut self, item: Item<'a>, distance: f64) {
+        if self.resource.is_none_or(|(_, nearest)| distance < nearest) {
+            self.resource = Some((item, distance));
+        }
+    }
+
+    /// Forgets the hazards seen (a later list of the same name replaces
+    /// an earlier one, as a JSON object's last key wins).
+    pub fn restart_hazards(&mut self) {
+        self.hazard = None;
+    }
+
+    pub fn restart_resources(&mut self) {
+        self.resource = None;
+    }
+
+    /// The decision for an agent whose `position` (as sent) `agent` gives:
+    /// asked only to flee, the one decision that needs it.
+    pub fn decide<'p>(&self, agent: impl FnOnce() -> Cow<'p, Value>) -> Decision {
+        if let Some((hazard, distance)) = &self.hazard {
+            return flee(&agent(), hazard, *distance);
+        }
+        if let Some((resource, distance)) = self.resource.as_ref()
+            && *distance < RESOURCE_RANGE
+        {
+            let (kind, name) = (resource.text("type", "unknown"), resource.text("name", "resource"));
+            let target = resource.field("position").map_or_else(|| json!([0, 0, 0]), Cow::into_owned);
+            return Decision {
+                tool: "move_to".into(),
+                params: json!({ "target_position": target, "speed": 1.5 }),
+                reasoning: reasoning(
+                    &["Moving to collect ", &kind, " (", &name, ") at distance "],
+                    *distance,
+                ),
+            };
+        }
+        Decision::idle("No immediate actions needed - exploring environment")
+    }
+}
+
+/// A JSON string without escapes, as its text (the common case, which
+/// needs no parsing).
+fn plain_string(json: &str) -> Option<&str> {
+    json.strip_prefix('"')?.strip_suffix('"').filter(|text| !text.contains(['\\', '"']))
+}
+
+/// To the point 5 units from the hazard, away from it, at the agent's height.
+fn flee(agent: &Value, hazard: &Item, distance: f64) -> Decision {
+    let at = |value: &Value, axis: usize| value[axis].as_f64().unwrap_or(0.0);
+    let spot = hazard.field("position").unwrap_or(Cow::Owned(Value::Null));
+    let (mut dx, mut dz) = (at(agent, 0) - at(&spot, 0), at(agent, 2) - at(&spot, 2));
+    // Written as the original computes it, so that every bit agrees;
+    // where its squares overflow (and it failed), without overflowing.
+    let length = Some((dx.powf(2.0) + dz.powf(2.0)).powf(0.5))
+        .filter(|length| length.is_finite())
+        .unwrap_or_else(|| dx.hypot(dz));
+    if length > 0.0 {
+        dx = (dx / length) * FLEE_DISTANCE;
+        dz = (dz / length) * FLEE_DISTANCE;
+    } else {
+        (dx, dz) = (FLEE_DISTANCE, 0.0);
+    }
+    let height = agent.get(1).cloned().unwrap_or(json!(0));
+    let kind = hazard.text("type", "unknown");
+    Decision {
+        tool: "move_to".into(),
+        params: json!({ "target_position": [at(&spot, 0) + dx, height, at(&spot, 2) + dz], "speed": 2.0 }),
+        reasoning: reasoning(&["Avoiding nearby ", &kind, " hazard at distance "], distance),
+    }
 }
 
 /// The objects of a list; anything else in it, or a list that is not one,
@@ -91,27 +186,34 @@ fn objects(list: &Value) -> impl Iterator<Item = &Map<String, Value>> {
 /// The reported distance; absent (or not a number) is infinitely far,
 /// and a boolean is Python's 1 or 0.
 fn distance(item: &Map<String, Value>) -> f64 {
-    match item.get("distance") {
-        Some(Value::Bool(truth)) => f64::from(u8::from(*truth)),
-        Some(number) => number.as_f64().unwrap_or(f64::INFINITY),
-        None => f64::INFINITY,
+    item.get("distance").map_or(f64::INFINITY, distance_of)
+}
+
+/// A `distance` field's value as the rules count it.
+pub(crate) fn distance_of(value: &Value) -> f64 {
+    match value {
+        Value::Bool(truth) => f64::from(u8::from(*truth)),
+        number => number.as_f64().unwrap_or(f64::INFINITY),
     }
 }
 
-/// A field as Python's f-string prints it, or the original's default.
-fn text(item: &Map<String, Value>, key: &str, default: &str) -> String {
-    item.get(key).map_or_else(|| default.to_owned(), python_str)
-}
-
-/// `f"{distance:.1f}"`: Rust rounds the exact binary value half to even,
-/// as Python does. The largest doubles stand for the infinities a body
-/// carried (see `arena::non_finite`), and print as Python prints those.
-fn one_decimal(distance: f64) -> String {
+/// `parts`, then the distance as the original prints it: the reasoning
+/// texts, without `format!`'s machinery (a fifth of deciding an agent).
+/// The distance is `f"{distance:.1f}"`: Rust rounds the exact binary
+/// value half to even, as Python does. The largest doubles stand for the
+/// infinities a body carried (see `arena::non_finite`), and print as
+/// Python prints those.
+fn reasoning(parts: &[&str], distance: f64) -> String {
+    let mut text = String::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + 8);
+    parts.iter().for_each(|part| text.push_str(part));
     match distance {
-        f64::MAX | f64::INFINITY => "inf".to_owned(),
-        f64::MIN | f64::NEG_INFINITY => "-inf".to_owned(),
-        _ => format!("{distance:.1}"),
+        f64::MAX | f64::INFINITY => text.push_str("inf"),
+        f64::MIN | f64::NEG_INFINITY => text.push_str("-inf"),
+        _ => {
+            let _ = write!(text, "{distance:.1}");
+        }
     }
+    text
 }
 
 #[cfg(test)]

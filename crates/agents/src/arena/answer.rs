@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::non_finite;
-use super::tick::{Observation, Tick, TickShape};
+use super::tick::{RulesTick, Tick, TickShape};
 use crate::Decision;
 
 #[derive(Serialize)]
@@ -57,50 +57,67 @@ struct SdkDecision<'a> {
 /// The JSON answer to `tick`: one action per observation, in order.
 /// `tick_time_ms` is the V1 answer's own measure of the tick.
 pub fn tick_answer(tick: &Tick, decisions: &[Decision], tick_time_ms: f64) -> Vec<u8> {
-    let pairs = tick.observations.iter().zip(decisions);
-    let written = match tick.shape {
+    let ids = tick.observations.iter().map(|seen| &seen.id);
+    answer(&tick.tick, tick.shape, tick.non_finite, ids, decisions, tick_time_ms)
+}
+
+/// The same for a tick the rules decided from its bytes.
+pub fn rules_tick_answer(tick: &RulesTick, decisions: &[Decision], tick_time_ms: f64) -> Vec<u8> {
+    let ids = tick.entries.iter().map(|entry| &entry.id);
+    answer(&tick.tick, tick.shape, false, ids, decisions, tick_time_ms)
+}
+
+fn answer<'a>(
+    tick: &'a Value,
+    shape: TickShape,
+    non_finite: bool,
+    ids: impl Iterator<Item = &'a Value>,
+    decisions: &'a [Decision],
+    tick_time_ms: f64,
+) -> Vec<u8> {
+    let pairs = ids.zip(decisions);
+    let count = decisions.len();
+    let written = match shape {
         TickShape::V1 => {
-            let actions: Vec<V1Action> =
-                pairs.map(|(seen, decision)| v1_action(seen, &tick.tick, decision)).collect();
-            let metrics = V1Metrics {
-                actions_generated: actions.len(),
-                agents_processed: tick.observations.len(),
-                tick_time_ms,
-            };
-            write(&V1Answer { actions, metrics, tick: &tick.tick }, tick.non_finite)
+            let actions: Vec<V1Action> = pairs
+                .map(|(agent_id, decision)| V1Action {
+                    agent_id,
+                    params: &decision.params,
+                    reasoning: &decision.reasoning,
+                    tick,
+                    tool: &decision.tool,
+                })
+                .collect();
+            let metrics =
+                V1Metrics { actions_generated: actions.len(), agents_processed: actions.len(), tick_time_ms };
+            write(&V1Answer { actions, metrics, tick }, non_finite, count)
         }
         TickShape::Sdk => {
-            let actions = pairs
-                .map(|(seen, decision)| SdkAction {
+            let actions: Vec<SdkAction> = pairs
+                .map(|(agent_id, decision)| SdkAction {
                     action: SdkDecision {
                         params: &decision.params,
                         reasoning: &decision.reasoning,
                         tool: &decision.tool,
                     },
-                    agent_id: &seen.id,
+                    agent_id,
                 })
                 .collect();
-            write(&SdkAnswer { actions, tick: &tick.tick }, tick.non_finite)
+            write(&SdkAnswer { actions, tick }, non_finite, count)
         }
     };
     written.expect("an answer of JSON values and plain fields always serialises")
 }
 
-fn v1_action<'a>(seen: &'a Observation, tick: &'a Value, decision: &'a Decision) -> V1Action<'a> {
-    V1Action {
-        agent_id: &seen.id,
-        params: &decision.params,
-        reasoning: &decision.reasoning,
-        tick,
-        tool: &decision.tool,
-    }
-}
-
 /// The bytes of `answer`; one made from a body with non-finite numbers has
 /// their stand-ins written as `null`, as the original's encoder does.
-fn write(answer: &impl Serialize, non_finite: bool) -> serde_json::Result<Vec<u8>> {
+fn write(answer: &impl Serialize, non_finite: bool, actions: usize) -> serde_json::Result<Vec<u8>> {
     if !non_finite {
-        return serde_json::to_vec(answer);
+        // Room for the usual action (about 170 bytes) at once, rather than
+        // growing (and copying) the answer a dozen times.
+        let mut bytes = Vec::with_capacity(64 + actions * 192);
+        serde_json::to_writer(&mut bytes, answer)?;
+        return Ok(bytes);
     }
     let mut tree = serde_json::to_value(answer)?;
     non_finite::scrub(&mut tree);

@@ -21,10 +21,12 @@ mod bounded;
 mod experiences;
 mod metrics;
 pub mod non_finite;
+mod rules_view;
 mod tick;
 mod tools;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -33,10 +35,14 @@ use gamebridge_protocol::{RawValue, WireId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-pub use answer::tick_answer;
+pub use answer::{rules_tick_answer, tick_answer};
 pub use experiences::Experiences;
 pub use metrics::{ArenaMetrics, MetricsSnapshot};
-pub use tick::{DEFAULT_MAX_AGENTS, Observation, Tick, TickError, TickShape, read_tick};
+pub use rules_view::RulesEntry;
+pub use tick::{
+    DEFAULT_MAX_AGENTS, Observation, RulesTick, Tick, TickError, TickShape, is_not_json, read_rules_tick,
+    read_tick,
+};
 pub use tools::{MAX_TOOLS, Tool, ToolRegistry, to_json_schema};
 
 use crate::llm::{LlmClient, LlmConfig};
@@ -77,6 +83,9 @@ pub struct Arena {
     tools: ToolRegistry,
     /// Agents registered with `POST /agents/register`, and their backend.
     agents: RwLock<HashMap<String, Option<Backend>>>,
+    /// How many of them decide by a model: while none does (and no agent
+    /// registered `decide`), a tick is decided by the rules from its bytes.
+    model_agents: AtomicUsize,
     metrics: ArenaMetrics,
     experiences: Experiences,
     llm: LlmClient,
@@ -89,6 +98,7 @@ impl Arena {
             options,
             tools: ToolRegistry::default(),
             agents: RwLock::default(),
+            model_agents: AtomicUsize::new(0),
             metrics: ArenaMetrics::default(),
             experiences: Experiences::default(),
             llm: LlmClient::default(),
@@ -131,12 +141,61 @@ impl Arena {
                 "at most {max} agents can be registered (raise it with agent-arena?max_agents=N)"
             ));
         }
-        agents.insert(agent_id.to_owned(), backend);
+        let by_model = |backend: &Option<Backend>| matches!(backend, Some(Backend::Llm(_)));
+        let now = by_model(&backend);
+        let before = agents.insert(agent_id.to_owned(), backend).is_some_and(|old| by_model(&old));
+        match (before, now) {
+            (false, true) => self.model_agents.fetch_add(1, Ordering::Relaxed),
+            (true, false) => self.model_agents.fetch_sub(1, Ordering::Relaxed),
+            _ => 0,
+        };
         Ok(())
     }
 
     pub fn agent_count(&self) -> usize {
         self.agents.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    /// Reads, decides and answers a tick body. While the rules decide
+    /// every agent, the body is read for them alone ([`read_rules_tick`]);
+    /// otherwise (or for a body with numbers only Python reads) into trees
+    /// for whoever decides ([`read_tick`]). Either answers the same bytes.
+    pub async fn answer_tick(&self, body: &[u8]) -> Result<Vec<u8>, TickError> {
+        let started = Instant::now();
+        if self.decides_by_rules() {
+            match read_rules_tick(body, self.options.max_agents) {
+                Ok(tick) => {
+                    let decisions = self.decide_by_rules(&tick);
+                    let elapsed = started.elapsed();
+                    self.metrics.record_tick(tick.entries.len(), elapsed);
+                    return Ok(rules_tick_answer(&tick, &decisions, elapsed.as_secs_f64() * 1000.0));
+                }
+                Err(TickError::Invalid(message)) if is_not_json(&message) => {}
+                Err(refused) => return Err(refused),
+            }
+        }
+        let tick = read_tick(body, self.options.max_agents)?;
+        let decisions = self.tick(&tick).await;
+        Ok(tick_answer(&tick, &decisions, started.elapsed().as_secs_f64() * 1000.0))
+    }
+
+    /// Whether every agent of a tick would be decided by the rules: no
+    /// agent registered `decide`, the default is the rules, and no agent
+    /// chose a model.
+    fn decides_by_rules(&self) -> bool {
+        matches!(self.options.default_backend, Backend::Rules)
+            && self.model_agents.load(Ordering::Relaxed) == 0
+            && self.game.find_external("decide").is_none()
+    }
+
+    /// [`Arena::decide`] for a tick the rules decide from its bytes.
+    fn decide_by_rules(&self, tick: &RulesTick) -> Vec<Decision> {
+        self.game.set_state(gamebridge_hub::LinkState::Connected, Some(format!("tick {}", tick.number)));
+        let invalid = tick.entries.iter().filter(|entry| entry.invalid.is_some()).count();
+        if invalid > 0 {
+            self.metrics.record_invalid_agents(invalid);
+        }
+        tick.entries.iter().map(RulesEntry::decide).collect()
     }
 
     /// Decides a tick's agents (see [`Arena::decide`]) and counts the tick.

@@ -13,12 +13,14 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 
 use gamebridge_protocol::RawValue;
+use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::error::Category;
 use serde_json::{Map, Value, json};
 
 use super::bounded::BoundedVec;
 use super::non_finite;
+use super::rules_view::{Perception, RulesEntry, SdkAgent};
 use crate::rules::Layout;
 
 /// One agent's view of the world for one tick.
@@ -133,12 +135,12 @@ impl From<&str> for TickError {
 
 /// A tick body read straight into its parts, without building a JSON tree
 /// of the whole body first. The tick number is kept as raw text, so an
-/// odd value costs its bytes and no tree.
-#[derive(Default)]
-struct TickBody {
+/// odd value costs its bytes and no tree. `P` and `A` are how perceptions
+/// and SDK agents are read: as trees, or as the rules read them.
+struct TickBody<P, A> {
     tick: Option<Box<RawValue>>,
-    perceptions: Option<Vec<Value>>,
-    agents: Option<Vec<Value>>,
+    perceptions: Option<Vec<P>>,
+    agents: Option<Vec<A>>,
 }
 
 /// The part of the body being read, so that an error can say where it is.
@@ -150,36 +152,37 @@ enum Part {
 }
 
 /// Reads a tick body with its agent lists bounded while parsing.
-struct TickSeed<'a> {
+struct TickSeed<'a, P, A> {
     max_agents: usize,
     exceeded: &'a Cell<bool>,
     reading: &'a Cell<Part>,
+    entries: PhantomData<(P, A)>,
 }
 
-impl<'a> TickSeed<'a> {
+impl<'a, P, A> TickSeed<'a, P, A> {
     fn agents<T>(&self, part: Part) -> BoundedVec<'a, T> {
         self.reading.set(part);
         BoundedVec { max: self.max_agents, exceeded: self.exceeded, item: PhantomData }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for TickSeed<'_> {
-    type Value = TickBody;
+impl<'de, P: Deserialize<'de>, A: Deserialize<'de>> DeserializeSeed<'de> for TickSeed<'_, P, A> {
+    type Value = TickBody<P, A>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<TickBody, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for TickSeed<'_> {
-    type Value = TickBody;
+impl<'de, P: Deserialize<'de>, A: Deserialize<'de>> Visitor<'de> for TickSeed<'_, P, A> {
+    type Value = TickBody<P, A>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("a tick object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TickBody, A::Error> {
-        let mut body = TickBody::default();
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut body = TickBody { tick: None, perceptions: None, agents: None };
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "tick" => body.tick = Some(map.next_value()?),
@@ -203,10 +206,10 @@ impl<'de> Visitor<'de> for TickSeed<'_> {
 /// `1e400`) is read as [`non_finite`] describes.
 pub fn read_tick(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
     match parse(body, max_agents) {
-        Err(TickError::Invalid(message)) if message.starts_with(NOT_JSON) => {
+        Err(TickError::Invalid(message)) if is_not_json(&message) => {
             let replaced = non_finite::replace(body).ok_or_else(|| TickError::Invalid(message.clone()))?;
             let read = parse(&replaced, max_agents).map_err(|error| match error {
-                TickError::Invalid(again) if again.starts_with(NOT_JSON) => TickError::Invalid(message),
+                TickError::Invalid(again) if is_not_json(&again) => TickError::Invalid(message),
                 other => other,
             })?;
             Ok(Tick { non_finite: true, ..read })
@@ -217,26 +220,15 @@ pub fn read_tick(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
 
 const NOT_JSON: &str = "the body is not JSON: ";
 
+/// Whether a tick was refused for its syntax (and may be JSON as Python
+/// reads it, see [`non_finite`]).
+pub fn is_not_json(message: &str) -> bool {
+    message.starts_with(NOT_JSON)
+}
+
 fn parse(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
-    let (exceeded, reading) = (Cell::new(false), Cell::new(Part::Body));
-    let seed = TickSeed { max_agents, exceeded: &exceeded, reading: &reading };
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parts = seed.deserialize(&mut deserializer).and_then(|parts| deserializer.end().map(|()| parts));
-    let parts = parts.map_err(|error| {
-        if exceeded.get() {
-            return TickError::TooManyAgents { max: max_agents };
-        }
-        TickError::Invalid(match (error.classify(), reading.get()) {
-            (Category::Syntax | Category::Eof | Category::Io, _) => format!("{NOT_JSON}{error}"),
-            (Category::Data, Part::Perceptions) => format!("perceptions must be a list: {error}"),
-            (Category::Data, Part::Agents) => format!("agents must be a list: {error}"),
-            (Category::Data, Part::Body) => format!("the body is not a tick: {error}"),
-        })
-    })?;
-    // As the SDK server, a tick without a number is tick 0; as both
-    // originals, any other value is answered as it came.
-    let tick = parts.tick.map_or(json!(0), |tick| serde_json::from_str(tick.get()).unwrap_or(Value::Null));
-    let number = tick_number(&tick).unwrap_or(0);
+    let parts = parse_parts::<Value, Value>(body, max_agents)?;
+    let (tick, number) = tick_of(parts.tick);
     let (shape, observations) = match (parts.perceptions, parts.agents) {
         (None, Some(agents)) => {
             (TickShape::Sdk, agents.into_iter().map(|entry| sdk_observation(entry, &tick)).collect())
@@ -248,6 +240,76 @@ fn parse(body: &[u8], max_agents: usize) -> Result<Tick, TickError> {
         ),
     };
     Ok(Tick { tick, number, shape, observations, non_finite: false })
+}
+
+/// A tick read for the rules alone (see [`rules_view`](super::rules_view)):
+/// its number and shape, and each entry borrowed from the body.
+pub struct RulesTick<'a> {
+    pub tick: Value,
+    pub number: u64,
+    pub shape: TickShape,
+    pub entries: Vec<RulesEntry<'a>>,
+}
+
+/// Reads a tick for the rules, bounded and refused as [`read_tick`] reads
+/// it. Plain JSON only: a body that is not (it may have numbers only
+/// Python reads) is refused as not JSON, for [`read_tick`] to read.
+pub fn read_rules_tick(body: &[u8], max_agents: usize) -> Result<RulesTick<'_>, TickError> {
+    let parts = parse_parts::<Perception, SdkAgent>(body, max_agents)?;
+    let (tick, number) = tick_of(parts.tick);
+    let (shape, entries) = match (parts.perceptions, parts.agents) {
+        (None, Some(agents)) => (TickShape::Sdk, agents.into_iter().map(|agent| agent.0).collect()),
+        (perceptions, _) => {
+            (TickShape::V1, perceptions.unwrap_or_default().into_iter().map(|seen| seen.0).collect())
+        }
+    };
+    Ok(RulesTick { tick, number, shape, entries })
+}
+
+/// The body's parts, with each error told as the caller can act on it.
+fn parse_parts<'de, P: Deserialize<'de>, A: Deserialize<'de>>(
+    body: &'de [u8],
+    max_agents: usize,
+) -> Result<TickBody<P, A>, TickError> {
+    let (exceeded, reading) = (Cell::new(false), Cell::new(Part::Body));
+    let seed = TickSeed { max_agents, exceeded: &exceeded, reading: &reading, entries: PhantomData };
+    // Checked as UTF-8 once, the body's strings are not checked one by
+    // one (which was a sixth of reading a tick); a body that is not UTF-8
+    // is read as bytes, for the parser to say where it is wrong.
+    let parts = match std::str::from_utf8(body) {
+        Ok(text) => read_parts(seed, serde_json::de::StrRead::new(text)),
+        Err(_) => read_parts(seed, serde_json::de::SliceRead::new(body)),
+    };
+    parts.map_err(|error| {
+        if exceeded.get() {
+            return TickError::TooManyAgents { max: max_agents };
+        }
+        TickError::Invalid(match (error.classify(), reading.get()) {
+            (Category::Syntax | Category::Eof | Category::Io, _) => format!("{NOT_JSON}{error}"),
+            (Category::Data, Part::Perceptions) => format!("perceptions must be a list: {error}"),
+            (Category::Data, Part::Agents) => format!("agents must be a list: {error}"),
+            (Category::Data, Part::Body) => format!("the body is not a tick: {error}"),
+        })
+    })
+}
+
+fn read_parts<'de, P: Deserialize<'de>, A: Deserialize<'de>>(
+    seed: TickSeed<'_, P, A>,
+    read: impl serde_json::de::Read<'de>,
+) -> serde_json::Result<TickBody<P, A>> {
+    let mut deserializer = serde_json::Deserializer::new(read);
+    let parts = seed.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(parts)
+}
+
+/// The tick as the body gave it, and as agents get it. As the SDK server,
+/// a tick without a number is tick 0; as both originals, any other value
+/// is answered as it came.
+fn tick_of(tick: Option<Box<RawValue>>) -> (Value, u64) {
+    let tick = tick.map_or(json!(0), |tick| serde_json::from_str(tick.get()).unwrap_or(Value::Null));
+    let number = tick_number(&tick).unwrap_or(0);
+    (tick, number)
 }
 
 /// A tick number: an integer, or a float with no fraction (`5.0`).
@@ -266,7 +328,7 @@ fn agent_id(entry: &Map<String, Value>) -> Option<(String, Value)> {
     }
 }
 
-const NO_AGENT_ID: &str = "the agent has no agent_id (a string), so it cannot be decided";
+pub(super) const NO_AGENT_ID: &str = "the agent has no agent_id (a string), so it cannot be decided";
 
 /// A tick's entry as an object with its id (key and as sent), or the
 /// invalid observation that answers it (`what` names the entry).

@@ -4,8 +4,6 @@
 //! `/agents/register`, `/metrics` and the tool routes. Bodies and answers
 //! follow the FastAPI original, so the Godot client works unchanged.
 
-use std::time::Instant;
-
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
@@ -13,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use gamebridge_agents::arena::MetricsSnapshot;
-use gamebridge_agents::arena::{Arena, Backend, Observation, TickError, non_finite, read_tick, tick_answer};
+use gamebridge_agents::arena::{Arena, Backend, Observation, TickError, non_finite};
 use gamebridge_protocol::{GameEvent, RawValue};
 use serde_json::{Value, json};
 
@@ -99,16 +97,13 @@ pub async fn tick(
 ) -> Result<Response, Detail> {
     let arena = arena(&state)?;
     let request = bytes(request)?;
-    let started = Instant::now();
-    let tick = read_tick(&request, arena.options().max_agents).map_err(|error| match error {
+    let answer = arena.answer_tick(&request).await.map_err(|error| match error {
         TickError::TooManyAgents { max } => {
             tracing::warn!(max, "a tick with too many agents was refused");
             detail(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
         }
         TickError::Invalid(message) => detail(StatusCode::UNPROCESSABLE_ENTITY, message),
     })?;
-    let decisions = arena.tick(&tick).await;
-    let answer = tick_answer(&tick, &decisions, started.elapsed().as_secs_f64() * 1000.0);
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], answer).into_response())
 }
 
