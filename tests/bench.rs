@@ -2,6 +2,7 @@
 //! floors. Only the shape is checked: timings belong to the benchmark, not
 //! to tests.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -92,16 +93,92 @@ fn bench_step_measures_instances_beside_a_raw_ping_pong() {
     assert_eq!(targets, [3.0, 1.0]);
 }
 
+/// The interpreter `bench tick` runs its FastAPI baseline with, when it has
+/// FastAPI and uvicorn: the venv `.ci/python` makes, else `python3`.
+fn python_with_fastapi() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/python-venv/bin/python");
+    [venv, PathBuf::from("python3")].into_iter().find(|python| {
+        let imports = Command::new(python).args(["-c", "import fastapi, pydantic, uvicorn"]).output();
+        imports.is_ok_and(|output| output.status.success())
+    })
+}
+
 #[test]
 fn bench_tick_measures_rules_and_a_websocket_agent() {
-    let report = bench(&["tick", "--agents", "1,3", "--work", "40"]);
+    // The FastAPI baseline takes a second to start, so it runs here whenever
+    // an interpreter has it; the bench checks it answers as the rules do.
+    let python = python_with_fastapi();
+    let mut args = vec!["tick", "--agents", "1,3", "--work", "40"];
+    match &python {
+        Some(python) => args.extend(["--python", python.to_str().expect("a UTF-8 path")]),
+        None => args.push("--no-baseline"),
+    }
+    let report = bench(&args);
     assert_eq!(report["floors"][0]["label"], "empty HTTP handler");
-    let labels: Vec<&str> =
-        report["results"].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap()).collect();
-    assert_eq!(
-        labels,
-        ["rules, 1 agents", "rules, 3 agents", "WebSocket agent, 1 agents", "WebSocket agent, 3 agents"]
-    );
+    let labels = |key: &str| -> Vec<String> {
+        report[key].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap().to_owned()).collect()
+    };
+    let mut expected = vec!["rules, 1 agent", "rules, 3 agents"];
+    if python.is_some() {
+        expected.extend(["FastAPI baseline, 1 agent", "FastAPI baseline, 3 agents"]);
+    }
+    expected.extend(["WebSocket agent, 1 agent", "WebSocket agent, 3 agents"]);
+    assert_eq!(labels("results"), expected);
+
+    let ratios = report["ratios"].as_array().unwrap();
+    let ratio = |label: &str| {
+        let found = ratios.iter().find(|ratio| ratio["label"].as_str().unwrap().starts_with(label));
+        found.unwrap_or_else(|| panic!("no ratio {label:?} in {ratios:?}"))
+    };
+    let marginal = ratio("rules marginal µs per agent: (p50(3 agents) − p50(1 agent)) / 2");
+    assert_eq!(marginal["target"], 1.5, "issue 18's target");
+    assert!(marginal["value"].as_f64().unwrap().is_finite() && marginal["met"].is_boolean());
+    assert!(ratio("WebSocket agent marginal µs per agent")["target"].is_null());
+    if python.is_some() {
+        assert!(ratio("FastAPI baseline marginal µs per agent")["target"].is_null());
+        for agents in ["1 agent", "3 agents"] {
+            let speedup = ratio(&format!("rules / FastAPI time per tick, {agents} (rules = "));
+            assert!(speedup["value"].as_f64().unwrap() > 0.0, "{speedup}");
+            assert!(speedup["target"].is_null(), "the ≥ 10× target is at 100 agents");
+        }
+    } else {
+        assert!(labels("ratios").iter().all(|label| !label.contains("FastAPI")), "{ratios:?}");
+    }
+}
+
+#[test]
+fn bench_chart_draws_the_cost_per_agent_of_a_tick_report() {
+    let row = |series: &str, agents: usize, p50_us: f64| {
+        let label = format!("{series}, {agents} agent{}", if agents == 1 { "" } else { "s" });
+        serde_json::json!({"label": label, "concurrency": agents, "calls": 20, "per_second": 1e6 / p50_us,
+            "p50_us": p50_us, "p99_us": p50_us * 1.5})
+    };
+    let mut results = Vec::new();
+    for (series, fixed, per_agent) in
+        [("rules", 120.0, 2.0), ("FastAPI baseline", 900.0, 60.0), ("WebSocket agent", 300.0, 20.0)]
+    {
+        results.extend([1, 10, 100].map(|agents| row(series, agents, fixed + per_agent * agents as f64)));
+    }
+    let report = serde_json::json!({"scenario": "tick", "description": "", "floors": [],
+        "results": results, "ratios": []});
+    let folder = tempfile::tempdir().unwrap();
+    let (json, svg) = (folder.path().join("tick.json"), folder.path().join("tick.svg"));
+    std::fs::write(&json, report.to_string()).unwrap();
+    let chart = Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["bench", "chart"])
+        .arg(&json)
+        .arg("--output")
+        .arg(&svg)
+        .output()
+        .expect("run gamebridge bench chart");
+    assert!(chart.status.success(), "{}", String::from_utf8_lossy(&chart.stderr));
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.starts_with("<svg"), "an SVG document");
+    for text in
+        ["p50 per agent vs agents", "agents in the tick", "rules", "WebSocket agent", "FastAPI baseline"]
+    {
+        assert!(drawn.contains(text), "the chart says {text:?}");
+    }
 }
 
 #[test]

@@ -47,13 +47,16 @@ pub enum Scenario {
     /// Python baseline server, through the Python package's agent.
     Step(step::StepBench),
     /// Agent Arena ticks with 1 to 1,000 agents, decided by the rules and by
-    /// a WebSocket agent, beside an empty HTTP handler.
+    /// a WebSocket agent, beside an empty HTTP handler and a FastAPI
+    /// baseline server (Python; --no-baseline leaves it out).
     Tick(tick::TickBench),
     /// How the cost of a call grows with payload size (1 KB to 1 MB),
     /// number of games (1 to 64) and number of clients (1 to 256), each
     /// point beside its floors.
     Scale(scale::ScaleBench),
-    /// Draws the scaling chart (SVG) from the JSON of `bench scale --json`.
+    /// Draws a chart (SVG) from the JSON of `bench scale --json` (cost vs
+    /// payload, games, clients) or of `bench tick --json` (cost per agent vs
+    /// agents).
     Chart(chart::ChartOptions),
 }
 

@@ -1,19 +1,52 @@
 //! `gamebridge bench tick`: Agent Arena's `POST /tick` with 1, 10, 100 and
-//! 1,000 agents, decided by the rules and by a WebSocket agent, beside an
-//! HTTP round trip to an empty handler measured in the same run.
+//! 1,000 agents through the bridge, decided by the rules and by a WebSocket
+//! agent, beside what it replaces, measured in the same run with the same
+//! client and the same bodies:
+//!
+//! - an HTTP round trip to an empty handler: the floor under any tick;
+//! - the FastAPI baseline (`bench/arena_baseline_server.py`): the kind of
+//!   server Agent Arena's own is (FastAPI, pydantic messages, uvicorn, one
+//!   worker), deciding by the same rules; at each agent count it runs right
+//!   after the bridge's rules, once it has answered the tick with the very
+//!   actions the bridge did.
+//!
+//! Targets (issue 18): with the rules, each further agent costs the tick at
+//! most 1.5 µs, measured as (p50(1,000) − p50(1)) / 999; at 100 agents the
+//! bridge ticks at least 10× as often as the baseline.
 
-use reqwest::header::CONTENT_TYPE;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use bytes::Bytes;
 use clap::Args;
 use futures::{SinkExt, StreamExt};
+use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::load::new_histogram;
+use super::progress;
 use super::report::{Measurement, Report};
 use crate::config::BridgeConfig;
+
+/// The series of a tick report, as the first part of each result's label
+/// (`"rules, 100 agents"`), in the order the chart draws them.
+pub const RULES: &str = "rules";
+pub const WEBSOCKET_AGENT: &str = "WebSocket agent";
+pub const FASTAPI: &str = "FastAPI baseline";
+pub const SERIES: [&str; 3] = [RULES, WEBSOCKET_AGENT, FASTAPI];
+
+/// Marginal µs per agent of a tick with the rules, at most.
+const MARGINAL_TARGET_US: f64 = 1.5;
+/// The bridge's rules over the baseline's ticks per second, at least, at
+/// these agent counts.
+const SPEEDUP_TARGETS: [(usize, f64); 1] = [(100, 10.0)];
+/// How long the baseline may take to say it is listening.
+const READY_WITHIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Args)]
 pub struct TickBench {
@@ -26,100 +59,290 @@ pub struct TickBench {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Leave out the FastAPI baseline (bench/arena_baseline_server.py), and
+    /// with it the ratios to it.
+    #[arg(long)]
+    no_baseline: bool,
+    /// The Python interpreter of the baseline, with fastapi and uvicorn
+    /// installed [default: target/python-venv/bin/python if it exists (made
+    /// by .ci/python), else python3].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_baseline")]
+    python: Option<PathBuf>,
+    /// The gamebridge checkout whose bench/arena_baseline_server.py is run
+    /// [default: the one this binary was built from].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_baseline")]
+    repo: Option<PathBuf>,
+}
+
+/// Where the bridge takes ticks, and its floor beside it.
+struct BridgeUrls {
+    tick: String,
+    empty: String,
+    agent: String,
 }
 
 pub fn run(options: TickBench) -> anyhow::Result<()> {
+    let counts: Vec<usize> = options.agents.iter().map(|&agents| agents.max(1)).collect();
+    // First, so that a missing package fails the run before anything is measured.
+    let baseline = if options.no_baseline {
+        None
+    } else {
+        Some(Baseline::start(options.python.clone(), options.repo.clone())?)
+    };
+    let series_per_count = if baseline.is_some() { 3 } else { 2 };
+    progress::expect(1 + series_per_count * counts.len() as u64);
+
     let bridge_runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let bridge = bridge_runtime.block_on(super::bridge_serving(
         &[("arena".into(), "agent-arena".into())],
         BridgeConfig::default(),
     ))?;
-    let empty = bridge_runtime.block_on(super::Floors::start(bridge.shutdown_token()))?.empty;
-    let tick_url = format!("{}/tick", bridge.url());
-    let agent_url = bridge.url().replacen("http://", "ws://", 1) + "/agent";
-
+    let urls = BridgeUrls {
+        tick: format!("{}/tick", bridge.url()),
+        empty: bridge_runtime.block_on(super::Floors::start(bridge.shutdown_token()))?.empty,
+        agent: bridge.url().replacen("http://", "ws://", 1) + "/agent",
+    };
     let client = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let report = client.block_on(async {
-        let http = reqwest::Client::new();
-        let mut report = Report::new("tick", "Agent Arena POST /tick, all agents decided per tick");
-        let floor =
-            series(&http, &empty, "empty HTTP handler", 1, options.work.min(2000), |_| json!({})).await?;
-        let mut results = Vec::new();
-        for &agents in &options.agents {
-            let label = format!("rules, {agents} agents");
-            results.push(series(&http, &tick_url, &label, agents, ticks(options.work, agents), body).await?);
-        }
-        // From here on a WebSocket agent decides every tick.
-        let (ready, waiting) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let runtime =
-                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(agent(agent_url, ready));
-        });
-        waiting.await.context("the agent thread died")??;
-        for &agents in &options.agents {
-            let label = format!("WebSocket agent, {agents} agents");
-            results.push(series(&http, &tick_url, &label, agents, ticks(options.work, agents), body).await?);
-        }
-        if let Some(one) = results.first() {
-            let p50 = |row: &Measurement| row.p50_us.unwrap_or_default();
-            report.ratio("rules p50 (1 agent) / empty HTTP p50", p50(one) / p50(&floor), None);
-        }
-        report.floors = vec![floor];
-        report.results = results;
-        anyhow::Ok(report)
-    })?;
+    let report = client.block_on(measure_all(&counts, options.work, &urls, baseline.as_ref()));
     bridge_runtime.block_on(bridge.stop())?;
-    report.print(options.json)
+    drop(baseline);
+    report?.print(options.json)
+}
+
+async fn measure_all(
+    counts: &[usize],
+    work: usize,
+    bridge: &BridgeUrls,
+    baseline: Option<&Baseline>,
+) -> anyhow::Result<Report> {
+    let http = reqwest::Client::new();
+    let empty_body = Bytes::from_static(b"{}");
+    let floor = series(&http, &bridge.empty, "empty HTTP handler", 1, work.min(2000), &empty_body).await?;
+    let (mut rules, mut fastapi) = (Vec::new(), Vec::new());
+    for &agents in counts {
+        let body = tick_body(agents)?;
+        let ticks = ticks(work, agents);
+        rules.push(series(&http, &bridge.tick, &label(RULES, agents), agents, ticks, &body).await?);
+        if let Some(baseline) = baseline {
+            same_actions(&http, &bridge.tick, &baseline.tick_url, &body).await?;
+            let label = label(FASTAPI, agents);
+            fastapi.push(series(&http, &baseline.tick_url, &label, agents, ticks, &body).await?);
+        }
+    }
+    // From here on a WebSocket agent decides every tick.
+    start_agent(bridge.agent.clone()).await?;
+    let mut agent = Vec::new();
+    for &agents in counts {
+        let body = tick_body(agents)?;
+        let label = label(WEBSOCKET_AGENT, agents);
+        agent.push(series(&http, &bridge.tick, &label, agents, ticks(work, agents), &body).await?);
+    }
+
+    let mut report = Report::new("tick", &description(baseline));
+    add_ratios(&mut report, &floor, &rules, &fastapi, &agent);
+    report.floors = vec![floor];
+    report.results = rules.into_iter().chain(fastapi).chain(agent).collect();
+    Ok(report)
+}
+
+fn description(baseline: Option<&Baseline>) -> String {
+    let tick = "Agent Arena POST /tick (V1, every perception field), all agents decided per tick";
+    match baseline {
+        Some(baseline) => format!(
+            "{tick}; beside the FastAPI baseline (bench/arena_baseline_server.py, {}, uvicorn {})",
+            baseline.python.display(),
+            baseline.serving
+        ),
+        None => format!("{tick}; no baseline (--no-baseline)"),
+    }
+}
+
+/// `"rules, 1 agent"`, `"rules, 100 agents"`: the series, then the count
+/// (the chart reads the series back from before the comma).
+fn label(series: &str, agents: usize) -> String {
+    format!("{series}, {}", count_of_agents(agents))
+}
+
+/// `"1 agent"`, `"100 agents"`.
+fn count_of_agents(agents: usize) -> String {
+    format!("{agents} agent{}", if agents == 1 { "" } else { "s" })
 }
 
 fn ticks(work: usize, agents: usize) -> usize {
     (work / agents.max(1)).max(20)
 }
 
-/// A V1 tick with `agents` perceptions, each near a resource.
-fn body(agents: usize) -> Value {
-    let perceptions: Vec<Value> = (0..agents)
-        .map(|n| {
-            json!({"agent_id": format!("agent_{n}"), "tick": 1, "position": [0.0, 0.0, 0.0], "custom_data": {
-                "nearby_resources": [{"position": [1.0, 0.0, 2.0], "type": "berry"}],
-                "nearby_hazards": [{"position": [9.0, 0.0, 9.0], "type": "fire"}]}})
-        })
-        .collect();
-    json!({"tick": 1, "perceptions": perceptions, "simulation_state": {}})
+fn add_ratios(
+    report: &mut Report,
+    floor: &Measurement,
+    rules: &[Measurement],
+    fastapi: &[Measurement],
+    agent: &[Measurement],
+) {
+    if let Some(first) = rules.first() {
+        let label = format!("rules p50 ({}) / empty HTTP p50", agents_of(first));
+        report.ratio(&label, p50(first) / p50(floor), None);
+    }
+    for (series, rows, target) in
+        [(RULES, rules, Some(MARGINAL_TARGET_US)), (FASTAPI, fastapi, None), (WEBSOCKET_AGENT, agent, None)]
+    {
+        if let Some((label, value)) = marginal_cost(series, rows) {
+            report.ratio(&label, value, target);
+        }
+    }
+    for (ours, theirs) in rules.iter().zip(fastapi) {
+        let (label, value, target) = speedup(ours, theirs);
+        report.ratio(&label, value, target);
+    }
 }
 
+fn p50(row: &Measurement) -> f64 {
+    row.p50_us.unwrap_or_default()
+}
+
+fn agents_of(row: &Measurement) -> String {
+    count_of_agents(row.concurrency)
+}
+
+/// What each further agent adds to a tick's p50, in µs, between the
+/// smallest and the largest count measured: what a tick costs per agent
+/// once the fixed cost of the round trip is taken out.
+fn marginal_cost(series: &str, rows: &[Measurement]) -> Option<(String, f64)> {
+    let fewest = rows.iter().min_by_key(|row| row.concurrency)?;
+    let most = rows.iter().max_by_key(|row| row.concurrency)?;
+    let extra = most.concurrency.checked_sub(fewest.concurrency).filter(|&extra| extra > 0)?;
+    let label = format!(
+        "{series} marginal µs per agent: (p50({}) − p50({})) / {extra}",
+        agents_of(most),
+        agents_of(fewest)
+    );
+    Some((label, (p50(most) - p50(fewest)) / extra as f64))
+}
+
+/// The bridge's rules against the baseline at one count, as the baseline's
+/// time per tick over the bridge's (so that a target is a ceiling, as every
+/// ratio's is); the label says the speed-up itself.
+fn speedup(ours: &Measurement, theirs: &Measurement) -> (String, f64, Option<f64>) {
+    let speedup = ours.per_second / theirs.per_second;
+    let target = SPEEDUP_TARGETS.iter().find(|(at, _)| *at == ours.concurrency).map(|(_, target)| *target);
+    let wanted = target.map_or(String::new(), |target| format!(", target ≥ {target:.0}×"));
+    let label = format!(
+        "rules / FastAPI time per tick, {} (rules = {speedup:.1}× the baseline's ticks/s{wanted})",
+        agents_of(ours)
+    );
+    (label, 1.0 / speedup, target.map(|target| 1.0 / target))
+}
+
+/// A V1 tick of `agents` perceptions as Godot sends them, with every field
+/// of the seed's PerceptionMessage (about 560 bytes each; 562 KB in all at
+/// 1,000 agents). Every rule is taken: one agent in three has a hazard in
+/// range (and flees it), one a resource (and fetches it), one nothing near
+/// (and idles).
+fn tick_body(agents: usize) -> anyhow::Result<Bytes> {
+    let perceptions: Vec<Value> = (0..agents).map(perception).collect();
+    let tick = json!({"tick": 1, "perceptions": perceptions, "simulation_state": {"time_of_day": 0.25}});
+    Ok(Bytes::from(serde_json::to_vec(&tick)?))
+}
+
+fn perception(agent: usize) -> Value {
+    let (hazard, resource) = match agent % 3 {
+        0 => (2.5, 1.41),
+        1 => (10.0, 1.41),
+        _ => (10.0, 6.5),
+    };
+    json!({
+        "agent_id": format!("agent_{agent}"),
+        "tick": 1,
+        "position": [12.5, 0.0, -3.25],
+        "rotation": [0.0, 90.0, 0.0],
+        "velocity": [0.5, 0.0, 0.25],
+        "visible_entities": [{"id": "tree_7", "type": "tree", "position": [14.5, 0.0, -1.0], "distance": 3.0}],
+        "inventory": [{"name": "wood", "quantity": 2}],
+        "health": 100.0,
+        "energy": 87.5,
+        "custom_data": {
+            "nearby_resources": [
+                {"name": "Berry1", "type": "berry", "position": [13.5, 0.0, -2.25], "distance": resource},
+                {"name": "Stone4", "type": "stone", "position": [17.5, 0.0, -3.25], "distance": 5.0}
+            ],
+            "nearby_hazards": [{"name": "Fire2", "type": "fire", "position": [14.0, 0.0, -1.25], "distance": hazard}]
+        }
+    })
+}
+
+/// `ticks` ticks of `body` to `url`, one at a time, after five to warm up.
 async fn series(
     http: &reqwest::Client,
     url: &str,
     label: &str,
     agents: usize,
     ticks: usize,
-    body: impl Fn(usize) -> Value,
+    body: &Bytes,
 ) -> anyhow::Result<Measurement> {
-    super::progress::stage(label);
-    let payload = serde_json::to_vec(&body(agents))?;
+    progress::stage(label);
     let mut histogram = new_histogram();
     for _ in 0..5 {
-        http.post(url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(payload.clone())
-            .send()
-            .await?
-            .bytes()
-            .await?;
+        post(http, url, body).await?;
     }
     let started = Instant::now();
     for _ in 0..ticks {
         let began = Instant::now();
-        let response =
-            http.post(url).header(CONTENT_TYPE, "application/json").body(payload.clone()).send().await?;
-        anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
-        response.bytes().await?;
+        post(http, url, body).await?;
         histogram.record(began.elapsed().as_nanos() as u64)?;
     }
     Ok(Measurement::from_histogram(label, agents, ticks, started.elapsed(), &histogram))
+}
+
+/// The answer to `body` at `url`, which must be a success.
+async fn post(http: &reqwest::Client, url: &str, body: &Bytes) -> anyhow::Result<Bytes> {
+    let response = http.post(url).header(CONTENT_TYPE, "application/json").body(body.clone()).send().await?;
+    let status = response.status();
+    let answer = response.bytes().await?;
+    if !status.is_success() {
+        bail!("{url} answered {status}: {}", String::from_utf8_lossy(&answer[..answer.len().min(300)]));
+    }
+    Ok(answer)
+}
+
+/// Fails unless the baseline answers `body` with the very actions the
+/// bridge's rules do, so that both are measured doing the same work.
+async fn same_actions(
+    http: &reqwest::Client,
+    bridge: &str,
+    baseline: &str,
+    body: &Bytes,
+) -> anyhow::Result<()> {
+    let actions = async |url: &str| -> anyhow::Result<Vec<Value>> {
+        let mut answer: Value = serde_json::from_slice(&post(http, url, body).await?)
+            .with_context(|| format!("{url} answered a tick with something that is not JSON"))?;
+        match answer["actions"].take() {
+            Value::Array(actions) => Ok(actions),
+            _ => bail!("{url} answered a tick without a list of actions"),
+        }
+    };
+    let (ours, theirs) = (actions(bridge).await?, actions(baseline).await?);
+    if ours.len() != theirs.len() {
+        bail!("the baseline answered {} actions, the bridge {}", theirs.len(), ours.len());
+    }
+    if let Some((ours, theirs)) = ours.iter().zip(&theirs).find(|(ours, theirs)| ours != theirs) {
+        bail!(
+            "the baseline decides differently from the bridge's rules, so it would not measure the same \
+             work: the bridge answered {ours}, the baseline {theirs}"
+        );
+    }
+    Ok(())
+}
+
+/// Starts the WebSocket agent on a thread of its own; returns once it has
+/// registered.
+async fn start_agent(url: String) -> anyhow::Result<()> {
+    let (ready, waiting) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(agent(url, ready)),
+        Err(error) => drop(ready.send(Err(error.into()))),
+    });
+    waiting.await.context("the agent thread died")?
 }
 
 /// A WebSocket agent deciding every agent of a tick in one answer.
@@ -153,4 +376,154 @@ async fn agent(url: String, ready: tokio::sync::oneshot::Sender<anyhow::Result<(
             return;
         }
     }
+}
+
+/// The FastAPI baseline, a Python process of its own: it serves until its
+/// standard input closes, which dropping this does (and kills it if it has
+/// not ended within a few seconds).
+struct Baseline {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    tick_url: String,
+    python: PathBuf,
+    /// How uvicorn serves it, as the script says: `loop=asyncio http=h11`.
+    serving: String,
+}
+
+impl Baseline {
+    fn start(python: Option<PathBuf>, repo: Option<PathBuf>) -> anyhow::Result<Self> {
+        let repo = repo.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let script = repo.join("bench/arena_baseline_server.py");
+        anyhow::ensure!(
+            script.is_file(),
+            "no {}: the baseline is part of the gamebridge checkout (give one with --repo DIR, or \
+             leave the baseline out with --no-baseline)",
+            script.display()
+        );
+        let chosen = python.is_some();
+        let python = python.unwrap_or_else(|| default_python(&repo));
+        check_packages(&python, chosen, &repo)?;
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| {
+                format!("cannot start the baseline: {} {}", python.display(), script.display())
+            })?;
+        let stdin = child.stdin.take();
+        let ready = child.stdout.take().map(first_line);
+        // Built now, so that an early return below still stops the process.
+        let mut baseline = Self { child, stdin, tick_url: String::new(), python, serving: String::new() };
+        let line = match ready.map(|lines| lines.recv_timeout(READY_WITHIN)) {
+            Some(Ok(line)) => line,
+            Some(Err(mpsc::RecvTimeoutError::Timeout)) => {
+                bail!("the baseline was not listening within {} s", READY_WITHIN.as_secs())
+            }
+            _ => bail!(
+                "the baseline stopped before it was listening ({}); its error is above",
+                baseline.ended()
+            ),
+        };
+        let Some(("listening", rest)) = line.split_once(' ') else {
+            bail!("the baseline said {line:?}, not `listening HOST:PORT loop=… http=…`");
+        };
+        let (address, serving) = rest.split_once(' ').unwrap_or((rest, ""));
+        baseline.tick_url = format!("http://{address}/tick");
+        baseline.serving = serving.to_owned();
+        if serving != "loop=uvloop http=httptools" {
+            eprintln!(
+                "note: the baseline runs with {serving}, not uvloop and httptools as the original's \
+                 requirements install them (pip install 'uvicorn[standard]'), so it is slower than \
+                 the original"
+            );
+        }
+        Ok(baseline)
+    }
+
+    /// How the process ended, once it has.
+    fn ended(&mut self) -> String {
+        match self.child.wait() {
+            Ok(status) => status.to_string(),
+            Err(error) => error.to_string(),
+        }
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The venv `.ci/python` makes, when there is one, else `python3`.
+fn default_python(repo: &Path) -> PathBuf {
+    let venv = repo.join("target/python-venv/bin/python");
+    if venv.is_file() { venv } else { PathBuf::from("python3") }
+}
+
+/// Fails, saying how to install them, unless `python` runs and can import
+/// the baseline's packages.
+fn check_packages(python: &Path, chosen: bool, repo: &Path) -> anyhow::Result<()> {
+    let skip = "or leave the baseline out with --no-baseline";
+    let output = Command::new(python)
+        .args(["-c", "import fastapi, pydantic, uvicorn"])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| {
+            format!(
+                "cannot run the baseline's Python interpreter {}: install Python 3, give an \
+                 interpreter with --python PATH, {skip}",
+                python.display()
+            )
+        })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("it failed");
+    let install = if chosen {
+        format!(
+            "{} -m pip install 'fastapi>=0.104' 'uvicorn>=0.24'\n(or use the venv that bash .ci/python \
+             makes, target/python-venv, which has them)",
+            python.display()
+        )
+    } else {
+        // The venv the benchmark looks for first: the same one `.ci/python` makes.
+        format!(
+            "cd {} && python3 -m venv target/python-venv && target/python-venv/bin/pip install './python[bench]'\n\
+             (bash .ci/python makes the same venv, with them and the test packages)",
+            repo.display()
+        )
+    };
+    bail!(
+        "{} cannot import the baseline's packages ({last}).\nInstall FastAPI and uvicorn with\n    \
+         {install};\nor give an interpreter that has them with --python PATH, {skip}",
+        python.display()
+    )
+}
+
+/// The first line `stdout` gives, once it does; the rest is read and
+/// dropped, so the process never blocks on a full pipe.
+fn first_line(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (sender, line) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        if let Some(first) = lines.next() {
+            let _ = sender.send(first);
+        }
+        lines.for_each(drop);
+    });
+    line
 }
