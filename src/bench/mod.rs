@@ -13,8 +13,10 @@ mod report;
 mod scale;
 mod sim_games;
 mod step;
+mod script;
 mod step_python;
 mod tick;
+mod tick_baseline;
 
 use std::path::Path;
 use std::time::Duration;

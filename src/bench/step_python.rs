@@ -12,10 +12,8 @@
 //! baseline's: ≥ 1× at 1 instance, ≥ 2× at 8, ≥ 5× at 32.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -29,6 +27,7 @@ use tokio::net::TcpStream;
 use super::load::{merged, new_histogram};
 use super::progress;
 use super::report::{Measurement, Report};
+use super::script::Script;
 
 /// The action both servers answer every frame with: fire, no zap, spinner
 /// still, start advanced, lowest start level 13. It differs from the
@@ -40,7 +39,6 @@ const NUM_VALUES: u16 = 195;
 /// Gamebridge steps per second over the baseline's, per instance count.
 const TARGETS: [(usize, f64); 3] = [(1, 1.0), (8, 2.0), (32, 5.0)];
 /// How long a Python script may take to say it is ready.
-const READY_WITHIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Args)]
 pub struct PythonOptions {
@@ -358,67 +356,4 @@ async fn measure(label: &str, address: &str, count: usize, steps: usize) -> anyh
     .await?;
     let elapsed = started.elapsed();
     Ok(Measurement::from_histogram(label, count, steps * count, elapsed, &merged(histograms)?))
-}
-
-/// A Python script run for the benchmark: it says it is ready on its first
-/// line, and ends when its standard input closes (killed if it does not).
-struct Script {
-    name: &'static str,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Script {
-    fn start(name: &'static str, mut command: Command) -> anyhow::Result<Self> {
-        let mut child = (command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()))
-            .spawn()
-            .with_context(|| format!("cannot start {name}: {command:?}"))?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("piped");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Ok(Self { name, child, stdin, lines })
-    }
-
-    /// The script's line that starts with `word`, once it is ready (lines
-    /// before it, of a wrapper around the interpreter, are passed on).
-    fn ready(&mut self, word: &str) -> anyhow::Result<String> {
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(wait) {
-                Ok(line) if line.starts_with(word) => return Ok(line),
-                Ok(line) => eprintln!("{line}"),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    bail!("{} was not ready within {} s", self.name, READY_WITHIN.as_secs())
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = self.child.wait()?;
-                    bail!("{} stopped before it was ready ({status}); its error is above", self.name)
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Script {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -14,10 +14,7 @@
 //! most 1.5 µs, measured as (p50(1,000) − p50(1)) / 999; at 100 agents the
 //! bridge ticks at least 10× as often as the baseline.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -31,6 +28,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::load::new_histogram;
 use super::progress;
 use super::report::{Measurement, Report};
+use super::tick_baseline::Baseline;
 use crate::config::BridgeConfig;
 
 /// The series of a tick report, as the first part of each result's label
@@ -45,8 +43,6 @@ const MARGINAL_TARGET_US: f64 = 1.5;
 /// The bridge's rules over the baseline's ticks per second, at least, at
 /// these agent counts.
 const SPEEDUP_TARGETS: [(usize, f64); 1] = [(100, 10.0)];
-/// How long the baseline may take to say it is listening.
-const READY_WITHIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Args)]
 pub struct TickBench {
@@ -376,154 +372,4 @@ async fn agent(url: String, ready: tokio::sync::oneshot::Sender<anyhow::Result<(
             return;
         }
     }
-}
-
-/// The FastAPI baseline, a Python process of its own: it serves until its
-/// standard input closes, which dropping this does (and kills it if it has
-/// not ended within a few seconds).
-struct Baseline {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    tick_url: String,
-    python: PathBuf,
-    /// How uvicorn serves it, as the script says: `loop=asyncio http=h11`.
-    serving: String,
-}
-
-impl Baseline {
-    fn start(python: Option<PathBuf>, repo: Option<PathBuf>) -> anyhow::Result<Self> {
-        let repo = repo.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-        let script = repo.join("bench/arena_baseline_server.py");
-        anyhow::ensure!(
-            script.is_file(),
-            "no {}: the baseline is part of the gamebridge checkout (give one with --repo DIR, or \
-             leave the baseline out with --no-baseline)",
-            script.display()
-        );
-        let chosen = python.is_some();
-        let python = python.unwrap_or_else(|| default_python(&repo));
-        check_packages(&python, chosen, &repo)?;
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| {
-                format!("cannot start the baseline: {} {}", python.display(), script.display())
-            })?;
-        let stdin = child.stdin.take();
-        let ready = child.stdout.take().map(first_line);
-        // Built now, so that an early return below still stops the process.
-        let mut baseline = Self { child, stdin, tick_url: String::new(), python, serving: String::new() };
-        let line = match ready.map(|lines| lines.recv_timeout(READY_WITHIN)) {
-            Some(Ok(line)) => line,
-            Some(Err(mpsc::RecvTimeoutError::Timeout)) => {
-                bail!("the baseline was not listening within {} s", READY_WITHIN.as_secs())
-            }
-            _ => bail!(
-                "the baseline stopped before it was listening ({}); its error is above",
-                baseline.ended()
-            ),
-        };
-        let Some(("listening", rest)) = line.split_once(' ') else {
-            bail!("the baseline said {line:?}, not `listening HOST:PORT loop=… http=…`");
-        };
-        let (address, serving) = rest.split_once(' ').unwrap_or((rest, ""));
-        baseline.tick_url = format!("http://{address}/tick");
-        baseline.serving = serving.to_owned();
-        if serving != "loop=uvloop http=httptools" {
-            eprintln!(
-                "note: the baseline runs with {serving}, not uvloop and httptools as the original's \
-                 requirements install them (pip install 'uvicorn[standard]'), so it is slower than \
-                 the original"
-            );
-        }
-        Ok(baseline)
-    }
-
-    /// How the process ended, once it has.
-    fn ended(&mut self) -> String {
-        match self.child.wait() {
-            Ok(status) => status.to_string(),
-            Err(error) => error.to_string(),
-        }
-    }
-}
-
-impl Drop for Baseline {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The venv `.ci/python` makes, when there is one, else `python3`.
-fn default_python(repo: &Path) -> PathBuf {
-    let venv = repo.join("target/python-venv/bin/python");
-    if venv.is_file() { venv } else { PathBuf::from("python3") }
-}
-
-/// Fails, saying how to install them, unless `python` runs and can import
-/// the baseline's packages.
-fn check_packages(python: &Path, chosen: bool, repo: &Path) -> anyhow::Result<()> {
-    let skip = "or leave the baseline out with --no-baseline";
-    let output = Command::new(python)
-        .args(["-c", "import fastapi, pydantic, uvicorn"])
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| {
-            format!(
-                "cannot run the baseline's Python interpreter {}: install Python 3, give an \
-                 interpreter with --python PATH, {skip}",
-                python.display()
-            )
-        })?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("it failed");
-    let install = if chosen {
-        format!(
-            "{} -m pip install 'fastapi>=0.104' 'uvicorn>=0.24'\n(or use the venv that bash .ci/python \
-             makes, target/python-venv, which has them)",
-            python.display()
-        )
-    } else {
-        // The venv the benchmark looks for first: the same one `.ci/python` makes.
-        format!(
-            "cd {} && python3 -m venv target/python-venv && target/python-venv/bin/pip install './python[bench]'\n\
-             (bash .ci/python makes the same venv, with them and the test packages)",
-            repo.display()
-        )
-    };
-    bail!(
-        "{} cannot import the baseline's packages ({last}).\nInstall FastAPI and uvicorn with\n    \
-         {install};\nor give an interpreter that has them with --python PATH, {skip}",
-        python.display()
-    )
-}
-
-/// The first line `stdout` gives, once it does; the rest is read and
-/// dropped, so the process never blocks on a full pipe.
-fn first_line(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
-    let (sender, line) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-        if let Some(first) = lines.next() {
-            let _ = sender.send(first);
-        }
-        lines.for_each(drop);
-    });
-    line
 }

@@ -5,6 +5,7 @@
 //! cargo build --release --example tick_cost -p gamebridge-agents
 //! valgrind --tool=callgrind target/release/examples/tick_cost 1000 20
 //! target/release/examples/tick_cost 1000 2000   # ns per agent
+//! target/release/examples/tick_cost body.json 200   # a tick body of your own
 //! ```
 
 use std::time::Instant;
@@ -19,10 +20,20 @@ use gamebridge_agents::rules;
 use serde_json::{Value, json};
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|arg| arg.parse::<usize>());
-    let agents = args.next().and_then(Result::ok).unwrap_or(1000);
-    let ticks = args.next().and_then(Result::ok).unwrap_or(200);
-    let body = serde_json::to_vec(&body(agents)).expect("a tick serialises");
+    let mut args = std::env::args().skip(1);
+    // A number of agents, or a file with a tick body (`bench tick`'s, say).
+    let (agents, body) = match args.next() {
+        Some(path) if path.parse::<usize>().is_err() => {
+            let body = std::fs::read(&path).expect("a readable tick body");
+            let tick = read_tick(&body, usize::MAX).expect("the file holds a tick");
+            (tick.observations.len(), body)
+        }
+        count => {
+            let agents = count.and_then(|count| count.parse().ok()).unwrap_or(1000);
+            (agents, serde_json::to_vec(&body(agents)).expect("a tick serialises"))
+        }
+    };
+    let ticks = args.next().and_then(|ticks| ticks.parse().ok()).unwrap_or(200);
     let max = DEFAULT_MAX_AGENTS.max(agents);
     // The general path: every agent read into a tree, then decided.
     let trees = measure("trees", &body, agents, ticks, || {
