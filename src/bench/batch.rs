@@ -30,7 +30,7 @@ pub struct BatchBench {
 }
 
 pub fn run(options: BatchBench) -> anyhow::Result<()> {
-    let report = super::against_sim_games(1, async |games, bridge, floors| {
+    let report = super::against_sim_games(1, 1, async |games, bridge, floors| {
         measure_all(&options, games, &bridge, &floors).await
     })?;
     report.print(options.json)

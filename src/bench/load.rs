@@ -51,24 +51,64 @@ where
     ))
 }
 
+/// [`measure`] for `concurrency` callers POSTing `body` to `url`, each a
+/// task of its own, so that a client runtime with several threads spreads
+/// them (one thread of callers can be the limit at high concurrency).
+pub async fn measure_posts(
+    label: &str,
+    calls: usize,
+    concurrency: usize,
+    http: &reqwest::Client,
+    url: &str,
+    body: Bytes,
+) -> anyhow::Result<Measurement> {
+    progress::stage(label);
+    let concurrency = concurrency.max(1);
+    let per_worker = calls.div_ceil(concurrency).max(1);
+    let warmup = (per_worker / 10).max(2);
+    let caller = |rounds: usize, timed: bool| {
+        let (http, url, body) = (http.clone(), url.to_owned(), body.clone());
+        tokio::spawn(async move {
+            let mut histogram = new_histogram();
+            for _ in 0..rounds {
+                let begun = Instant::now();
+                post(&http, &url, &body).await?;
+                if timed {
+                    histogram.record(begun.elapsed().as_nanos() as u64)?;
+                }
+            }
+            anyhow::Ok(histogram)
+        })
+    };
+    let warmups = (0..concurrency).map(|_| caller(warmup, false));
+    try_join_all(warmups).await?.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    let timed = (0..concurrency).map(|_| caller(per_worker, true));
+    let histograms = try_join_all(timed).await?.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let elapsed = started.elapsed();
+    Ok(Measurement::from_histogram(label, concurrency, per_worker * concurrency, elapsed, &merged(histograms)?))
+}
+
 /// A worker that POSTs `body` to `url` and checks the Vox envelope says
 /// `success`.
 pub fn poster(http: &reqwest::Client, url: String, body: Bytes) -> impl AsyncFnMut() -> anyhow::Result<()> {
     let http = http.clone();
-    async move || {
-        let response =
-            http.post(&url).header(CONTENT_TYPE, "application/json").body(body.clone()).send().await?;
-        let answer = response.bytes().await?;
-        // `"success"` comes after the game's `type` and `id` when it answered.
-        const SUCCESS: &[u8] = br#""success":true"#;
-        let head = &answer[..answer.len().min(128)];
-        anyhow::ensure!(
-            head.windows(SUCCESS.len()).any(|window| window == SUCCESS),
-            "call failed: {}",
-            String::from_utf8_lossy(&answer[..answer.len().min(300)])
-        );
-        Ok(())
-    }
+    async move || post(&http, &url, &body).await
+}
+
+/// POSTs `body` to `url` and checks the Vox envelope says `success`.
+async fn post(http: &reqwest::Client, url: &str, body: &Bytes) -> anyhow::Result<()> {
+    let response = http.post(url).header(CONTENT_TYPE, "application/json").body(body.clone()).send().await?;
+    let answer = response.bytes().await?;
+    // `"success"` comes after the game's `type` and `id` when it answered.
+    const SUCCESS: &[u8] = br#""success":true"#;
+    let head = &answer[..answer.len().min(128)];
+    anyhow::ensure!(
+        head.windows(SUCCESS.len()).any(|window| window == SUCCESS),
+        "call failed: {}",
+        String::from_utf8_lossy(&answer[..answer.len().min(300)])
+    );
+    Ok(())
 }
 
 pub fn new_histogram() -> Histogram<u64> {

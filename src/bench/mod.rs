@@ -103,10 +103,16 @@ struct Runtimes {
 }
 
 impl Runtimes {
-    fn new() -> anyhow::Result<Self> {
+    /// The bridge's two workers, and a client of `client_threads` threads
+    /// (one: a current-thread runtime).
+    fn new(client_threads: usize) -> anyhow::Result<Self> {
+        let client = match client_threads {
+            0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+            threads => tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?,
+        };
         Ok(Self {
             bridge: tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?,
-            client: tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+            client,
         })
     }
 }
@@ -144,15 +150,17 @@ async fn bridge_serving(games: &[(String, String)], config: BridgeConfig) -> any
     RunningBridge::start(BridgeConfig { listen: "127.0.0.1:0".parse()?, games, ..config }).await
 }
 
-/// Runs `measure` on a client runtime of its own against a bridge serving
-/// `count` simulated games (passed the games, the bridge's URL and the HTTP
-/// floor beside it), then stops the bridge.
+/// Runs `measure` on a client runtime of its own (`client_threads`
+/// threads) against a bridge serving `count` simulated games (passed the
+/// games, the bridge's URL and the HTTP floor beside it), then stops the
+/// bridge.
 fn against_sim_games<T>(
     count: usize,
+    client_threads: usize,
     measure: impl AsyncFnOnce(&SimGames, String, Floors) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let games = SimGames::start(count)?;
-    let runtimes = Runtimes::new()?;
+    let runtimes = Runtimes::new(client_threads)?;
     let (bridge, floors) = runtimes.bridge.block_on(bridge_with_floors(&games, BridgeConfig::default()))?;
     let outcome = runtimes.client.block_on(measure(&games, bridge.url(), floors));
     runtimes.bridge.block_on(bridge.stop())?;

@@ -78,7 +78,7 @@ pub fn run(options: ScaleBench) -> anyhow::Result<()> {
     let most_games = options.games.iter().copied().max().unwrap_or(1).max(1);
     let points = options.payloads.len() + options.games.len() + options.clients.len();
     progress::expect(3 * points as u64);
-    let report = super::against_sim_games(most_games, async |games, bridge, floors| {
+    let report = super::against_sim_games(most_games, 1, async |games, bridge, floors| {
         let bench = Bench { http: reqwest::Client::new(), games, bridge, floors, calls: options.calls };
         let mut series = Vec::new();
         let loads = options.payloads.iter().map(|&payload| (payload, Load { games: 1, clients: 1, payload }));
