@@ -63,7 +63,8 @@ async fn measure_all(
     let raw_floor =
         measure("raw socket ping-pong", calls, vec![async || raw.round_trip("[1]").await]).await?;
     let body = Bytes::from_static(BODY.as_bytes());
-    let empty_floor = measure_posts("empty HTTP round trip", calls, 1, &http, &floors.empty, body.clone()).await?;
+    let empty_floor =
+        measure_posts("empty HTTP round trip", calls, 1, &http, &floors.empty, body.clone()).await?;
 
     let p50 = |measurement: &Measurement| measurement.p50_us.unwrap_or_default();
     let mut measured_floors = Vec::new();

@@ -86,7 +86,13 @@ pub async fn measure_posts(
     let timed = (0..concurrency).map(|_| caller(per_worker, true));
     let histograms = try_join_all(timed).await?.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     let elapsed = started.elapsed();
-    Ok(Measurement::from_histogram(label, concurrency, per_worker * concurrency, elapsed, &merged(histograms)?))
+    Ok(Measurement::from_histogram(
+        label,
+        concurrency,
+        per_worker * concurrency,
+        elapsed,
+        &merged(histograms)?,
+    ))
 }
 
 /// A worker that POSTs `body` to `url` and checks the Vox envelope says

@@ -11,9 +11,9 @@ mod progress;
 mod raw;
 mod report;
 mod scale;
+mod script;
 mod sim_games;
 mod step;
-mod script;
 mod step_python;
 mod tick;
 mod tick_baseline;
@@ -108,7 +108,9 @@ impl Runtimes {
     fn new(client_threads: usize) -> anyhow::Result<Self> {
         let client = match client_threads {
             0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-            threads => tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?,
+            threads => {
+                tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+            }
         };
         Ok(Self {
             bridge: tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?,
