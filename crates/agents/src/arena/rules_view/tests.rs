@@ -11,7 +11,7 @@ use crate::rules;
 /// Both paths' answers to `body`.
 fn answers(body: &str) -> (String, String) {
     let tick = read_tick(body.as_bytes(), DEFAULT_MAX_AGENTS).expect("a tick");
-    let decisions: Vec<_> = tick.observations.iter().map(|seen| decide_tree(seen)).collect();
+    let decisions: Vec<_> = tick.observations.iter().map(decide_tree).collect();
     let trees = tick_answer(&tick, &decisions, 0.0);
     let view = read_rules_tick(body.as_bytes(), DEFAULT_MAX_AGENTS).expect("a tick");
     let decisions: Vec<_> = view.entries.iter().map(super::RulesEntry::decide).collect();
