@@ -5,7 +5,7 @@ mod support;
 
 use gamebridge_protocol::{BridgeMessage, Framing, GameMessage, WireId};
 use serde_json::json;
-use support::{FakeGame, GameConnection, Harness, error_code, response, within};
+use support::{FakeGame, GameConnection, Harness, error_code, response, within, within_bulk};
 
 const DELIMITER: &str = "!@#$%^!";
 
@@ -308,7 +308,7 @@ async fn ten_thousand_calls_in_flight_each_get_their_own_answer() {
         let args = gamebridge_protocol::RawValue::from_string(format!("[{n}]")).unwrap();
         game.call("Echo".into(), args, std::time::Duration::from_secs(60))
     });
-    let outcomes = within("10,000 calls", futures::future::join_all(calls)).await;
+    let outcomes = within_bulk("10,000 calls", futures::future::join_all(calls)).await;
     for (n, outcome) in outcomes.into_iter().enumerate() {
         let result: serde_json::Value = serde_json::from_str(outcome.expect("answered").get()).unwrap();
         assert_eq!(result["args"], json!([n]), "call {n} got its own answer");

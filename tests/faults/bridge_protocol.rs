@@ -7,7 +7,7 @@ use gamebridge_protocol::{FrameCodec, Framing, RawValue};
 use serde_json::{Value, json};
 
 use crate::links::{Kind, Link};
-use crate::support::{error_code, response, within};
+use crate::support::{error_code, response, within, within_bulk};
 
 /// One `#[tokio::test]` per link, each running `scenario` on that link.
 macro_rules! on_links {
@@ -204,7 +204,7 @@ async fn ten_thousand_calls_in_flight(kind: Kind) {
         let args = RawValue::from_string(format!("[{n}]")).unwrap();
         game.call("Echo".into(), args, std::time::Duration::from_secs(600))
     });
-    let outcomes = within("10,000 calls", join_all(calls)).await;
+    let outcomes = within_bulk("10,000 calls", join_all(calls)).await;
     for (n, outcome) in outcomes.into_iter().enumerate() {
         let result: Value = serde_json::from_str(outcome.expect("answered").get()).unwrap();
         assert_eq!(result["args"], json!([n]), "call {n} got its own answer");

@@ -11,7 +11,7 @@ use futures::future::join_all;
 use gamebridge_protocol::RawValue;
 use serde_json::{Value, json};
 
-use crate::support::{Harness, SimProcess, error_code, within};
+use crate::support::{Harness, SimProcess, error_code, within, within_bulk};
 
 struct Tf2 {
     harness: Harness,
@@ -144,7 +144,7 @@ async fn ten_thousand_calls_in_flight_to_a_stalled_game_all_time_out_and_none_ru
         let args = RawValue::from_string(format!(r#"{{"n":{n}}}"#)).unwrap();
         game.call("echo".into(), args, Duration::from_secs(1))
     });
-    let outcomes = within("10,000 calls", join_all(calls)).await;
+    let outcomes = within_bulk("10,000 calls", join_all(calls)).await;
     for (n, outcome) in outcomes.iter().enumerate() {
         let error = outcome.as_ref().expect_err("no game answered");
         assert_eq!(error.code.as_str(), "CALL_TIMEOUT", "call {n}: {error}");

@@ -10,7 +10,7 @@ use gamebridge_protocol::RawValue;
 use serde_json::{Value, json};
 
 use crate::folder_game::{FolderGame, now_ms};
-use crate::support::{Harness, SimProcess, error_code, within};
+use crate::support::{Harness, SimProcess, error_code, within, within_bulk};
 
 struct Folder {
     harness: Harness,
@@ -190,7 +190,7 @@ async fn ten_thousand_calls_in_flight_each_get_their_own_answer() {
         let args = RawValue::from_string(format!("[{n}]")).unwrap();
         hub_game.call("Echo".into(), args, Duration::from_secs(600))
     });
-    let outcomes = within("10,000 calls", join_all(calls)).await;
+    let outcomes = within_bulk("10,000 calls", join_all(calls)).await;
     answering.abort();
     for (n, outcome) in outcomes.into_iter().enumerate() {
         let result: Value = serde_json::from_str(outcome.expect("answered").get()).unwrap();

@@ -23,9 +23,23 @@ use tokio_util::codec::FramedRead;
 /// Longest any single step of a test may wait before it is declared hung.
 pub const STEP: Duration = Duration::from_secs(10);
 
+/// Longest a step that moves thousands of messages may wait: on a loaded
+/// 2-core machine, 10,000 mailbox calls (each a file written, renamed and
+/// read) once took longer than [`STEP`] without anything being stuck.
+pub const BULK_STEP: Duration = Duration::from_secs(60);
+
 /// Awaits `future`, failing the test if it takes longer than [`STEP`].
 pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(STEP, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    within_for(STEP, what, future).await
+}
+
+/// [`within`] for a step of thousands of messages ([`BULK_STEP`]).
+pub async fn within_bulk<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    within_for(BULK_STEP, what, future).await
+}
+
+async fn within_for<T>(limit: Duration, what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(limit, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 /// A game listening on a Unix socket, waiting for the bridge to connect.
