@@ -48,7 +48,9 @@ fn bench_call_reports_results_floors_and_the_ratio_as_json() {
 
 #[test]
 fn bench_events_delivers_every_event_to_every_client() {
-    let report = bench(&["events", "--events", "200", "--clients", "1,5"]);
+    let stalled =
+        ["--stalled", "20", "--stall-rate", "2000", "--stall-secs", "0.2", "--stall-fill-secs", "1"];
+    let report = bench(&[&["events", "--events", "200", "--clients", "1,5"][..], &stalled].concat());
     assert_eq!(report["floors"][0]["label"], "raw socket (frame + parse)");
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
@@ -56,7 +58,13 @@ fn bench_events_delivers_every_event_to_every_client() {
         assert_eq!(row["calls"], 200, "every client got every event");
         assert!(row["per_second"].as_f64().unwrap() > 0.0);
     }
-    assert!(report["ratios"][0]["value"].as_f64().unwrap().is_finite());
+    let ratios = report["ratios"].as_array().unwrap();
+    assert!(ratios[0]["value"].as_f64().unwrap().is_finite());
+    // The reading client beside the stalled ones lost nothing (the benchmark
+    // fails otherwise) and what the stalled ones cost is reported.
+    let stalled_cost =
+        ratios.iter().find(|ratio| ratio["label"].as_str().unwrap().contains("20 stalled clients add"));
+    assert!(stalled_cost.unwrap()["value"].as_f64().unwrap().is_finite(), "{ratios:?}");
 }
 
 #[test]

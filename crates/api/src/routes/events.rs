@@ -5,10 +5,9 @@
 //! and filters. `GET /events/history` reads past events as JSON.
 
 use std::collections::HashMap;
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -25,8 +24,27 @@ use crate::openapi::Envelope;
 use crate::openapi::shapes::History;
 use crate::{ApiError, ApiState, envelope};
 
-/// Events sent to a client in one chunk at most (the original's batch size).
-const BATCH: usize = 100;
+/// Events sent to a client in one chunk at most. Each event's SSE frame is
+/// rendered once, at publish time; a chunk is those frames copied side by
+/// side, one copy per client and chunk, then one write.
+const BATCH_EVENTS: usize = 4096;
+
+/// Bytes of frames in one chunk at most (but for one larger event).
+const BATCH_BYTES: usize = 128 << 10;
+
+/// Chunks are cut from allocations this large, one after the other, so a
+/// client's small chunks share one allocation rather than get one each; a
+/// chunk never outgrows the allocation it is cut from.
+const FRAMES_ARENA: usize = BATCH_BYTES;
+
+/// Below this much room left in its allocation, a chunk starts a new one.
+const MIN_ARENA_ROOM: usize = 4 << 10;
+
+/// Bytes of a client's chunks that the server may hold unwritten: the
+/// stream makes no new chunk while more are waiting for the socket. So a
+/// client that stopped reading costs this much memory (beside the kernel's
+/// buffers), where hyper alone would queue some 400 KB of it.
+const MAX_UNSENT: usize = 64 << 10;
 
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -54,21 +72,30 @@ then every event kept. Events are forwarded as the game sent them: `payload`, `e
 /// Which events a client wants.
 #[derive(Clone, Default)]
 pub struct EventFilter {
-    types: Option<HashSet<String>>,
+    /// Sorted and without repeats: checked for every event a client reads,
+    /// a binary search of a few names is cheaper than hashing the name.
+    types: Option<Vec<String>>,
     game: Option<String>,
 }
 
 impl EventFilter {
     pub fn new(types: Option<&str>, game: Option<String>) -> Self {
         let types = types.map(|list| {
-            list.split(',').map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned).collect()
+            let mut names: Vec<String> =
+                list.split(',').map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned).collect();
+            names.sort_unstable();
+            names.dedup();
+            names
         });
         Self { types, game }
     }
 
     pub fn accepts(&self, event: &StoredEvent) -> bool {
-        self.types.as_ref().is_none_or(|types| types.contains(&event.event_type))
-            && self.game.as_deref().is_none_or(|game| *event.game == *game)
+        // The type as bytes beside the event's frame, not its own allocation.
+        let named = |types: &Vec<String>| {
+            types.binary_search_by(|name| name.as_bytes().cmp(event.type_bytes())).is_ok()
+        };
+        self.types.as_ref().is_none_or(named) && self.game.as_deref().is_none_or(|game| *event.game == *game)
     }
 }
 
@@ -130,6 +157,11 @@ struct SseSession {
     greeted: bool,
     /// The unknown id a client resumed from, and the latest id there is.
     reset: Option<(u64, u64)>,
+    /// The frames of the next chunk, copied side by side. Chunks are split
+    /// off the front, so they share one allocation until it is used up.
+    frames: BytesMut,
+    /// What of the chunks given to hyper it has not written yet.
+    unsent: Arc<Unsent>,
     /// Counted in `/stats` as `sse.activeClients` while the stream lives.
     _client: ActiveClient,
 }
@@ -173,28 +205,128 @@ impl SseSession {
             return Some(chunk.freeze());
         }
         loop {
+            if !self.unsent.has_room() {
+                tokio::select! {
+                    () = self.unsent.room() => {}
+                    () = self.streams_end.cancelled() => {}
+                }
+            }
             if self.streams_end.is_cancelled() {
                 // What the game's link published last (its `dll_status`) goes out first.
-                let delivery = self.cursor.poll_available(BATCH).await?;
+                let delivery = self.cursor.poll_available_within(BATCH_EVENTS, BATCH_BYTES).await?;
                 match render(&delivery, &self.filter) {
                     Some(chunk) => return Some(chunk.freeze()),
                     None => continue,
                 }
             }
-            let chunk = tokio::select! {
-                delivery = self.cursor.next(BATCH) => render(&delivery, &self.filter),
-                _ = self.ping.tick() => {
-                    let mut chunk = BytesMut::new();
-                    put_event(&mut chunk, None, "ping", json!({ "timestamp": now_iso() }).to_string().as_bytes());
-                    Some(chunk)
+            match self.wait().await {
+                Woken::Events => {
+                    if !self.frames.is_empty() {
+                        return Some(self.frames.split().freeze());
+                    }
                 }
-                () = self.streams_end.cancelled() => continue,
-            };
-            if let Some(chunk) = chunk {
-                return Some(chunk.freeze());
+                Woken::Gap(gap) => {
+                    if let Some(chunk) = render(&gap, &self.filter) {
+                        return Some(chunk.freeze());
+                    }
+                }
+                Woken::Ping => {
+                    let mut chunk = BytesMut::new();
+                    put_event(
+                        &mut chunk,
+                        None,
+                        "ping",
+                        json!({ "timestamp": now_iso() }).to_string().as_bytes(),
+                    );
+                    return Some(chunk.freeze());
+                }
+                Woken::Stopping => {}
             }
         }
     }
+
+    /// Waits for new events (copied into `frames` as they are visited, if
+    /// the filter keeps them), the ping timer or the end of the streams.
+    async fn wait(&mut self) -> Woken {
+        if self.frames.capacity() < MIN_ARENA_ROOM {
+            self.frames.reserve(FRAMES_ARENA);
+        }
+        let room = self.frames.capacity().min(BATCH_BYTES);
+        let (frames, filter) = (&mut self.frames, &self.filter);
+        let keep = |event: &StoredEvent| {
+            if filter.accepts(event) {
+                frames.extend_from_slice(event.sse_frame());
+            }
+        };
+        tokio::select! {
+            gap = self.cursor.next_visiting(BATCH_EVENTS, room, keep) => gap.map_or(Woken::Events, Woken::Gap),
+            _ = self.ping.tick() => Woken::Ping,
+            () = self.streams_end.cancelled() => Woken::Stopping,
+        }
+    }
+}
+
+/// The bytes of a client's chunks that hyper holds and has not written to
+/// the socket yet: hyper drops a chunk once it is written, and a chunk
+/// counts until then.
+#[derive(Default)]
+struct Unsent {
+    bytes: AtomicUsize,
+    written: tokio::sync::Notify,
+}
+
+impl Unsent {
+    /// `chunk`, counted until it is dropped.
+    fn track(self: &Arc<Self>, chunk: Bytes) -> Bytes {
+        self.bytes.fetch_add(chunk.len(), Ordering::Relaxed);
+        Bytes::from_owner(Tracked { chunk, unsent: self.clone() })
+    }
+
+    /// Whether less than [`MAX_UNSENT`] is waiting for the socket.
+    fn has_room(&self) -> bool {
+        self.bytes.load(Ordering::Relaxed) < MAX_UNSENT
+    }
+
+    /// Waits until [`has_room`](Self::has_room).
+    async fn room(&self) {
+        loop {
+            // Taken before the check: a chunk written in between leaves a permit.
+            let written = self.written.notified();
+            if self.has_room() {
+                return;
+            }
+            written.await;
+        }
+    }
+}
+
+/// A chunk, counted in its client's [`Unsent`] while it lives.
+struct Tracked {
+    chunk: Bytes,
+    unsent: Arc<Unsent>,
+}
+
+impl AsRef<[u8]> for Tracked {
+    fn as_ref(&self) -> &[u8] {
+        &self.chunk
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.unsent.bytes.fetch_sub(self.chunk.len(), Ordering::Relaxed);
+        self.unsent.written.notify_one();
+    }
+}
+
+/// What a waiting stream woke for.
+enum Woken {
+    /// Events were read (and those the filter keeps copied out).
+    Events,
+    /// The events at the cursor are gone.
+    Gap(Delivery),
+    Ping,
+    Stopping,
 }
 
 fn sse_stream(
@@ -213,11 +345,13 @@ fn sse_stream(
         streams_end: state.streams_end.clone(),
         greeted: false,
         reset,
+        frames: BytesMut::with_capacity(FRAMES_ARENA),
+        unsent: Arc::default(),
         _client: ActiveClient::new(&state.sse_clients),
     };
     futures::stream::unfold(session, |mut session| async move {
         let chunk = session.next_chunk().await?;
-        Some((Ok(chunk), session))
+        Some((Ok(session.unsent.track(chunk)), session))
     })
 }
 
@@ -225,11 +359,7 @@ fn sse_stream(
 fn render(delivery: &Delivery, filter: &EventFilter) -> Option<BytesMut> {
     let mut chunk = BytesMut::new();
     match delivery {
-        Delivery::Events(events) => {
-            for event in events.iter().filter(|event| filter.accepts(event)) {
-                put_event(&mut chunk, Some(event.seq), "message", &event.data);
-            }
-        }
+        Delivery::Events(events) => put_frames(&mut chunk, events, filter),
         Delivery::Lagged { first, missed } => {
             let last = first + missed - 1;
             let data = json!({ "missed": missed, "first": first, "last": last,
@@ -239,6 +369,14 @@ fn render(delivery: &Delivery, filter: &EventFilter) -> Option<BytesMut> {
         }
     }
     (!chunk.is_empty()).then_some(chunk)
+}
+
+/// The SSE frames, rendered at publish time, of the events `filter` keeps:
+/// one allocation and one copy of each frame.
+fn put_frames(chunk: &mut BytesMut, events: &[Arc<StoredEvent>], filter: &EventFilter) {
+    let kept = || events.iter().filter(|event| filter.accepts(event));
+    chunk.reserve(kept().map(|event| event.sse_frame().len()).sum());
+    kept().for_each(|event| chunk.extend_from_slice(event.sse_frame()));
 }
 
 /// One SSE event. `data` is single-line JSON (the event log guarantees it).
@@ -366,4 +504,98 @@ struct HistoryPage<'a> {
     next: Option<u64>,
     missed: u64,
     latest: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use futures::task::ArcWake;
+    use gamebridge_hub::{Hub, HubEventKind};
+    use gamebridge_protocol::{GameEvent, RawValue};
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    /// Counts the wake-ups of the task it stands for.
+    #[derive(Default)]
+    struct WakeCount(AtomicUsize);
+
+    impl ArcWake for WakeCount {
+        fn wake_by_ref(this: &Arc<Self>) {
+            this.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn publish(hub: &Hub, count: usize) {
+        let game: Arc<str> = "civ5".into();
+        for n in 0..count {
+            let payload = RawValue::from_string(format!(r#"{{"n":{n}}}"#)).unwrap();
+            hub.events().publish(&game, &HubEventKind::Game(GameEvent::named("UnitMoved", payload)));
+        }
+    }
+
+    fn live_stream(state: &ApiState) -> Pin<Box<impl Stream<Item = Result<Bytes, Infallible>> + use<>>> {
+        Box::pin(sse_stream(state.clone(), state.hub.events().subscribe(None), EventFilter::default(), None))
+    }
+
+    /// The ids of the events in a chunk.
+    fn ids(chunk: &[u8]) -> Vec<u64> {
+        let id = |line: &[u8]| std::str::from_utf8(line.strip_prefix(b"id: ")?).ok()?.parse().ok();
+        chunk.split(|&byte| byte == b'\n').filter_map(id).collect()
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_woken_once_however_many_events_follow() {
+        let hub = Hub::new();
+        let mut state = ApiState::new(hub.clone(), CancellationToken::new());
+        state.ping_interval = Duration::from_secs(3600);
+        let wakes = Arc::new(WakeCount::default());
+        let waker = futures::task::waker(wakes.clone());
+        let mut stalled = live_stream(&state);
+        let mut cx = Context::from_waker(&waker);
+        assert!(matches!(stalled.as_mut().poll_next(&mut cx), Poll::Ready(Some(Ok(_)))), "the greeting");
+        assert!(stalled.as_mut().poll_next(&mut cx).is_pending(), "waiting for events");
+        // From here on the client reads nothing, so its stream is not polled
+        // again: hyper polls a body only while it has room for what the
+        // client has not read yet.
+
+        let mut reading = live_stream(&state);
+        reading.next().await;
+        let mut next = 1;
+        for _ in 0..100 {
+            publish(&hub, 100);
+            while next <= hub.events().latest() {
+                for id in ids(&reading.next().await.unwrap().unwrap()) {
+                    assert_eq!(id, next, "every event, in order");
+                    next += 1;
+                }
+            }
+        }
+        assert_eq!(next, 10_001);
+        assert_eq!(
+            wakes.0.load(Ordering::Relaxed),
+            1,
+            "the stalled stream is woken by the first event only: 10,000 events later it has cost nothing more"
+        );
+    }
+
+    #[test]
+    fn a_chunk_is_the_frames_the_filter_keeps_side_by_side() {
+        let log = gamebridge_hub::EventLog::new(10);
+        let game: Arc<str> = "civ5".into();
+        for name in ["A", "B", "A"] {
+            let payload = RawValue::from_string("{}".into()).unwrap();
+            log.publish(&game, &HubEventKind::Game(GameEvent::named(name, payload)));
+        }
+        let (events, _) = log.read(0, 10);
+        let rendered = render(&Delivery::Events(events), &EventFilter::new(Some("A, C"), None)).unwrap();
+        let frame =
+            |seq: u64| format!("id: {seq}\nevent: message\ndata: {{\"type\":\"A\",\"payload\":{{}}}}\n\n");
+        assert_eq!(&rendered[..], format!("{}{}", frame(1), frame(3)).as_bytes());
+    }
 }

@@ -25,7 +25,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use gamebridge_protocol::RawValue;
 use serde::Deserialize;
 
@@ -219,13 +218,7 @@ impl Drop for Journal {
 
 fn parse_line(line: &[u8]) -> Option<StoredEvent> {
     let line: Line<'_> = serde_json::from_slice(line).ok()?;
-    Some(StoredEvent {
-        seq: line.seq,
-        game: line.game.into(),
-        event_type: line.event_type,
-        time_ms: line.time,
-        data: Bytes::copy_from_slice(line.data.get().as_bytes()),
-    })
+    Some(StoredEvent::new(line.seq, line.game.into(), line.event_type, line.time, line.data.get().as_bytes()))
 }
 
 /// After a crash the last line may be cut short; new lines must not join

@@ -200,8 +200,8 @@ fn journal_reads_from_the_middle_match_a_scan_from_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
     let event = |seq: u64| {
-        let data = bytes::Bytes::from(format!(r#"{{"n":{seq},"pad":"{}"}}"#, "x".repeat((seq % 7) as usize)));
-        Arc::new(StoredEvent { seq, game: "civ5".into(), event_type: "E".into(), time_ms: seq, data })
+        let data = format!(r#"{{"n":{seq},"pad":"{}"}}"#, "x".repeat((seq % 7) as usize));
+        Arc::new(StoredEvent::new(seq, "civ5".into(), "E".into(), seq, data.as_bytes()))
     };
     // Two runs with a line cut short by a crash between them: the second
     // run indexes what it writes from the file's real end.
@@ -236,4 +236,87 @@ fn journal_reads_from_the_middle_match_a_scan_from_the_start() {
             assert_eq!(&first.data[..], &event(first.seq).data[..], "whole lines, read from their start");
         }
     }
+}
+
+/// What one `next_visiting` call hands over: the seqs visited, or the gap.
+async fn visit(cursor: &mut EventCursor, max: usize, max_bytes: usize) -> Result<Vec<u64>, (u64, u64)> {
+    let mut seen = Vec::new();
+    match cursor.next_visiting(max, max_bytes, |event| seen.push(event.seq)).await {
+        None => Ok(seen),
+        Some(Delivery::Lagged { first, missed }) => Err((first, missed)),
+        Some(other) => panic!("a visit returns only gaps, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_visiting_cursor_sees_what_a_reading_one_gets() {
+    let log = Arc::new(EventLog::new(100));
+    publish(&log, 5);
+    let mut replay = log.subscribe(Some(2));
+    let mut live = log.subscribe(None);
+    assert_eq!(visit(&mut replay, 100, usize::MAX).await, Ok(vec![3, 4, 5]));
+    publish(&log, 3);
+    assert_eq!(visit(&mut replay, 2, usize::MAX).await, Ok(vec![6, 7]), "bounded by count");
+    assert_eq!(visit(&mut replay, 100, usize::MAX).await, Ok(vec![8]));
+    assert_eq!(visit(&mut live, 100, usize::MAX).await, Ok(vec![6, 7, 8]));
+    assert_eq!(live.position(), 9);
+}
+
+#[tokio::test]
+async fn a_visit_is_bounded_by_frame_bytes_but_hands_over_at_least_one_event() {
+    let log = Arc::new(EventLog::new(100));
+    publish_sized(&log, 6, 1_000);
+    let mut cursor = log.subscribe(Some(0));
+    assert_eq!(visit(&mut cursor, 100, 2_500).await, Ok(vec![1, 2]));
+    assert_eq!(visit(&mut cursor, 100, 10).await, Ok(vec![3]));
+    assert_eq!(visit(&mut cursor, 100, usize::MAX).await, Ok(vec![4, 5, 6]));
+}
+
+/// A visit longer than one hold of the lock ends where the next event no
+/// longer fits in what is left of its bytes (it once spun there forever).
+#[tokio::test]
+async fn a_visit_over_several_holds_of_the_lock_ends_at_its_byte_bound() {
+    let log = Arc::new(EventLog::new(100));
+    publish_sized(&log, 60, 1_000);
+    let frame = log.read(0, 1).0[0].sse_frame().len();
+    let mut cursor = log.subscribe(Some(0));
+    let max_bytes = 20 * frame + frame / 2;
+    assert_eq!(visit(&mut cursor, 100, max_bytes).await, Ok((1..=20).collect()));
+    assert_eq!(visit(&mut cursor, 100, max_bytes).await, Ok((21..=40).collect()));
+}
+
+#[tokio::test]
+async fn a_visiting_cursor_behind_the_ring_gets_the_gap_then_the_rest() {
+    let log = Arc::new(EventLog::new(10));
+    let mut cursor = log.subscribe(Some(0));
+    publish(&log, 25);
+    assert_eq!(visit(&mut cursor, 100, usize::MAX).await, Err((1, 15)));
+    assert_eq!(visit(&mut cursor, 100, usize::MAX).await, Ok((16..=25).collect()));
+}
+
+#[tokio::test]
+async fn a_visiting_cursor_is_refilled_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let log =
+        Arc::new(EventLog::with_journal(10, DEFAULT_EVENT_RING_BYTES, &dir.path().join("e.jsonl")).unwrap());
+    publish(&log, 25);
+    log.close();
+    let mut cursor = log.subscribe(Some(3));
+    let mut seen = Vec::new();
+    while seen.len() < 22 {
+        seen.extend(visit(&mut cursor, 100, usize::MAX).await.unwrap());
+    }
+    assert_eq!(seen, (4..=25).collect::<Vec<_>>());
+}
+
+#[test]
+fn every_event_carries_its_whole_sse_frame_and_its_type_beside_it() {
+    let log = EventLog::new(10);
+    publish(&log, 12);
+    let (events, _) = log.read(9, 1);
+    let frame =
+        format!("id: 10\nevent: message\ndata: {}\n\n", std::str::from_utf8(&events[0].data).unwrap());
+    assert_eq!(events[0].sse_frame(), frame.as_bytes());
+    assert_eq!(events[0].type_bytes(), b"E9");
+    assert!(events[0].footprint() > frame.len() + "E9".len() + std::mem::size_of::<StoredEvent>());
 }
