@@ -24,6 +24,8 @@ pub struct RunningBridge {
     server: JoinHandle<std::io::Result<()>>,
     /// Ends when every link has stopped after a shutdown.
     links: JoinHandle<()>,
+    /// The fleet this bridge is a node of.
+    fleet: Option<gamebridge_fleet::Fleet>,
 }
 
 impl RunningBridge {
@@ -104,9 +106,13 @@ impl RunningBridge {
         state.ping_interval = config.ping_interval;
         state.security = Arc::new(security);
         state.limits = config.limits;
+        let fleet = match &config.fleet {
+            Some(options) => Some(gamebridge_fleet::Fleet::join(hub.clone(), options.clone()).await?),
+            None => None,
+        };
         let server = tokio::spawn(gamebridge_api::serve(listener, state));
         tracing::info!("agent API listening on http://{addr}");
-        Ok(Self { addr, hub, shutdown, server, links })
+        Ok(Self { addr, hub, shutdown, server, links, fleet })
     }
 
     pub fn url(&self) -> String {
@@ -122,6 +128,10 @@ impl RunningBridge {
     pub async fn wait(self) -> anyhow::Result<()> {
         let served = self.server.await.context("the HTTP server task failed")?;
         self.shutdown.cancel();
+        // The fleet hears goodbye first, so no node sends calls that cannot be answered.
+        if let Some(fleet) = self.fleet {
+            fleet.leave().await;
+        }
         let _ = self.links.await;
         // Every event is in the journal, and on disk, before the bridge exits.
         let events = self.hub.events().clone();

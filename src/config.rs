@@ -85,6 +85,8 @@ pub struct BridgeConfig {
     pub security: gamebridge_api::security::Security,
     /// Header timeout and connection cap of the agent API.
     pub limits: ConnectionLimits,
+    /// The fleet this bridge joins, if any.
+    pub fleet: Option<gamebridge_fleet::FleetOptions>,
 }
 
 impl Default for BridgeConfig {
@@ -100,6 +102,7 @@ impl Default for BridgeConfig {
             ping_interval: Duration::from_secs(5),
             security: gamebridge_api::security::Security::default(),
             limits: ConnectionLimits::default(),
+            fleet: None,
         }
     }
 }
@@ -165,6 +168,14 @@ pub struct ServeOptions {
     /// Connections open at once, at most; more wait until one closes [default: 1024].
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Join a fleet through this NATS server (nats://HOST:PORT): agents of every bridge in
+    /// the fleet reach this bridge's games, and agents here reach theirs. With it and no
+    /// --game, the bridge serves only the fleet's games (docs/FLEET.md).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+    /// This bridge's name in the fleet, unique per bridge [default: HOSTNAME-PORT].
+    #[arg(long, value_name = "NAME", requires = "nats")]
+    pub node: Option<String>,
 }
 
 /// The TOML file's shape: the flags of `serve`, by the same names.
@@ -192,6 +203,8 @@ pub struct ConfigFile {
     pub allow_game_peers: Vec<IpAddr>,
     pub header_timeout_ms: Option<u64>,
     pub max_connections: Option<usize>,
+    pub nats: Option<String>,
+    pub node: Option<String>,
 }
 
 impl ConfigFile {
@@ -219,7 +232,9 @@ impl BridgeConfig {
             }
             games.push(game);
         }
-        if games.is_empty() {
+        let nats = options.nats.clone().or(file.nats.clone());
+        // A fleet node may serve no game of its own: its agents use the fleet's.
+        if games.is_empty() && nats.is_none() {
             games.push("vox-deorum".parse()?);
         }
         let default_timeout = match options.timeout_ms.or(file.timeout_ms) {
@@ -260,6 +275,15 @@ impl BridgeConfig {
                 .chain(options.allow_game_peers.iter().copied())
                 .collect(),
         };
+        let fleet = match nats {
+            Some(url) => Some(gamebridge_fleet::FleetOptions {
+                url,
+                node: options.node.clone().or(file.node).unwrap_or_else(|| default_node(listen)),
+                prefix: gamebridge_fleet::DEFAULT_PREFIX.to_owned(),
+                allow_execute: !security.no_execute,
+            }),
+            None => None,
+        };
         let defaults = ConnectionLimits::default();
         let limits = ConnectionLimits {
             header_timeout: match options.header_timeout_ms.or(file.header_timeout_ms) {
@@ -283,9 +307,23 @@ impl BridgeConfig {
             event_pipe: options.event_pipe.clone().or(file.event_pipe),
             security,
             limits,
+            fleet,
             ..Self::default()
         })
     }
+}
+
+/// A fleet node's name unless given: this machine's name and the API's
+/// port, unique for every bridge of a machine.
+fn default_node(listen: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "gamebridge".to_owned());
+    format!("{host}-{}", listen.port())
 }
 
 /// Shortest token `serve` accepts: 16 characters is 96 bits in base64, more

@@ -5,6 +5,7 @@
 
 pub mod godot;
 pub mod mame;
+pub mod nats;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -126,8 +126,11 @@ impl Hub {
         if duplicate {
             return Err(DuplicateGame(name.to_owned()));
         }
-        // With several games, event data says which game each event came from.
-        self.shared.events.tag_games(!previous.is_empty());
+        // With several games, event data says which game each event came
+        // from; once it does, it always does.
+        if !previous.is_empty() {
+            self.shared.events.tag_games(true);
+        }
         self.games_changed();
         Ok(game)
     }
@@ -168,6 +171,12 @@ impl Hub {
             .iter()
             .filter(|game| game.parent().is_some_and(|own| own.name() == parent) && game.is_connected())
             .count()
+    }
+
+    /// From now on every event's data names its game (`game`), however
+    /// many games there are: for a fleet node, whose games come and go.
+    pub fn name_games_in_events(&self) {
+        self.shared.events.tag_games(true);
     }
 
     /// The game called `name`.

@@ -1,0 +1,64 @@
+//! Tells the fleet which games this node runs: a [`Hello`] every
+//! [`HEARTBEAT`], and at once when a game or its functions change. A node
+//! whose hellos stop is gone once [`HELLO_EXPIRES`] passes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::Client;
+use gamebridge_hub::Hub;
+use tokio_util::sync::CancellationToken;
+
+use crate::proxy::is_proxy;
+use crate::subjects::Subjects;
+use crate::wire::{GameCard, Hello};
+
+/// How often a node says hello.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// How long a node's games stay in the fleet after its last hello: a node
+/// killed without a goodbye leaves within this, and its pending calls fail.
+pub const HELLO_EXPIRES: Duration = Duration::from_secs(3);
+
+/// This node's hello: its own games (not the fleet's, which it also serves).
+pub fn hello(hub: &Hub, node: &str) -> Hello {
+    let games = hub
+        .games()
+        .iter()
+        .filter(|game| !is_proxy(game))
+        .map(|game| GameCard {
+            name: game.name().to_owned(),
+            connected: game.is_connected(),
+            functions: game.functions().list(),
+        })
+        .collect();
+    Hello { node: node.to_owned(), games }
+}
+
+/// Says hello until `stop`, then goodbye.
+pub async fn announce(
+    client: Client,
+    hub: Arc<Hub>,
+    subjects: Subjects,
+    node: String,
+    stop: CancellationToken,
+) {
+    let mut changes = hub.function_changes();
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let subject = subjects.hello(&node);
+    loop {
+        tokio::select! {
+            _ = beat.tick() => {}
+            changed = changes.changed() => if changed.is_err() { break },
+            () = stop.cancelled() => break,
+        }
+        let payload = serde_json::to_vec(&hello(&hub, &node)).expect("a hello serialises");
+        if let Err(error) = client.publish(subject.clone(), payload.into()).await {
+            tracing::debug!(%error, "could not say hello to the fleet");
+        }
+    }
+    // Best effort: a node that cannot say goodbye expires instead.
+    let _ = client.publish(subjects.bye(&node), node.clone().into()).await;
+    let _ = client.flush().await;
+}

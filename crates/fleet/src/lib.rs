@@ -1,0 +1,125 @@
+//! Fleet mode: bridges on many machines joined through a NATS server, so
+//! that an agent connected to any of them reaches every game of all.
+//!
+//! Each bridge (a *node*) says hello to the fleet every second with its
+//! games and their functions ([`announce`]). Every other node serves those
+//! games as if they were its own ([`proxy`]): a hub game whose link is the
+//! fleet, so `/games`, `/games/{name}/lua/call`, MCP and the dashboard list
+//! and reach it unchanged. A call waits on the node the agent called, with
+//! its deadline; it travels as a NATS request to the game's node, which
+//! calls the game and answers ([`serve`]). A node that leaves, or is
+//! silent for three seconds, takes its games with it, and the calls
+//! waiting for them fail at once with `DLL_DISCONNECTED`. Each node
+//! publishes its games' events, and the others add them to their own
+//! event logs ([`events`]), so `/events` on any node streams the fleet's.
+//!
+//! Subjects are listed in [`subjects`]; what is carried, in [`wire`].
+
+pub mod announce;
+mod directory;
+mod events;
+pub mod proxy;
+mod serve;
+pub mod subjects;
+pub mod wire;
+
+use std::sync::Arc;
+
+use gamebridge_hub::Hub;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use proxy::is_proxy;
+use subjects::Subjects;
+
+/// The subject prefix unless configured otherwise.
+pub const DEFAULT_PREFIX: &str = "gamebridge";
+
+/// How a bridge joins a fleet.
+#[derive(Clone, Debug)]
+pub struct FleetOptions {
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// This bridge's name in the fleet: unique per bridge.
+    pub node: String,
+    /// What every subject of the fleet starts with.
+    pub prefix: String,
+    /// Whether other nodes may run Lua scripts in this node's games (off
+    /// with `--no-execute`, as for this node's own agents).
+    pub allow_execute: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("could not reach the NATS server at {url}: {source}")]
+    Connect { url: String, source: async_nats::ConnectError },
+    #[error("could not subscribe to {subject}: {source}")]
+    Subscribe { subject: String, source: async_nats::SubscribeError },
+}
+
+/// A bridge's membership of a fleet; [`Fleet::leave`] ends it.
+pub struct Fleet {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Fleet {
+    /// Connects to NATS, answers calls for this node's games, serves the
+    /// fleet's games here, and says hello. NATS connections that drop
+    /// later are made again by the client on its own.
+    pub async fn join(hub: Arc<Hub>, options: FleetOptions) -> Result<Self, FleetError> {
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("gamebridge {}", options.node))
+            .connect(&options.url)
+            .await
+            .map_err(|source| FleetError::Connect { url: options.url.clone(), source })?;
+        let subjects = Subjects::new(&options.prefix);
+        let subscribe = |subject: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .subscribe(subject.clone())
+                    .await
+                    .map_err(|source| FleetError::Subscribe { subject, source })
+            }
+        };
+        // Answering before saying hello: no node calls a game it has not heard of.
+        let calls = subscribe(subjects.calls_to(&options.node)).await?;
+        let hellos = subscribe(subjects.every_hello()).await?;
+        let byes = subscribe(subjects.every_bye()).await?;
+        let events = subscribe(subjects.every_event()).await?;
+        hub.name_games_in_events();
+        let stop = CancellationToken::new();
+        let directory =
+            directory::Directory::new(client.clone(), hub.clone(), subjects.clone(), options.node.clone());
+        let tasks = vec![
+            tokio::spawn(serve::answer_calls(
+                client.clone(),
+                hub.clone(),
+                calls,
+                options.allow_execute,
+                stop.clone(),
+            )),
+            tokio::spawn(directory.follow(hellos, byes, events, stop.clone())),
+            tokio::spawn(events::publish_events(
+                client.clone(),
+                hub.clone(),
+                subjects.clone(),
+                options.node.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(announce::announce(client, hub, subjects, options.node.clone(), stop.clone())),
+        ];
+        tracing::info!(node = options.node, url = options.url, "joined the fleet");
+        Ok(Self { stop, tasks })
+    }
+
+    /// Says goodbye (the fleet drops this node's games at once) and stops
+    /// serving the fleet's games here.
+    pub async fn leave(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

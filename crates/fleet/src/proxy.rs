@@ -1,0 +1,175 @@
+//! A game of another node, served here as if its link were local: a hub
+//! game whose session forwards calls to the game's node over NATS and
+//! hands the answers back. Every route, MCP tool and dashboard view of this
+//! node then reaches it unchanged; the pending call and its deadline stay
+//! here, where the agent waits.
+
+use std::sync::Arc;
+
+use async_nats::{Client, RequestErrorKind};
+use gamebridge_hub::{Game, Outbound, SessionGuard};
+use gamebridge_protocol::message::Response;
+use gamebridge_protocol::{BridgeMessage, ErrorBody, ErrorCode, GameMessage};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::subjects::Subjects;
+use crate::wire::{FleetAnswer, FleetCall, GameCard};
+
+/// How the link of a game of another node starts: `fleet:NODE`.
+pub const PROXY_LINK: &str = "fleet:";
+
+/// Messages to a remote game queued at once, as for a local link.
+const OUTBOUND_QUEUE: usize = 1024;
+
+/// Whether `game` is another node's, served here.
+pub fn is_proxy(game: &Game) -> bool {
+    game.link().starts_with(PROXY_LINK)
+}
+
+/// A remote game served here while this lives.
+pub struct Proxy {
+    game: Arc<Game>,
+    card: watch::Sender<GameCard>,
+    _stop: DropGuard,
+}
+
+impl Proxy {
+    /// Serves `game` (added to the hub for it) as `card` describes it.
+    pub fn spawn(client: Client, subjects: &Subjects, node: &str, game: Arc<Game>, card: GameCard) -> Self {
+        let (cards, watched) = watch::channel(card);
+        let stop = CancellationToken::new();
+        let remote = Remote { client, subject: subjects.call(node, game.name()), node: node.to_owned() };
+        // Attached before the game is seen: a game its node says is
+        // connected is never, even for a moment, disconnected here.
+        let link = mirror(&game, &watched.borrow(), None);
+        tokio::spawn(serve(remote, game.clone(), watched, link, stop.clone()));
+        Self { game, card: cards, _stop: stop.drop_guard() }
+    }
+
+    /// The game served here.
+    pub fn game(&self) -> &Arc<Game> {
+        &self.game
+    }
+
+    /// What the game's node says of it now.
+    pub fn update(&self, card: GameCard) {
+        self.card.send_if_modified(|current| {
+            let changed = *current != card;
+            *current = card;
+            changed
+        });
+    }
+}
+
+/// Where the remote game's calls go.
+#[derive(Clone)]
+struct Remote {
+    client: Client,
+    subject: String,
+    node: String,
+}
+
+/// The session of a remote game while it is connected, and its queue.
+type Link = Option<(Arc<SessionGuard>, mpsc::Receiver<Outbound>)>;
+
+/// Makes `game` what `card` says: its functions, and connected (`link`
+/// attached) or not.
+fn mirror(game: &Arc<Game>, card: &GameCard, link: Link) -> Link {
+    if game.functions().list() != card.functions {
+        game.functions().set_manifest(card.functions.clone());
+    }
+    match (card.connected, link) {
+        (true, None) => {
+            let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
+            Some((Arc::new(game.attach(outbound)), queue))
+        }
+        // Dropping the session fails its pending calls with DLL_DISCONNECTED.
+        (false, Some(_)) => None,
+        (_, link) => link,
+    }
+}
+
+/// Mirrors the card as it changes and forwards calls while connected.
+async fn serve(
+    remote: Remote,
+    game: Arc<Game>,
+    mut card: watch::Receiver<GameCard>,
+    mut link: Link,
+    stop: CancellationToken,
+) {
+    loop {
+        let next = async {
+            match &mut link {
+                Some((_, queue)) => queue.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            outbound = next => match (outbound, &link) {
+                (Some(outbound), Some((session, _))) => forward(&remote, session, outbound),
+                _ => link = None,
+            },
+            changed = card.changed() => match changed {
+                Ok(()) => link = mirror(&game, &card.borrow_and_update(), link),
+                Err(_) => return,
+            },
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Sends the calls among `outbound` to the game's node. Other messages
+/// (pause, external registrations) are not carried across nodes yet.
+fn forward(remote: &Remote, session: &Arc<SessionGuard>, outbound: Outbound) {
+    let Outbound::One(message) = outbound else {
+        if let Outbound::Batch(messages) = outbound {
+            messages.into_iter().for_each(|message| forward(remote, session, Outbound::One(message)));
+        }
+        return;
+    };
+    // `None`: not a call, or its caller has given up already.
+    let Some(deadline) = session.deadline(&message) else {
+        tracing::debug!(game = session.game().name(), ?message, "not forwarded to the game's node");
+        return;
+    };
+    let remaining = move || deadline.saturating_duration_since(tokio::time::Instant::now());
+    let timeout_ms = remaining().as_millis().max(1) as u64;
+    let (id, call) = match message {
+        BridgeMessage::LuaCall { id, function, args } => (id, FleetCall::Call { function, args, timeout_ms }),
+        BridgeMessage::LuaExecute { id, script } => (id, FleetCall::Execute { script, timeout_ms }),
+        _ => return,
+    };
+    let (remote, session) = (remote.clone(), session.clone());
+    tokio::spawn(async move {
+        let payload = serde_json::to_vec(&call).expect("a fleet call serialises");
+        let request = async_nats::Request::new().payload(payload.into()).timeout(Some(remaining()));
+        let answer = match remote.client.send_request(remote.subject.clone(), request).await {
+            Ok(reply) => serde_json::from_slice::<FleetAnswer>(&reply.payload).unwrap_or_else(|error| {
+                failed(
+                    ErrorCode::SERIALIZATION_ERROR,
+                    format!("node {} answered garbage: {error}", remote.node),
+                )
+            }),
+            // The pending call fails with CALL_TIMEOUT at its deadline by itself.
+            Err(error) if error.kind() == RequestErrorKind::TimedOut => return,
+            Err(error) if error.kind() == RequestErrorKind::NoResponders => failed(
+                ErrorCode::DLL_DISCONNECTED,
+                format!(
+                    "node {} does not answer for '{}' (it left the fleet?)",
+                    remote.node,
+                    session.game().name()
+                ),
+            ),
+            Err(error) => {
+                failed(ErrorCode::NETWORK_ERROR, format!("the fleet could not carry the call: {error}"))
+            }
+        };
+        let response = Response { id, success: answer.success, result: answer.result, error: answer.error };
+        session.receive(GameMessage::LuaResponse(response));
+    });
+}
+
+fn failed(code: ErrorCode, message: String) -> FleetAnswer {
+    FleetAnswer::from(Err(ErrorBody::new(code, message)))
+}

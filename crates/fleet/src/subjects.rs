@@ -1,0 +1,118 @@
+//! The NATS subjects of a fleet. Every subject starts with the fleet's
+//! prefix (`gamebridge` unless configured), so several fleets can share one
+//! NATS server, and names what it carries:
+//!
+//! | subject | what |
+//! |---|---|
+//! | `PREFIX.hello.NODE` | a node's games and their functions, every second and on change |
+//! | `PREFIX.bye.NODE` | a node leaving (its games leave the fleet at once) |
+//! | `PREFIX.node.NODE.game.GAME.call` | a call of a game, request/reply, answered by its node |
+//! | `PREFIX.events.NODE.GAME.TYPE` | an event of a game, as its node's SSE clients get it |
+//!
+//! Game and node names become subject tokens by [`token`]: a NATS token
+//! cannot hold `.`, `*`, `>` or white space, and instance names hold `/`.
+
+/// The subjects of one fleet, as seen from one node.
+#[derive(Clone, Debug)]
+pub struct Subjects {
+    prefix: String,
+}
+
+impl Subjects {
+    pub fn new(prefix: &str) -> Self {
+        Self { prefix: prefix.to_owned() }
+    }
+
+    pub fn hello(&self, node: &str) -> String {
+        format!("{}.hello.{}", self.prefix, token(node))
+    }
+
+    /// Every node's hello.
+    pub fn every_hello(&self) -> String {
+        format!("{}.hello.*", self.prefix)
+    }
+
+    pub fn bye(&self, node: &str) -> String {
+        format!("{}.bye.{}", self.prefix, token(node))
+    }
+
+    pub fn every_bye(&self) -> String {
+        format!("{}.bye.*", self.prefix)
+    }
+
+    /// Where calls of `game`, which `node` runs, go.
+    pub fn call(&self, node: &str, game: &str) -> String {
+        format!("{}.node.{}.game.{}.call", self.prefix, token(node), token(game))
+    }
+
+    /// Every call of a game `node` runs.
+    pub fn calls_to(&self, node: &str) -> String {
+        format!("{}.node.{}.game.*.call", self.prefix, token(node))
+    }
+}
+
+impl Subjects {
+    /// Where an event of type `kind` of `game`, which `node` runs, is published.
+    pub fn event(&self, node: &str, game: &str, kind: &str) -> String {
+        format!("{}.events.{}.{}.{}", self.prefix, token(node), token(game), token(kind))
+    }
+
+    /// Every event of every node.
+    pub fn every_event(&self) -> String {
+        format!("{}.events.>", self.prefix)
+    }
+
+    /// The node and game tokens of an event's subject.
+    pub fn event_source<'a>(&self, subject: &'a str) -> Option<(&'a str, &'a str)> {
+        let rest = subject.strip_prefix(&self.prefix)?.strip_prefix(".events.")?;
+        let mut tokens = rest.split('.');
+        let (node, game, _kind) = (tokens.next()?, tokens.next()?, tokens.next()?);
+        tokens.next().is_none().then_some((node, game))
+    }
+}
+
+/// `name` as one subject token: letters, digits, `-` and `_` as they are,
+/// every other byte as `~` and two hex digits. Distinct names stay
+/// distinct (`~` itself is escaped).
+pub fn token(name: &str) -> String {
+    let mut token = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            token.push(byte as char);
+        } else {
+            token.push_str(&format!("~{byte:02x}"));
+        }
+    }
+    if token.is_empty() {
+        token.push('~');
+    }
+    token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_single_tokens_and_stay_distinct() {
+        assert_eq!(token("civ5"), "civ5");
+        assert_eq!(token("tempest/12"), "tempest~2f12");
+        assert_eq!(token("a.b c*>"), "a~2eb~20c~2a~3e");
+        assert_ne!(token("a~2f"), token("a/"));
+        assert_eq!(token(""), "~");
+        assert_eq!(token("é"), "~c3~a9");
+    }
+
+    #[test]
+    fn subjects_name_the_node_and_the_game() {
+        let subjects = Subjects::new("gamebridge");
+        assert_eq!(subjects.call("box-1", "tempest/3"), "gamebridge.node.box-1.game.tempest~2f3.call");
+        assert_eq!(subjects.calls_to("box-1"), "gamebridge.node.box-1.game.*.call");
+        assert_eq!(subjects.hello("box.1"), "gamebridge.hello.box~2e1");
+        let event = subjects.event("box-1", "civ5", "Unit.Moved");
+        assert_eq!(event, "gamebridge.events.box-1.civ5.Unit~2eMoved");
+        assert_eq!(subjects.event_source(&event), Some(("box-1", "civ5")));
+        assert_eq!(subjects.event_source("gamebridge.events.a.b"), None);
+        assert_eq!(subjects.event_source("other.events.a.b.c"), None);
+    }
+}

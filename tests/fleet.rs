@@ -1,0 +1,189 @@
+//! Fleet mode: bridges joined through a real `nats-server`. A game of one
+//! node is listed and called through another node's API; a node that
+//! leaves takes its games with it, and the calls waiting for them fail at
+//! once; a name already served is not taken over.
+
+mod support;
+
+use std::time::Duration;
+
+use gamebridge_fleet::FleetOptions;
+use serde_json::{Value, json};
+use support::nats::NatsServer;
+use support::{FakeGame, Harness, game_event, within};
+
+fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
+    Some(FleetOptions {
+        url: server.url.clone(),
+        node: node.into(),
+        prefix: "test".into(),
+        allow_execute: true,
+    })
+}
+
+/// A node serving no game of its own.
+async fn agent_node(server: &NatsServer, node: &str) -> Harness {
+    let fleet = fleet(server, node);
+    Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet).await
+}
+
+/// Waits until `harness` serves a game called `name` whose link is `link`
+/// (or, with `None`, serves none).
+async fn wait_for_game(harness: &Harness, name: &str, link: Option<&str>) {
+    let mut changes = harness.hub().function_changes();
+    within("the fleet's games to change", async {
+        while harness.hub().game(name).map(|game| game.link().to_owned()).as_deref() != link {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+}
+
+async fn call(harness: &Harness, game: &str, body: Value) -> Value {
+    let url = harness.url(&format!("/games/{game}/lua/call"));
+    let response = within("the call's answer", harness.http.post(url).json(&body).send()).await.unwrap();
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_game_of_another_node_is_listed_and_called_through_this_one() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    connection.register("GetTurn").await;
+    connection.echo_forever();
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+
+    let games: Value = b.http.get(b.url("/games")).send().await.unwrap().json().await.unwrap();
+    let listed =
+        games["result"]["games"].as_array().unwrap().iter().find(|game| game["name"] == "civ5").cloned();
+    assert_eq!(listed.unwrap()["link"], "fleet:box-a", "{games}");
+    // The function list follows within a hello.
+    let mut changes = b.hub().function_changes();
+    let remote = b.hub().game("civ5").unwrap();
+    within("the function to be listed", async {
+        while remote.functions().names() != ["GetTurn"] {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+
+    let answer = call(&b, "civ5", json!({ "function": "GetTurn", "args": { "player": 2 } })).await;
+    assert_eq!(answer["success"], true, "{answer}");
+    assert_eq!(answer["result"], json!({ "function": "GetTurn", "args": { "player": 2 } }));
+    // The owner served it as a call of its own.
+    assert_eq!(a.hub().game("civ5").unwrap().stats().snapshot().calls, 1);
+}
+
+#[tokio::test]
+async fn a_node_that_leaves_takes_its_games_and_their_waiting_calls_fail_at_once() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+
+    // A call the game receives and never answers, with a minute to go.
+    let waiting = {
+        let (http, url) = (b.http.clone(), b.url("/games/civ5/lua/call"));
+        tokio::spawn(async move {
+            let body = json!({ "function": "Slow", "timeout_ms": 60_000 });
+            http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
+        })
+    };
+    let (_, function, _) = within("the call to reach the game", connection.expect_call()).await;
+    assert_eq!(function, "Slow");
+    a.bridge.stop().await.unwrap();
+
+    let answer = within("the waiting call to fail", waiting).await.unwrap();
+    assert_eq!(answer["success"], false);
+    assert_eq!(answer["error"]["code"], "DLL_DISCONNECTED", "{answer}");
+    wait_for_game(&b, "civ5", None).await;
+    let answer = call(&b, "civ5", json!({ "function": "GetTurn" })).await;
+    assert_eq!(answer["error"]["code"], "NOT_FOUND", "a game that left is not found: {answer}");
+}
+
+#[tokio::test]
+async fn a_remote_game_that_is_not_connected_fails_at_once() {
+    let server = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The game's socket exists but nothing ever accepts the bridge.
+    let _game = FakeGame::bind(&dir.path().join("game.sock"));
+    let spec = format!("unix:{}", dir.path().join("absent.sock").display());
+    let fleet_a = fleet(&server, "box-a");
+    let _a = Harness::start_configured(dir, &[("civ5", spec)], |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+
+    let started = std::time::Instant::now();
+    let answer = call(&b, "civ5", json!({ "function": "GetTurn", "timeout_ms": 60_000 })).await;
+    assert_eq!(answer["error"]["code"], "DLL_DISCONNECTED", "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(30), "answered at once, not at the deadline");
+}
+
+#[tokio::test]
+async fn a_game_name_already_served_here_is_not_taken_over_by_another_node() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (_a, _game_a, mut connection_a) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    connection_a.register("FromA").await;
+    let fleet_b = fleet(&server, "box-b");
+    let (b, _game_b, connection_b) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_b).await;
+    connection_b.echo_forever();
+    // A third node hears of both: the first hello it reads wins.
+    let c = agent_node(&server, "box-c").await;
+    let mut changes = c.hub().function_changes();
+    within("node c to serve civ5", async {
+        while c.hub().game("civ5").is_none() {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+
+    // Node b keeps its own civ5: calls on b go to b's game.
+    assert!(!b.hub().game("civ5").unwrap().link().starts_with("fleet:"));
+    let answer = call(&b, "civ5", json!({ "function": "Local" })).await;
+    assert_eq!(answer["result"]["function"], "Local", "{answer}");
+}
+
+#[tokio::test]
+async fn events_of_a_game_on_another_node_stream_from_this_one() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (_a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+    let mut stream = b.sse("/events?game=civ5&types=UnitMoved").await;
+
+    for n in 0..3 {
+        connection.send(&game_event("UnitMoved", json!({ "unit": n }))).await;
+    }
+    for n in 0..3 {
+        let event = stream.next_message().await;
+        assert_eq!(event.data["type"], "UnitMoved");
+        assert_eq!(event.data["payload"], json!({ "unit": n }), "in order, each once");
+        assert_eq!(event.data["game"], "civ5");
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_runs_no_scripts_runs_none_for_the_fleet_either() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a").map(|options| FleetOptions { allow_execute: false, ..options });
+    let (_a, _game, _connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+
+    let url = b.url("/games/civ5/lua/execute");
+    let body = json!({ "script": "return 1" });
+    let answer: Value =
+        within("the answer", b.http.post(url).json(&body).send()).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "INVALID_SCRIPT", "{answer}");
+}

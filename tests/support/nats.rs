@@ -1,0 +1,52 @@
+//! A real `nats-server` (Debian's `nats-server` package; `.ci/deps` installs
+//! it) on a free loopback port, with JetStream storing in a temporary
+//! directory, stopped when dropped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct NatsServer {
+    pub url: String,
+    child: Child,
+    _store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts a server and waits until it accepts connections.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let store = tempfile::tempdir().unwrap();
+        let child = Command::new(program())
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server runs (apt-get install nats-server, or bash .ci/deps)");
+        let server = Self { url: format!("nats://127.0.0.1:{port}"), child, _store: store };
+        super::within("nats-server to accept connections", async {
+            while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                // Nothing to await but the server's start: poll its port.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        server
+    }
+}
+
+/// `nats-server` from the PATH, or where Debian puts it (`/usr/sbin`, not
+/// on every user's PATH).
+fn program() -> &'static str {
+    const DEBIAN: &str = "/usr/sbin/nats-server";
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file()));
+    if on_path || !std::path::Path::new(DEBIAN).is_file() { "nats-server" } else { DEBIAN }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
