@@ -16,7 +16,7 @@ fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
     Some(FleetOptions {
         url: server.url.clone(),
         node: node.into(),
-        prefix: "test".into(),
+        prefix: gamebridge_fleet::DEFAULT_PREFIX.into(),
         allow_execute: true,
     })
 }
@@ -186,4 +186,80 @@ async fn a_node_that_runs_no_scripts_runs_none_for_the_fleet_either() {
     let answer: Value =
         within("the answer", b.http.post(url).json(&body).send()).await.unwrap().json().await.unwrap();
     assert_eq!(answer["error"]["code"], "INVALID_SCRIPT", "{answer}");
+}
+
+#[tokio::test]
+async fn a_node_killed_with_sigkill_leaves_the_fleet_and_the_calls_waiting_for_it_fail() {
+    let server = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let game = FakeGame::bind(&dir.path().join("game.sock"));
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut node_a = tokio::process::Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+        .args(["serve", "--quiet", "--listen", &listen.to_string(), "--nats", &server.url, "--node", "box-a"])
+        .args(["--game", &format!("civ5=unix:{}", game.path.display())])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut connection = game.accept().await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+
+    let waiting = {
+        let (http, url) = (b.http.clone(), b.url("/games/civ5/lua/call"));
+        tokio::spawn(async move {
+            let body = json!({ "function": "Slow", "timeout_ms": 60_000 });
+            http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
+        })
+    };
+    within("the call to reach the game", connection.expect_call()).await;
+    node_a.kill().await.unwrap(); // SIGKILL: no goodbye
+    let answer = within("the waiting call to fail", waiting).await.unwrap();
+    assert_eq!(answer["error"]["code"], "DLL_DISCONNECTED", "{answer}");
+    wait_for_game(&b, "civ5", None).await;
+}
+
+#[tokio::test]
+async fn the_fleet_carries_calls_and_events_again_once_the_nats_server_is_back() {
+    let mut server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (_a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (events_tx, mut to_send) = tokio::sync::mpsc::channel::<Value>(4);
+    // The game answers every call and sends the events it is handed.
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                message = connection.recv_or_closed() => match message {
+                    Some(gamebridge_protocol::BridgeMessage::LuaCall { id, .. }) => connection.answer(id, json!("pong")).await,
+                    Some(_) => {}
+                    None => return,
+                },
+                Some(payload) = to_send.recv() => connection.send(&game_event("AfterRestart", payload)).await,
+            }
+        }
+    });
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+    let mut stream = b.sse("/events?types=AfterRestart").await;
+
+    server.restart().await;
+    // The nodes reconnect by themselves; until they have, calls fail (fast) and are retried here.
+    let answer = support::within_bulk("a call to go through again", async {
+        loop {
+            let url = b.url("/games/civ5/lua/call");
+            let body = json!({ "function": "Ping", "timeout_ms": 2_000 });
+            if let Ok(response) = b.http.post(url).json(&body).send().await {
+                let answer: Value = response.json().await.unwrap();
+                if answer["success"] == true {
+                    return answer;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert_eq!(answer["result"], "pong");
+    events_tx.send(json!({ "n": 1 })).await.unwrap();
+    let event = stream.next_message().await;
+    assert_eq!(event.data["payload"], json!({ "n": 1 }), "an event published after the restart arrives");
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 pub struct NatsServer {
     pub url: String,
+    port: u16,
     child: Child,
-    _store: tempfile::TempDir,
+    store: tempfile::TempDir,
 }
 
 impl NatsServer {
@@ -16,23 +17,34 @@ impl NatsServer {
     pub async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let store = tempfile::tempdir().unwrap();
-        let child = Command::new(program())
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs (apt-get install nats-server, or bash .ci/deps)");
-        let server = Self { url: format!("nats://127.0.0.1:{port}"), child, _store: store };
-        super::within("nats-server to accept connections", async {
-            while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-                // Nothing to await but the server's start: poll its port.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
-        server
+        let child = spawn(port, store.path()).await;
+        Self { url: format!("nats://127.0.0.1:{port}"), port, child, store }
     }
+
+    /// Kills the server and starts it again on the same port and store.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.port, self.store.path()).await;
+    }
+}
+
+async fn spawn(port: u16, store: &std::path::Path) -> Child {
+    let child = Command::new(program())
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server runs (apt-get install nats-server, or bash .ci/deps)");
+    super::within("nats-server to accept connections", async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            // Nothing to await but the server's start: poll its port.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    child
 }
 
 /// `nats-server` from the PATH, or where Debian puts it (`/usr/sbin`, not

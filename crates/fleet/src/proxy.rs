@@ -39,7 +39,8 @@ impl Proxy {
     pub fn spawn(client: Client, subjects: &Subjects, node: &str, game: Arc<Game>, card: GameCard) -> Self {
         let (cards, watched) = watch::channel(card);
         let stop = CancellationToken::new();
-        let remote = Remote { client, subject: subjects.call(node, game.name()), node: node.to_owned() };
+        let subject = subjects.call(node, game.name());
+        let remote = Remote { client, subject, node: node.to_owned(), stop: stop.clone() };
         // Attached before the game is seen: a game its node says is
         // connected is never, even for a moment, disconnected here.
         let link = mirror(&game, &watched.borrow(), None);
@@ -68,6 +69,8 @@ struct Remote {
     client: Client,
     subject: String,
     node: String,
+    /// Cancelled when the game leaves this node: calls in flight stop waiting.
+    stop: CancellationToken,
 }
 
 /// The session of a remote game while it is connected, and its queue.
@@ -140,11 +143,17 @@ fn forward(remote: &Remote, session: &Arc<SessionGuard>, outbound: Outbound) {
         BridgeMessage::LuaExecute { id, script } => (id, FleetCall::Execute { script, timeout_ms }),
         _ => return,
     };
-    let (remote, session) = (remote.clone(), session.clone());
+    // Weak: a call in flight must not keep the session, whose end fails
+    // the calls waiting on it, alive once the game has left.
+    let (remote, session, game) = (remote.clone(), Arc::downgrade(session), session.game().name().to_owned());
     tokio::spawn(async move {
         let payload = serde_json::to_vec(&call).expect("a fleet call serialises");
         let request = async_nats::Request::new().payload(payload.into()).timeout(Some(remaining()));
-        let answer = match remote.client.send_request(remote.subject.clone(), request).await {
+        let reply = tokio::select! {
+            reply = remote.client.send_request(remote.subject.clone(), request) => reply,
+            () = remote.stop.cancelled() => return,
+        };
+        let answer = match reply {
             Ok(reply) => serde_json::from_slice::<FleetAnswer>(&reply.payload).unwrap_or_else(|error| {
                 failed(
                     ErrorCode::SERIALIZATION_ERROR,
@@ -155,18 +164,16 @@ fn forward(remote: &Remote, session: &Arc<SessionGuard>, outbound: Outbound) {
             Err(error) if error.kind() == RequestErrorKind::TimedOut => return,
             Err(error) if error.kind() == RequestErrorKind::NoResponders => failed(
                 ErrorCode::DLL_DISCONNECTED,
-                format!(
-                    "node {} does not answer for '{}' (it left the fleet?)",
-                    remote.node,
-                    session.game().name()
-                ),
+                format!("node {} does not answer for '{game}' (it left the fleet?)", remote.node),
             ),
             Err(error) => {
                 failed(ErrorCode::NETWORK_ERROR, format!("the fleet could not carry the call: {error}"))
             }
         };
         let response = Response { id, success: answer.success, result: answer.result, error: answer.error };
-        session.receive(GameMessage::LuaResponse(response));
+        if let Some(session) = session.upgrade() {
+            session.receive(GameMessage::LuaResponse(response));
+        }
     });
 }
 
