@@ -41,8 +41,8 @@ impl Proxy {
         let stop = CancellationToken::new();
         let subject = subjects.call(node, game.name());
         let remote = Remote { client, subject, node: node.to_owned(), stop: stop.clone() };
-        // Attached before the game is seen: a game its node says is
-        // connected is never, even for a moment, disconnected here.
+        // Attached now, not on the task's first turn: a game its node says
+        // is connected does not answer `DLL_DISCONNECTED` here meanwhile.
         let link = mirror(&game, &watched.borrow(), None);
         tokio::spawn(serve(remote, game.clone(), watched, link, stop.clone()));
         Self { game, card: cards, _stop: stop.drop_guard() }
