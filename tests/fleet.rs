@@ -45,6 +45,16 @@ async fn call(harness: &Harness, game: &str, body: Value) -> Value {
     response.json().await.unwrap()
 }
 
+/// A call of `civ5`'s `Slow` through `harness`, with a minute to go, on a
+/// task of its own: its answer once it comes.
+fn slow_call(harness: &Harness) -> tokio::task::JoinHandle<Value> {
+    let (http, url) = (harness.http.clone(), harness.url("/games/civ5/lua/call"));
+    tokio::spawn(async move {
+        let body = json!({ "function": "Slow", "timeout_ms": 60_000 });
+        http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
+    })
+}
+
 #[tokio::test]
 async fn a_game_of_another_node_is_listed_and_called_through_this_one() {
     let server = NatsServer::start().await;
@@ -87,13 +97,7 @@ async fn a_node_that_leaves_takes_its_games_and_their_waiting_calls_fail_at_once
     wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
 
     // A call the game receives and never answers, with a minute to go.
-    let waiting = {
-        let (http, url) = (b.http.clone(), b.url("/games/civ5/lua/call"));
-        tokio::spawn(async move {
-            let body = json!({ "function": "Slow", "timeout_ms": 60_000 });
-            http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
-        })
-    };
+    let waiting = slow_call(&b);
     let (_, function, _) = within("the call to reach the game", connection.expect_call()).await;
     assert_eq!(function, "Slow");
     a.bridge.stop().await.unwrap();
@@ -204,13 +208,7 @@ async fn a_node_killed_with_sigkill_leaves_the_fleet_and_the_calls_waiting_for_i
     let b = agent_node(&server, "box-b").await;
     wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
 
-    let waiting = {
-        let (http, url) = (b.http.clone(), b.url("/games/civ5/lua/call"));
-        tokio::spawn(async move {
-            let body = json!({ "function": "Slow", "timeout_ms": 60_000 });
-            http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
-        })
-    };
+    let waiting = slow_call(&b);
     within("the call to reach the game", connection.expect_call()).await;
     node_a.kill().await.unwrap(); // SIGKILL: no goodbye
     let answer = within("the waiting call to fail", waiting).await.unwrap();
