@@ -176,6 +176,13 @@ pub struct ServeOptions {
     /// This bridge's name in the fleet, unique per bridge [default: HOSTNAME-PORT].
     #[arg(long, value_name = "NAME", requires = "nats")]
     pub node: Option<String>,
+    /// Bytes of the fleet's events its JetStream stream keeps, for replay from
+    /// /fleet/events; the oldest leave first [default: 1073741824 (1 GiB)].
+    #[arg(long, value_name = "BYTES", requires = "nats")]
+    pub fleet_events_bytes: Option<u64>,
+    /// Hours the fleet's JetStream stream keeps each event [default: 24].
+    #[arg(long, value_name = "HOURS", requires = "nats")]
+    pub fleet_events_hours: Option<u64>,
 }
 
 /// The TOML file's shape: the flags of `serve`, by the same names.
@@ -205,6 +212,29 @@ pub struct ConfigFile {
     pub max_connections: Option<usize>,
     pub nats: Option<String>,
     pub node: Option<String>,
+    pub fleet_events_bytes: Option<u64>,
+    pub fleet_events_hours: Option<u64>,
+}
+
+/// The fleet stream's limits, as configured.
+fn fleet_journal_limits(
+    bytes: Option<u64>,
+    hours: Option<u64>,
+) -> anyhow::Result<gamebridge_fleet::JournalLimits> {
+    let defaults = gamebridge_fleet::JournalLimits::default();
+    let max_bytes = match bytes {
+        Some(bytes) if bytes < MIN_EVENT_RING_BYTES as u64 => {
+            bail!("fleet_events_bytes must be at least {MIN_EVENT_RING_BYTES} (64 KiB)")
+        }
+        Some(bytes) => bytes,
+        None => defaults.max_bytes,
+    };
+    let max_age = match hours {
+        Some(0) => bail!("fleet_events_hours must be at least 1"),
+        Some(hours) => Duration::from_secs(hours.saturating_mul(3600)),
+        None => defaults.max_age,
+    };
+    Ok(gamebridge_fleet::JournalLimits { max_bytes, max_age })
 }
 
 impl ConfigFile {
@@ -281,6 +311,10 @@ impl BridgeConfig {
                 node: options.node.clone().or(file.node).unwrap_or_else(|| default_node(listen)),
                 prefix: gamebridge_fleet::DEFAULT_PREFIX.to_owned(),
                 allow_execute: !security.no_execute,
+                journal: fleet_journal_limits(
+                    options.fleet_events_bytes.or(file.fleet_events_bytes),
+                    options.fleet_events_hours.or(file.fleet_events_hours),
+                )?,
             }),
             None => None,
         };

@@ -18,7 +18,32 @@ fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
         node: node.into(),
         prefix: gamebridge_fleet::DEFAULT_PREFIX.into(),
         allow_execute: true,
+        journal: Default::default(),
     })
+}
+
+/// Reads `count` `Turn` events from `/fleet/events` on `harness` after
+/// `since`, reconnecting with `Last-Event-ID` whenever the stream ends, as
+/// an `EventSource` would: their payloads' `n`, and the last id.
+async fn fleet_turns(harness: &Harness, since: u64, count: usize) -> (Vec<u64>, u64) {
+    let (mut turns, mut last) = (Vec::new(), since);
+    support::within_bulk("the fleet's events", async {
+        while turns.len() < count {
+            let mut stream = harness.sse_with("/fleet/events?types=Turn", Some(last)).await;
+            while let Some(event) = stream.next_or_end().await {
+                if event.event == "message" {
+                    assert!(event.id.unwrap() > last, "ids grow: {:?} after {last}", event.id);
+                    last = event.id.unwrap();
+                    turns.push(event.data["payload"]["n"].as_u64().unwrap());
+                    if turns.len() == count {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    (turns, last)
 }
 
 /// A node serving no game of its own.
@@ -260,4 +285,54 @@ async fn the_fleet_carries_calls_and_events_again_once_the_nats_server_is_back()
     events_tx.send(json!({ "n": 1 })).await.unwrap();
     let event = stream.next_message().await;
     assert_eq!(event.data["payload"], json!({ "n": 1 }), "an event published after the restart arrives");
+}
+
+#[tokio::test]
+async fn the_fleets_events_replay_on_a_node_that_restarted_from_the_last_id_it_gave() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (_a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    for n in 0..3 {
+        connection.send(&game_event("Turn", json!({ "n": n }))).await;
+    }
+    let b = agent_node(&server, "box-b").await;
+    let (turns, last) = fleet_turns(&b, 0, 3).await;
+    assert_eq!(turns, [0, 1, 2], "everything kept, in order, each once");
+
+    b.bridge.stop().await.unwrap();
+    for n in 3..5 {
+        connection.send(&game_event("Turn", json!({ "n": n }))).await;
+    }
+    let b = agent_node(&server, "box-b").await;
+    let (turns, _) = fleet_turns(&b, last, 2).await;
+    assert_eq!(turns, [3, 4], "what was published while the node was down follows the last id");
+}
+
+#[tokio::test]
+async fn no_event_is_lost_when_the_nats_server_restarts() {
+    let mut server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (_a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    connection.send(&game_event("Turn", json!({ "n": 0 }))).await;
+    let (_, last) = fleet_turns(&b, 0, 1).await;
+
+    server.restart().await;
+    // Sent at once: the node may not have reconnected yet, and keeps them meanwhile.
+    for n in 1..=20 {
+        connection.send(&game_event("Turn", json!({ "n": n }))).await;
+    }
+    let (turns, _) = fleet_turns(&b, last, 20).await;
+    assert_eq!(turns, (1..=20).collect::<Vec<u64>>(), "each once, in order");
+}
+
+#[tokio::test]
+async fn a_node_without_a_fleet_says_where_the_fleets_events_come_from() {
+    let (bridge, _game, _connection) = Harness::with_one_game().await;
+    let response = bridge.http.get(bridge.url("/fleet/events")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("--nats"), "{body}");
 }

@@ -396,20 +396,22 @@ pub struct SseClient {
 impl SseClient {
     /// The next event (comments and retry lines skipped).
     pub async fn next(&mut self) -> SseEvent {
-        within("an SSE event", async {
-            loop {
-                if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
-                    let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                    if let Some(event) = parse_sse(&String::from_utf8(block).unwrap()) {
-                        return event;
-                    }
-                    continue;
+        within("an SSE event", self.next_or_end()).await.expect("the stream ended")
+    }
+
+    /// The next event, or `None` once the response ends (or breaks).
+    pub async fn next_or_end(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
+                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse_sse(&String::from_utf8(block).unwrap()) {
+                    return Some(event);
                 }
-                let chunk = self.body.next().await.expect("the stream ended").expect("read");
-                self.buffer.extend_from_slice(&chunk);
+                continue;
             }
-        })
-        .await
+            let chunk = self.body.next().await?.ok()?;
+            self.buffer.extend_from_slice(&chunk);
+        }
     }
 
     /// The next `message` event (skipping `connected` and `ping`).

@@ -18,6 +18,7 @@
 pub mod announce;
 mod directory;
 mod events;
+pub mod journal;
 pub mod proxy;
 mod serve;
 pub mod subjects;
@@ -29,6 +30,9 @@ use gamebridge_hub::Hub;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use events::Outlet;
+use journal::FleetJournal;
+pub use journal::JournalLimits;
 pub use proxy::is_proxy;
 use subjects::Subjects;
 
@@ -47,6 +51,8 @@ pub struct FleetOptions {
     /// Whether other nodes may run Lua scripts in this node's games (off
     /// with `--no-execute`, as for this node's own agents).
     pub allow_execute: bool,
+    /// How much of the fleet's events its JetStream stream keeps.
+    pub journal: JournalLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +65,7 @@ pub enum FleetError {
 
 /// A bridge's membership of a fleet; [`Fleet::leave`] ends it.
 pub struct Fleet {
+    hub: Arc<Hub>,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -89,6 +96,7 @@ impl Fleet {
         let byes = subscribe(subjects.every_bye()).await?;
         let events = subscribe(subjects.every_event()).await?;
         hub.name_games_in_events();
+        let outlet = Self::open_journal(&hub, &client, &subjects, options.journal).await;
         let stop = CancellationToken::new();
         let directory =
             directory::Directory::new(client.clone(), hub.clone(), subjects.clone(), options.node.clone());
@@ -102,16 +110,58 @@ impl Fleet {
             )),
             tokio::spawn(directory.follow(hellos, byes, events, stop.clone())),
             tokio::spawn(events::publish_events(
-                client.clone(),
+                outlet,
                 hub.clone(),
                 subjects.clone(),
                 options.node.clone(),
                 stop.clone(),
             )),
-            tokio::spawn(announce::announce(client, hub, subjects, options.node.clone(), stop.clone())),
+            tokio::spawn(announce::announce(
+                client,
+                hub.clone(),
+                subjects,
+                options.node.clone(),
+                stop.clone(),
+            )),
         ];
         tracing::info!(node = options.node, url = options.url, "joined the fleet");
-        Ok(Self { stop, tasks })
+        Ok(Self { hub, stop, tasks })
+    }
+
+    /// Opens the fleet's event stream and makes it this hub's shared
+    /// journal; without JetStream, events travel as core messages only.
+    async fn open_journal(
+        hub: &Hub,
+        client: &async_nats::Client,
+        subjects: &Subjects,
+        limits: JournalLimits,
+    ) -> Outlet {
+        let context = async_nats::jetstream::new(client.clone());
+        match journal::open_stream(&context, subjects, limits).await {
+            Ok(info) => {
+                tracing::info!(
+                    stream = info.config.name,
+                    events = info.state.messages,
+                    last = info.state.last_sequence,
+                    "the fleet's event stream is open"
+                );
+                let journal = FleetJournal {
+                    client: client.clone(),
+                    context: context.clone(),
+                    subjects: subjects.clone(),
+                };
+                hub.set_shared_journal(Some(Arc::new(journal)));
+                Outlet::Stream(context)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    "no event stream for the fleet (does the NATS server run JetStream, `nats-server -js`?): \
+                     events reach nodes that are connected, and /fleet/events is unavailable"
+                );
+                Outlet::Core(client.clone())
+            }
+        }
     }
 
     /// Says goodbye (the fleet drops this node's games at once) and stops
@@ -121,5 +171,6 @@ impl Fleet {
         for task in self.tasks {
             let _ = task.await;
         }
+        self.hub.set_shared_journal(None);
     }
 }

@@ -7,7 +7,7 @@
 //! | `PREFIX.hello.NODE` | a node's games and their functions, every second and on change |
 //! | `PREFIX.bye.NODE` | a node leaving (its games leave the fleet at once) |
 //! | `PREFIX.node.NODE.game.GAME.call` | a call of a game, request/reply, answered by its node |
-//! | `PREFIX.events.NODE.GAME.TYPE` | an event of a game, as its node's SSE clients get it |
+//! | `PREFIX.events.NODE.GAME.TYPE` | an event of a game, as its node's SSE clients get it; kept in the stream `PREFIX_EVENTS` |
 //!
 //! Game and node names become subject tokens by [`token`]: a NATS token
 //! cannot hold `.`, `*`, `>` or white space, and instance names hold `/`.
@@ -21,6 +21,10 @@ pub struct Subjects {
 impl Subjects {
     pub fn new(prefix: &str) -> Self {
         Self { prefix: prefix.to_owned() }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub fn hello(&self, node: &str) -> String {
@@ -62,12 +66,22 @@ impl Subjects {
         format!("{}.events.>", self.prefix)
     }
 
-    /// The node and game tokens of an event's subject.
-    pub fn event_source<'a>(&self, subject: &'a str) -> Option<(&'a str, &'a str)> {
+    /// Every event of `game`, whichever node runs it.
+    pub fn events_of_game(&self, game: &str) -> String {
+        format!("{}.events.*.{}.*", self.prefix, token(game))
+    }
+
+    /// The node, game and type tokens of an event's subject.
+    pub fn event_parts<'a>(&self, subject: &'a str) -> Option<(&'a str, &'a str, &'a str)> {
         let rest = subject.strip_prefix(&self.prefix)?.strip_prefix(".events.")?;
         let mut tokens = rest.split('.');
-        let (node, game, _kind) = (tokens.next()?, tokens.next()?, tokens.next()?);
-        tokens.next().is_none().then_some((node, game))
+        let parts = (tokens.next()?, tokens.next()?, tokens.next()?);
+        tokens.next().is_none().then_some(parts)
+    }
+
+    /// The node and game tokens of an event's subject.
+    pub fn event_source<'a>(&self, subject: &'a str) -> Option<(&'a str, &'a str)> {
+        self.event_parts(subject).map(|(node, game, _kind)| (node, game))
     }
 }
 
@@ -89,6 +103,26 @@ pub fn token(name: &str) -> String {
     token
 }
 
+/// The name a [`token`] was made from; `None` for text no token is.
+pub fn untoken(token: &str) -> Option<String> {
+    if token == "~" {
+        return Some(String::new());
+    }
+    let mut bytes = Vec::with_capacity(token.len());
+    let mut rest = token.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'~' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +135,11 @@ mod tests {
         assert_ne!(token("a~2f"), token("a/"));
         assert_eq!(token(""), "~");
         assert_eq!(token("é"), "~c3~a9");
+        for name in ["civ5", "tempest/12", "a.b c*>", "a~2f", "", "é"] {
+            assert_eq!(untoken(&token(name)).as_deref(), Some(name));
+        }
+        assert_eq!(untoken("~4"), None);
+        assert_eq!(untoken("~zz"), None);
     }
 
     #[test]
@@ -112,6 +151,8 @@ mod tests {
         let event = subjects.event("box-1", "civ5", "Unit.Moved");
         assert_eq!(event, "gamebridge.events.box-1.civ5.Unit~2eMoved");
         assert_eq!(subjects.event_source(&event), Some(("box-1", "civ5")));
+        assert_eq!(subjects.event_parts(&event), Some(("box-1", "civ5", "Unit~2eMoved")));
+        assert_eq!(subjects.events_of_game("tempest/3"), "gamebridge.events.*.tempest~2f3.*");
         assert_eq!(subjects.event_source("gamebridge.events.a.b"), None);
         assert_eq!(subjects.event_source("other.events.a.b.c"), None);
     }

@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 pub use events::{
-    DEFAULT_EVENT_RING_BYTES, Delivery, EventCursor, EventLog, HubEventKind, Journal, StoredEvent,
+    DEFAULT_EVENT_RING_BYTES, Delivery, EventCursor, EventLog, HubEventKind, Journal, SharedEvent,
+    SharedEvents, SharedFrom, SharedJournal, StoredEvent,
 };
 pub use external::{
     AgentChannel, AgentEndpoint, DispatchFuture, ExternalDispatch, ExternalFunction, ExternalRequest,
@@ -79,6 +80,8 @@ pub struct Hub {
     games: ArcSwap<Vec<Arc<Game>>>,
     shared: Arc<Shared>,
     started: Instant,
+    /// The fleet's journal, while this bridge is in a fleet.
+    shared_journal: std::sync::RwLock<Option<Arc<dyn SharedJournal>>>,
 }
 
 /// A second game with a name already in use.
@@ -101,6 +104,7 @@ impl Hub {
         let shared = Shared {
             events: Arc::new(events),
             function_changes: tokio::sync::watch::Sender::new(0),
+            external_changes: tokio::sync::watch::Sender::new(0),
             ids: CallIds::new(),
             dispatch: config.dispatch,
         };
@@ -108,6 +112,7 @@ impl Hub {
             games: ArcSwap::from_pointee(Vec::new()),
             shared: Arc::new(shared),
             started: Instant::now(),
+            shared_journal: std::sync::RwLock::new(None),
         }))
     }
 
@@ -202,6 +207,22 @@ impl Hub {
     /// list follows it).
     pub fn function_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.function_changes.subscribe()
+    }
+
+    /// Changes whenever an agent function is registered or unregistered
+    /// for any game (a fleet node tells the fleet which it serves).
+    pub fn external_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.external_changes.subscribe()
+    }
+
+    /// Sets (or, with `None`, clears) the journal shared by the fleet.
+    pub fn set_shared_journal(&self, journal: Option<Arc<dyn SharedJournal>>) {
+        *self.shared_journal.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = journal;
+    }
+
+    /// The fleet's journal, while this bridge is in a fleet.
+    pub fn shared_journal(&self) -> Option<Arc<dyn SharedJournal>> {
+        self.shared_journal.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     fn games_changed(&self) {

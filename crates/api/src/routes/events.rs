@@ -50,11 +50,11 @@ const MAX_UNSENT: usize = 64 << 10;
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Replay every event after this sequence number that is still kept.
-    since: Option<u64>,
+    pub(crate) since: Option<u64>,
     /// Only these event types (comma-separated).
-    types: Option<String>,
+    pub(crate) types: Option<String>,
     /// Only events of this game.
-    game: Option<String>,
+    pub(crate) game: Option<String>,
 }
 
 /// What the event stream sends, for the OpenAPI document.
@@ -88,6 +88,13 @@ impl EventFilter {
             names
         });
         Self { types, game }
+    }
+
+    /// Whether an event of type `event_type` passes the type filter.
+    pub fn accepts_type(&self, event_type: &str) -> bool {
+        self.types
+            .as_ref()
+            .is_none_or(|types| types.binary_search_by(|name| name.as_str().cmp(event_type)).is_ok())
     }
 
     pub fn accepts(&self, event: &StoredEvent) -> bool {
@@ -380,7 +387,7 @@ fn put_frames(chunk: &mut BytesMut, events: &[Arc<StoredEvent>], filter: &EventF
 }
 
 /// One SSE event. `data` is single-line JSON (the event log guarantees it).
-fn put_event(chunk: &mut BytesMut, id: Option<u64>, event: &str, data: &[u8]) {
+pub(crate) fn put_event(chunk: &mut BytesMut, id: Option<u64>, event: &str, data: &[u8]) {
     chunk.reserve(data.len() + event.len() + 40);
     if let Some(id) = id {
         chunk.put_slice(b"id: ");
@@ -394,7 +401,7 @@ fn put_event(chunk: &mut BytesMut, id: Option<u64>, event: &str, data: &[u8]) {
     chunk.put_slice(b"\n\n");
 }
 
-fn now_iso() -> String {
+pub(crate) fn now_iso() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
@@ -405,7 +412,7 @@ fn iso8601(millis: u64) -> String {
 }
 
 /// Client ids for the `connected` event: unique within this bridge.
-fn next_client_id() -> String {
+pub(crate) fn next_client_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("client-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -6,6 +6,7 @@
 mod arena;
 pub(crate) mod events;
 mod external;
+mod fleet;
 mod lua;
 mod prometheus;
 pub(crate) mod system;
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(openapi::serve_document))
         .routes(routes!(events::events))
         .routes(routes!(events::history))
+        .routes(routes!(fleet::fleet_events))
         // A WebSocket, not REST: served, but not in the document.
         .route("/agent", get(crate::agent_ws::upgrade))
         .routes(routes!(prometheus::prometheus))

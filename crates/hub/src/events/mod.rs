@@ -18,6 +18,7 @@
 mod journal;
 mod render;
 mod ring;
+mod shared;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -29,6 +30,7 @@ use tokio::sync::watch;
 
 pub use journal::Journal;
 pub use ring::DEFAULT_EVENT_RING_BYTES;
+pub use shared::{SharedEvent, SharedEvents, SharedFrom, SharedJournal};
 
 use ring::{Ring, Visited};
 

@@ -17,6 +17,7 @@ impl Game {
     /// Registers an agent function and tells the game (`external_register`).
     pub fn register_external(&self, function: ExternalFunction) -> Result<Arc<ExternalFunction>, ErrorBody> {
         let function = self.external.register(function)?;
+        self.external_changed();
         self.send_control(BridgeMessage::ExternalRegister {
             name: function.name.clone(),
             is_async: function.is_async,
@@ -32,8 +33,13 @@ impl Game {
                 format!("External function '{name}' is not registered"),
             )
         })?;
+        self.external_changed();
         self.send_control(BridgeMessage::ExternalUnregister { name: name.to_owned() });
         Ok(())
+    }
+
+    fn external_changed(&self) {
+        self.shared.external_changes.send_modify(|version| *version += 1);
     }
 
     pub fn external_functions(&self) -> Vec<Arc<ExternalFunction>> {
@@ -48,7 +54,11 @@ impl Game {
 
     /// Removes the functions a disconnected agent served, telling the game.
     pub fn unregister_channel(&self, channel: &Arc<dyn AgentChannel>) {
-        for name in self.external.unregister_channel(channel) {
+        let gone = self.external.unregister_channel(channel);
+        if !gone.is_empty() {
+            self.external_changed();
+        }
+        for name in gone {
             self.send_control(BridgeMessage::ExternalUnregister { name });
         }
     }
@@ -56,6 +66,13 @@ impl Game {
     /// Asks the agent that registered `step` for the reply to one frame of a
     /// lockstep game. The link bounds the wait with its step deadline.
     pub async fn step(&self, seq: u64, frame: Bytes) -> Result<Bytes, ErrorBody> {
+        self.step_for(self.name.clone(), seq, frame).await
+    }
+
+    /// [`step`](Self::step) for a frame of `instance`, which this game's
+    /// agent serves: an instance of it, or, for a game of another fleet
+    /// node served here, an instance of that game.
+    pub async fn step_for(&self, instance: Arc<str>, seq: u64, frame: Bytes) -> Result<Bytes, ErrorBody> {
         let Some(function) = self.find_external("step") else {
             return Err(ErrorBody::new(
                 ErrorCode::INVALID_FUNCTION,
@@ -65,11 +82,11 @@ impl Game {
         match &function.endpoint {
             AgentEndpoint::Webhook { .. } => {
                 let fields = self.decode_frame(&frame);
-                let request = StepRequest { game: self.name.clone(), seq, frame, fields };
+                let request = StepRequest { game: instance, seq, frame, fields };
                 self.shared.dispatch.step(function.clone(), request).await
             }
             AgentEndpoint::Channel(channel) => {
-                channel.step(StepRequest { game: self.name.clone(), seq, frame, fields: None }).await
+                channel.step(StepRequest { game: instance, seq, frame, fields: None }).await
             }
         }
     }

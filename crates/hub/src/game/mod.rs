@@ -91,6 +91,8 @@ pub(crate) struct Shared {
     pub events: Arc<EventLog>,
     /// Bumped whenever any game's functions, or the set of games, change.
     pub function_changes: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever an agent function is registered or unregistered.
+    pub external_changes: tokio::sync::watch::Sender<u64>,
     pub ids: CallIds,
     pub dispatch: Arc<dyn ExternalDispatch>,
 }
