@@ -336,3 +336,67 @@ async fn a_node_without_a_fleet_says_where_the_fleets_events_come_from() {
     let body: Value = response.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("--nats"), "{body}");
 }
+
+#[tokio::test]
+async fn an_agent_function_registered_on_another_node_answers_the_game() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+    // A webhook agent beside node b, registered there.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent_url = format!("http://{}/", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+            axum::Json(json!({ "success": true, "result": { "seen": body["args"] } }))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let body = json!({ "name": "AnalyzeThreat", "url": agent_url, "async": false });
+    let registered = b.post("/games/civ5/external/register", body).await;
+    assert_eq!(registered["success"], true, "{registered}");
+
+    // The game's node registers it with the game, for the fleet.
+    assert_eq!(
+        within("the registration to reach the game", connection.recv_json()).await,
+        json!({ "type": "external_register", "name": "AnalyzeThreat", "async": false })
+    );
+    let (_, functions) = a.get("/external/functions").await;
+    assert_eq!(functions["result"]["functions"][0]["agent"], "fleet: box-b", "{functions}");
+    let call = json!({ "type": "external_call", "id": 7, "function": "AnalyzeThreat", "args": { "unit": 5 }, "async": false });
+    connection.send(&gamebridge_protocol::GameMessage::parse(call.to_string().as_bytes()).unwrap()).await;
+    assert_eq!(
+        within("the agent's answer", connection.recv_json()).await,
+        json!({ "type": "external_response", "id": 7, "success": true, "result": { "seen": { "unit": 5 } } })
+    );
+
+    // Unregistered on b: the game hears of it from its own node.
+    b.post("/games/civ5/external/unregister", json!({ "name": "AnalyzeThreat" })).await;
+    assert_eq!(
+        within("the unregistration to reach the game", connection.recv_json()).await,
+        json!({ "type": "external_unregister", "name": "AnalyzeThreat" })
+    );
+}
+
+#[tokio::test]
+async fn pause_controls_on_another_node_pause_the_game_on_its_own() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+
+    b.post("/games/civ5/external/pause-player/3", json!({})).await;
+    assert_eq!(
+        within("the control to reach the game", connection.recv_json()).await,
+        json!({ "type": "pause_player", "playerID": 3 })
+    );
+    assert_eq!(a.hub().game("civ5").unwrap().paused_players(), [3], "the game's node knows it too");
+    b.post("/games/civ5/external/pause", json!({})).await;
+    assert_eq!(within("the pause", connection.recv_json()).await, json!({ "type": "pause_game" }));
+    assert!(a.hub().game("civ5").unwrap().is_game_paused());
+}

@@ -1,5 +1,6 @@
-//! Tells the fleet which games this node runs: a [`Hello`] every
-//! [`HEARTBEAT`], and at once when a game or its functions change. A node
+//! Tells the fleet which games this node runs, and which functions its
+//! agents serve for other nodes' games: a [`Hello`] every [`HEARTBEAT`],
+//! and at once when a game, its functions or an agent's registrations change. A node
 //! whose hellos stop is gone once [`HELLO_EXPIRES`] passes.
 
 use std::sync::Arc;
@@ -9,9 +10,10 @@ use async_nats::Client;
 use gamebridge_hub::Hub;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent_queues::AgentQueues;
 use crate::proxy::is_proxy;
 use crate::subjects::Subjects;
-use crate::wire::{GameCard, Hello};
+use crate::wire::{GameCard, Hello, Served};
 
 /// How often a node says hello.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -20,8 +22,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// killed without a goodbye leaves within this, and its pending calls fail.
 pub const HELLO_EXPIRES: Duration = Duration::from_secs(3);
 
-/// This node's hello: its own games (not the fleet's, which it also serves).
-pub fn hello(hub: &Hub, node: &str) -> Hello {
+/// This node's hello: its own games (not the fleet's, which it also
+/// serves), and the functions its agents serve for the fleet's.
+pub fn hello(hub: &Hub, node: &str, serves: Vec<Served>) -> Hello {
     let games = hub
         .games()
         .iter()
@@ -30,9 +33,10 @@ pub fn hello(hub: &Hub, node: &str) -> Hello {
             name: game.name().to_owned(),
             connected: game.is_connected(),
             functions: game.functions().list(),
+            lockstep: game.lockstep().as_deref().cloned(),
         })
         .collect();
-    Hello { node: node.to_owned(), games }
+    Hello { node: node.to_owned(), games, serves }
 }
 
 /// Says hello until `stop`, then goodbye.
@@ -44,6 +48,8 @@ pub async fn announce(
     stop: CancellationToken,
 ) {
     let mut changes = hub.function_changes();
+    let mut agents_changes = hub.external_changes();
+    let mut queues = AgentQueues::new(client.clone(), subjects.clone());
     let mut beat = tokio::time::interval(HEARTBEAT);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let subject = subjects.hello(&node);
@@ -51,9 +57,11 @@ pub async fn announce(
         tokio::select! {
             _ = beat.tick() => {}
             changed = changes.changed() => if changed.is_err() { break },
+            changed = agents_changes.changed() => if changed.is_err() { break },
             () = stop.cancelled() => break,
         }
-        let payload = serde_json::to_vec(&hello(&hub, &node)).expect("a hello serialises");
+        let serves = queues.follow(&hub).await;
+        let payload = serde_json::to_vec(&hello(&hub, &node, serves)).expect("a hello serialises");
         if let Err(error) = client.publish(subject.clone(), payload.into()).await {
             tracing::debug!(%error, "could not say hello to the fleet");
         }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::announce::{HEARTBEAT, HELLO_EXPIRES};
 use crate::proxy::{PROXY_LINK, Proxy};
+use crate::remote_agents::RemoteAgents;
 use crate::subjects::{Subjects, token};
 use crate::wire::{FleetEvent, Hello};
 
@@ -31,11 +32,14 @@ pub struct Directory {
     /// This node's name: its own hellos are not the fleet's.
     own: String,
     nodes: HashMap<String, Node>,
+    /// Other nodes' agents serving this node's games.
+    agents: RemoteAgents,
 }
 
 impl Directory {
     pub fn new(client: Client, hub: Arc<Hub>, subjects: Subjects, own: String) -> Self {
-        Self { client, hub, subjects, own, nodes: HashMap::new() }
+        let agents = RemoteAgents::new(client.clone(), hub.clone(), subjects.clone());
+        Self { client, hub, subjects, own, nodes: HashMap::new(), agents }
     }
 
     /// Follows hellos and goodbyes until `stop`; then the fleet's games leave this node.
@@ -78,6 +82,7 @@ impl Directory {
             Node { last_hello: Instant::now(), proxies: HashMap::new(), refused: HashSet::new() }
         });
         node.last_hello = Instant::now();
+        self.agents.update(&hello.node, &hello.serves);
         let named: HashSet<&str> = hello.games.iter().map(|card| card.name.as_str()).collect();
         let gone: Vec<String> =
             node.proxies.keys().filter(|name| !named.contains(name.as_str())).cloned().collect();
@@ -138,6 +143,7 @@ impl Directory {
 
     /// The node's games leave this node; calls waiting for them fail at once.
     fn remove(&mut self, node: &str) {
+        self.agents.update(node, &[]);
         if let Some(node) = self.nodes.remove(node) {
             for name in node.proxies.into_keys() {
                 self.hub.remove_game(&name);

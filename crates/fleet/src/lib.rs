@@ -15,11 +15,13 @@
 //!
 //! Subjects are listed in [`subjects`]; what is carried, in [`wire`].
 
+pub mod agent_queues;
 pub mod announce;
 mod directory;
 mod events;
 pub mod journal;
 pub mod proxy;
+mod remote_agents;
 mod serve;
 pub mod subjects;
 pub mod wire;

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::subjects::Subjects;
-use crate::wire::{FleetAnswer, FleetCall, GameCard};
+use crate::wire::{Control, FleetAnswer, FleetCall, GameCard};
 
 /// How the link of a game of another node starts: `fleet:NODE`.
 pub const PROXY_LINK: &str = "fleet:";
@@ -82,6 +82,11 @@ fn mirror(game: &Arc<Game>, card: &GameCard, link: Link) -> Link {
     if game.functions().list() != card.functions {
         game.functions().set_manifest(card.functions.clone());
     }
+    if game.lockstep().as_deref() != card.lockstep.as_ref()
+        && let Some(lockstep) = &card.lockstep
+    {
+        game.set_lockstep(lockstep.clone());
+    }
     match (card.connected, link) {
         (true, None) => {
             let (outbound, queue) = mpsc::channel(OUTBOUND_QUEUE);
@@ -122,8 +127,12 @@ async fn serve(
     }
 }
 
-/// Sends the calls among `outbound` to the game's node. Other messages
-/// (pause, external registrations) are not carried across nodes yet.
+/// How long the game's node has to take a pause control.
+const CONTROL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends the calls and pause controls among `outbound` to the game's node.
+/// Agent function registrations travel in hellos instead (see
+/// [`crate::remote_agents`]).
 fn forward(remote: &Remote, session: &Arc<SessionGuard>, outbound: Outbound) {
     let Outbound::One(message) = outbound else {
         if let Outbound::Batch(messages) = outbound {
@@ -131,6 +140,9 @@ fn forward(remote: &Remote, session: &Arc<SessionGuard>, outbound: Outbound) {
         }
         return;
     };
+    if let Some(control) = control_of(&message) {
+        return send_control(remote, session.game().name(), control);
+    }
     // `None`: not a call, or its caller has given up already.
     let Some(deadline) = session.deadline(&message) else {
         tracing::debug!(game = session.game().name(), ?message, "not forwarded to the game's node");
@@ -173,6 +185,44 @@ fn forward(remote: &Remote, session: &Arc<SessionGuard>, outbound: Outbound) {
         let response = Response { id, success: answer.success, result: answer.result, error: answer.error };
         if let Some(session) = session.upgrade() {
             session.receive(GameMessage::LuaResponse(response));
+        }
+    });
+}
+
+/// The pause control a message to the game carries, if it is one.
+fn control_of(message: &BridgeMessage) -> Option<Control> {
+    Some(match message {
+        BridgeMessage::PauseGame {} => Control::PauseGame,
+        BridgeMessage::ResumeGame {} => Control::ResumeGame,
+        BridgeMessage::PausePlayer { player_id } => Control::PausePlayer { player_id: *player_id },
+        BridgeMessage::UnpausePlayer { player_id } => Control::UnpausePlayer { player_id: *player_id },
+        BridgeMessage::ClearPausedPlayers {} => Control::ClearPausedPlayers,
+        BridgeMessage::SetProductionMode { enabled } => Control::ProductionMode { enabled: *enabled },
+        _ => return None,
+    })
+}
+
+/// Hands a pause control to the game's node, which applies it as its own
+/// agents' (its pause state is the game's); failures are logged.
+fn send_control(remote: &Remote, game: &str, control: Control) {
+    let (remote, game) = (remote.clone(), game.to_owned());
+    tokio::spawn(async move {
+        let payload = serde_json::to_vec(&FleetCall::Control(control.clone())).expect("a control serialises");
+        let request = async_nats::Request::new().payload(payload.into()).timeout(Some(CONTROL_TIMEOUT));
+        let answer = match remote.client.send_request(remote.subject.clone(), request).await {
+            Ok(reply) => {
+                serde_json::from_slice::<FleetAnswer>(&reply.payload).map_err(|error| error.to_string())
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        match answer {
+            Ok(answer) if answer.success => {}
+            Ok(answer) => {
+                tracing::warn!(game, ?control, error = ?answer.error, "the game's node refused a pause control")
+            }
+            Err(error) => {
+                tracing::warn!(game, ?control, node = remote.node, %error, "a pause control did not reach the game's node")
+            }
         }
     });
 }

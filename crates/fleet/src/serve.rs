@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use async_nats::{Client, Message, Subscriber};
 use futures::StreamExt;
+use gamebridge_hub::Game;
 use gamebridge_hub::Hub;
-use gamebridge_protocol::{ErrorBody, ErrorCode};
+use gamebridge_protocol::{ErrorBody, ErrorCode, RawValue};
 use tokio_util::sync::CancellationToken;
 
 use crate::proxy::is_proxy;
-use crate::wire::{FleetAnswer, FleetCall};
+use crate::wire::{Control, FleetAnswer, FleetCall};
 
 /// The longest deadline a fleet call may carry, as for calls over HTTP.
 const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
@@ -89,6 +90,26 @@ async fn run(hub: &Hub, token: Option<&str>, call: FleetCall) -> FleetAnswer {
         FleetCall::Execute { script, timeout_ms } => {
             game.execute_answered(script, deadline(timeout_ms)).await
         }
+        FleetCall::Control(control) => {
+            apply(&game, control);
+            return FleetAnswer::from(Ok(RawValue::from_string("true".to_owned()).expect("JSON")));
+        }
     };
     FleetAnswer::from(answered.outcome)
+}
+
+/// A pause control from another node, applied as this node's agents would.
+fn apply(game: &Game, control: Control) {
+    match control {
+        Control::PauseGame => game.set_game_paused(true),
+        Control::ResumeGame => game.set_game_paused(false),
+        Control::PausePlayer { player_id } => {
+            game.set_player_paused(player_id, true);
+        }
+        Control::UnpausePlayer { player_id } => {
+            game.set_player_paused(player_id, false);
+        }
+        Control::ClearPausedPlayers => game.clear_paused_players(),
+        Control::ProductionMode { enabled } => game.set_production_mode(enabled),
+    }
 }

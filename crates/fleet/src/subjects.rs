@@ -7,6 +7,7 @@
 //! | `PREFIX.hello.NODE` | a node's games and their functions, every second and on change |
 //! | `PREFIX.bye.NODE` | a node leaving (its games leave the fleet at once) |
 //! | `PREFIX.node.NODE.game.GAME.call` | a call of a game, request/reply, answered by its node |
+//! | `PREFIX.agents.GAME.FUNCTION` | a game's call of an agent function (a lockstep frame for `step`), request/reply, to one node of the queue group `agents` |
 //! | `PREFIX.events.NODE.GAME.TYPE` | an event of a game, as its node's SSE clients get it; kept in the stream `PREFIX_EVENTS` |
 //!
 //! Game and node names become subject tokens by [`token`]: a NATS token
@@ -84,6 +85,18 @@ impl Subjects {
         self.event_parts(subject).map(|(node, game, _kind)| (node, game))
     }
 }
+
+impl Subjects {
+    /// Where a game's calls of the agent function `function` go, to the
+    /// queue group [`AGENT_QUEUE`] of every node whose agents serve it.
+    pub fn agents(&self, game: &str, function: &str) -> String {
+        format!("{}.agents.{}.{}", self.prefix, token(game), token(function))
+    }
+}
+
+/// The queue group of the nodes serving an agent function: each call goes
+/// to one of them.
+pub const AGENT_QUEUE: &str = "agents";
 
 /// `name` as one subject token: letters, digits, `-` and `_` as they are,
 /// every other byte as `~` and two hex digits. Distinct names stay

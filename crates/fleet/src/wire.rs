@@ -1,8 +1,8 @@
 //! What nodes send each other, as JSON.
 
-use gamebridge_hub::FunctionInfo;
+use gamebridge_hub::{FunctionInfo, Lockstep};
 use gamebridge_protocol::message::{EventName, GameEvent};
-use gamebridge_protocol::{ErrorBody, RawValue};
+use gamebridge_protocol::{ErrorBody, RawValue, WireId};
 use serde::{Deserialize, Serialize};
 
 /// A node's announcement: who it is and the games it runs.
@@ -10,6 +10,26 @@ use serde::{Deserialize, Serialize};
 pub struct Hello {
     pub node: String,
     pub games: Vec<GameCard>,
+    /// Agent functions this node's agents serve for other nodes' games.
+    #[serde(default)]
+    pub serves: Vec<Served>,
+}
+
+/// An agent function that agents of one node registered for a game of
+/// another: the game's node registers it there, and its calls (and, for
+/// `step`, its frames) go to the queue group of every node serving it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Served {
+    pub game: String,
+    pub function: String,
+    #[serde(rename = "async", default)]
+    pub is_async: bool,
+    pub timeout_ms: u64,
+    /// For `step`: hold frames up to the game's hold bound.
+    #[serde(default)]
+    pub hold: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// One game of a node, as the rest of the fleet sees it.
@@ -20,6 +40,9 @@ pub struct GameCard {
     pub connected: bool,
     /// Its functions as its node lists them (registered and described).
     pub functions: Vec<FunctionInfo>,
+    /// A lockstep game's frame layout and deadlines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockstep: Option<Lockstep>,
 }
 
 /// A call of a game on another node, with what is left of its caller's
@@ -29,8 +52,37 @@ pub struct GameCard {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FleetCall {
-    Call { function: String, args: Box<RawValue>, timeout_ms: u64 },
-    Execute { script: String, timeout_ms: u64 },
+    Call {
+        function: String,
+        args: Box<RawValue>,
+        timeout_ms: u64,
+    },
+    Execute {
+        script: String,
+        timeout_ms: u64,
+    },
+    /// Pause control, as `/pause-player`, `/pause`, … on the game's node.
+    Control(Control),
+}
+
+/// What an agent may change of a game's pausing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    PauseGame,
+    ResumeGame,
+    PausePlayer { player_id: i64 },
+    UnpausePlayer { player_id: i64 },
+    ClearPausedPlayers,
+    ProductionMode { enabled: bool },
+}
+
+/// A game's call of an agent function served on another node (`step`
+/// frames travel as raw bytes instead, see [`crate::remote_agents`]).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AgentCall {
+    pub id: WireId,
+    pub args: Box<RawValue>,
 }
 
 /// The answer to a [`FleetCall`]: the game's result, or why it failed.
@@ -103,6 +155,13 @@ mod tests {
         let execute: FleetCall =
             serde_json::from_str(r#"{"execute":{"script":"return 1","timeout_ms":9}}"#).unwrap();
         assert!(matches!(execute, FleetCall::Execute { timeout_ms: 9, .. }));
+        let control = FleetCall::Control(Control::PausePlayer { player_id: 3 });
+        assert_eq!(
+            serde_json::to_string(&control).unwrap(),
+            r#"{"control":{"pause_player":{"player_id":3}}}"#
+        );
+        let resume: FleetCall = serde_json::from_str(r#"{"control":"resume_game"}"#).unwrap();
+        assert!(matches!(resume, FleetCall::Control(Control::ResumeGame)));
     }
 
     #[test]

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use gamebridge_protocol::FrameSpec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Game;
 
-#[derive(Clone, Debug, Serialize)]
+/// Deserialised too: a fleet node tells the others of its lockstep games.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Lockstep {
     /// The layout of frames and replies (see `manifests/tempest.json`).

@@ -1,0 +1,267 @@
+//! Lockstep across a fleet: a Tempest-like game on one node, its frames
+//! shared by agents connected to other nodes through a queue group of a
+//! real `nats-server`. Every frame is answered once, by one agent; the
+//! frame held by an agent whose node is killed gets the default reply.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
+use gamebridge_fleet::FleetOptions;
+use serde_json::{Value, json};
+use support::mame::{Instance, PAYLOAD};
+use support::nats::NatsServer;
+use support::{Harness, within, within_bulk};
+use tokio_tungstenite::tungstenite::Message;
+
+const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
+
+fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
+    Some(FleetOptions {
+        url: server.url.clone(),
+        node: node.into(),
+        prefix: gamebridge_fleet::DEFAULT_PREFIX.into(),
+        allow_execute: true,
+        journal: Default::default(),
+    })
+}
+
+/// Frame `n` of instance `instance`: n in the first 4 bytes, the instance in the fifth.
+fn frame(instance: u8, n: u32) -> Vec<u8> {
+    let mut frame = vec![0u8; PAYLOAD];
+    frame[..4].copy_from_slice(&n.to_be_bytes());
+    frame[4] = instance;
+    frame
+}
+
+/// What the agents answer: the frame's first five bytes.
+fn reply(instance: u8, n: u32) -> [u8; 5] {
+    frame(instance, n)[..5].try_into().unwrap()
+}
+
+/// The node running `tempest` and the address its instances connect to.
+async fn game_node(server: &NatsServer, options: &str) -> (Harness, String) {
+    let fleet = fleet(server, "game-node");
+    let spec = format!("{TEMPEST}{options}");
+    let harness = Harness::start_configured(tempfile::tempdir().unwrap(), &[("tempest", spec)], |config| {
+        config.fleet = fleet
+    })
+    .await;
+    let address = harness.listening_address("tempest").await;
+    (harness, address)
+}
+
+/// A bridge process of its own, serving no game, killed when dropped.
+struct NodeProcess {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl NodeProcess {
+    async fn start(server: &NatsServer, node: &str) -> Self {
+        let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gamebridge"))
+            .args([
+                "serve",
+                "--quiet",
+                "--listen",
+                &listen.to_string(),
+                "--nats",
+                &server.url,
+                "--node",
+                node,
+            ])
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let url = format!("http://{listen}");
+        let http = reqwest::Client::new();
+        within_bulk("the node to serve tempest", async {
+            loop {
+                // Nothing to await in another process but its answers: poll them.
+                if let Ok(response) = http.get(format!("{url}/games")).send().await {
+                    let games: Value = response.json().await.unwrap();
+                    if games["result"]["games"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|game| game["name"] == "tempest")
+                    {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        Self { child, url }
+    }
+}
+
+/// What a worker agent does with the frames it gets.
+#[derive(Clone, Copy, PartialEq)]
+enum Answers {
+    Every,
+    /// Holds the first frame it gets and says so (its node is then killed).
+    HoldsTheFirst,
+}
+
+/// A WebSocket agent at `base` (`http://…`) stepping `tempest`: counts the
+/// frames it got; `held` is told of the first held one.
+async fn worker(
+    base: &str,
+    answers: Answers,
+    held: Option<tokio::sync::oneshot::Sender<()>>,
+) -> Arc<AtomicUsize> {
+    let url = format!("{}/agent", base.replacen("http://", "ws://", 1));
+    let (mut socket, _) =
+        within("the agent to connect", tokio_tungstenite::connect_async_with_config(url, None, true))
+            .await
+            .unwrap();
+    let register = json!({"type": "register", "game": "tempest", "functions": ["step"], "batch": {"max": 16, "wait_ms": 1}});
+    socket.send(Message::Text(register.to_string().into())).await.unwrap();
+    let registered: Value = serde_json::from_str(
+        within("registration", socket.next()).await.unwrap().unwrap().to_text().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(registered["type"], "registered", "{registered}");
+    assert!(
+        registered["lockstep"]["deadline_ms"].is_u64(),
+        "the game's deadline crosses the fleet: {registered}"
+    );
+    let frames = Arc::new(AtomicUsize::new(0));
+    let counted = frames.clone();
+    let mut held = held;
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Binary(bytes) = message else { continue };
+            let batch = decode_frames(bytes).unwrap();
+            counted.fetch_add(batch.len(), Ordering::Relaxed);
+            if answers == Answers::HoldsTheFirst {
+                if let Some(held) = held.take() {
+                    let _ = held.send(());
+                }
+                continue;
+            }
+            let replies: Vec<(u64, Bytes)> =
+                batch.iter().map(|(id, _, _, frame)| (*id, frame.slice(..5))).collect();
+            let refs: Vec<(u64, &[u8])> = replies.iter().map(|(id, reply)| (*id, &reply[..])).collect();
+            if socket.send(Message::Binary(encode_replies(&refs))).await.is_err() {
+                return;
+            }
+        }
+    });
+    frames
+}
+
+/// Waits until the game node's `step` for `tempest` is served by `nodes`.
+async fn wait_for_servers(harness: &Harness, nodes: &str) {
+    let wanted = format!("fleet: {nodes}");
+    within_bulk("the fleet's agents to be registered", async {
+        loop {
+            let (_, functions) = harness.get("/games/tempest/external/functions").await;
+            let served = functions["result"]["functions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|function| function["agent"] == wanted.as_str());
+            if served {
+                return;
+            }
+            // Hellos come every second; poll what the node made of them.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn three_workers_share_sixteen_instances_and_every_frame_is_answered_once() {
+    let server = NatsServer::start().await;
+    let (game, address) = game_node(&server, "").await;
+    let mut counts = Vec::new();
+    let mut nodes = Vec::new();
+    for name in ["worker-1", "worker-2", "worker-3"] {
+        let fleet = fleet(&server, name);
+        let node =
+            Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet).await;
+        let mut changes = node.hub().function_changes();
+        within("the worker's node to serve tempest", async {
+            while node.hub().game("tempest").is_none() {
+                changes.changed().await.unwrap();
+            }
+        })
+        .await;
+        counts.push(worker(&node.url(""), Answers::Every, None).await);
+        nodes.push(node);
+    }
+    wait_for_servers(&game, "worker-1, worker-2, worker-3").await;
+
+    let instances = (1..=16u8).map(|instance| {
+        let address = address.clone();
+        async move {
+            let mut game = Instance::connect(&address).await;
+            for n in 1..=100u32 {
+                assert_eq!(
+                    game.step(&frame(instance, n)).await,
+                    reply(instance, n),
+                    "instance {instance}, frame {n}"
+                );
+            }
+            game
+        }
+    });
+    let games = within_bulk("16 instances × 100 frames", futures::future::join_all(instances)).await;
+    let totals = game.game_stats("tempest").await;
+    assert_eq!((totals["steps"].as_u64(), totals["step_misses"].as_u64()), (Some(1600), Some(0)));
+    let got: Vec<usize> = counts.iter().map(|count| count.load(Ordering::Relaxed)).collect();
+    assert_eq!(got.iter().sum::<usize>(), 1600, "each frame went to one worker: {got:?}");
+    assert!(got.iter().all(|&frames| frames > 0), "every worker got a share: {got:?}");
+    drop(games);
+}
+
+#[tokio::test]
+async fn the_frame_a_killed_worker_held_gets_the_default_and_the_others_go_on() {
+    let server = NatsServer::start().await;
+    let (game, address) = game_node(&server, "&step_timeout_ms=2000").await;
+    let steady = {
+        let fleet = fleet(&server, "steady");
+        Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet).await
+    };
+    let mut changes = steady.hub().function_changes();
+    within("the steady node to serve tempest", async {
+        while steady.hub().game("tempest").is_none() {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+    let mut doomed = NodeProcess::start(&server, "doomed").await;
+    let (held_tx, held) = tokio::sync::oneshot::channel();
+    worker(&doomed.url, Answers::HoldsTheFirst, Some(held_tx)).await;
+    worker(&steady.url(""), Answers::Every, None).await;
+    wait_for_servers(&game, "doomed, steady").await;
+
+    let stepping = tokio::spawn(async move {
+        let mut instance = Instance::connect(&address).await;
+        let mut replies = Vec::new();
+        for n in 1..=60u32 {
+            replies.push((n, instance.step(&frame(1, n)).await));
+        }
+        replies
+    });
+    within_bulk("a frame to reach the doomed worker", held).await.unwrap();
+    doomed.child.kill().await.unwrap(); // SIGKILL, holding a frame
+    let replies = within_bulk("the instance's frames", stepping).await.unwrap();
+    let defaulted: Vec<u32> =
+        replies.iter().filter(|(n, got)| *got != reply(1, *n)).map(|(n, _)| *n).collect();
+    assert_eq!(defaulted.len(), 1, "only the held frame missed: {defaulted:?}");
+    let (_, got) = replies[defaulted[0] as usize - 1];
+    assert_eq!(got, [0; 5], "the default reply");
+    let stats = game.game_stats("tempest").await;
+    assert_eq!((stats["steps"].as_u64(), stats["step_misses"].as_u64()), (Some(60), Some(1)));
+}
