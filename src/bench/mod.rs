@@ -5,6 +5,7 @@ mod batch;
 mod call;
 mod chart;
 mod events;
+mod fleet;
 mod load;
 mod mailbox;
 mod progress;
@@ -48,6 +49,10 @@ pub enum Scenario {
     /// WebSocket agent, beside a raw TCP ping-pong; with --python, beside a
     /// Python baseline server, through the Python package's agent.
     Step(step::StepBench),
+    /// 64 lockstep instances over 4 bridge processes and 4 agent workers
+    /// joined by a nats-server, beside the same on one bridge; and a call
+    /// through another node beside one on the game's node.
+    Fleet(fleet::FleetBench),
     /// Agent Arena ticks with 1 to 1,000 agents, decided by the rules and by
     /// a WebSocket agent, beside an empty HTTP handler and a FastAPI
     /// baseline server (Python; --no-baseline leaves it out).
@@ -74,6 +79,7 @@ pub fn run(scenario: Scenario) -> anyhow::Result<()> {
         Scenario::Events(options) => events::run(options),
         Scenario::Mailbox(options) => mailbox::run(options),
         Scenario::Step(options) => step::run(options),
+        Scenario::Fleet(options) => fleet::run(options),
         Scenario::Tick(options) => tick::run(options),
     }
 }
@@ -88,6 +94,7 @@ impl Scenario {
             Scenario::Events(_) => "events",
             Scenario::Mailbox(_) => "mailbox",
             Scenario::Step(_) => "step",
+            Scenario::Fleet(_) => "fleet",
             Scenario::Tick(_) => "tick",
             Scenario::Scale(_) => "scale",
             Scenario::Chart(_) => return None,

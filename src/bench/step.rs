@@ -132,13 +132,28 @@ pub(super) async fn start_bridge() -> anyhow::Result<(RunningBridge, String)> {
     Ok((bridge, address))
 }
 
-/// A WebSocket agent answering every frame at once with its first 5 bytes.
+/// A WebSocket agent stepping `tempest`, answering every frame at once
+/// with its first 5 bytes.
 async fn agent(url: String, ready: std::sync::mpsc::Sender<anyhow::Result<()>>) {
+    stepping_agent(url, vec!["tempest".to_owned()], ready).await
+}
+
+/// A WebSocket agent stepping each of `games`, answering every frame at
+/// once with its first 5 bytes; `ready` hears once it is registered.
+pub(super) async fn stepping_agent(
+    url: String,
+    games: Vec<String>,
+    ready: std::sync::mpsc::Sender<anyhow::Result<()>>,
+) {
     let connected = async {
         let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
-        let register = serde_json::json!({"type": "register", "game": "tempest", "functions": ["step"]});
-        socket.send(Message::Text(register.to_string().into())).await?;
-        socket.next().await.context("the bridge closed the agent connection")??;
+        for game in &games {
+            let register = serde_json::json!({"type": "register", "game": game, "functions": ["step"]});
+            socket.send(Message::Text(register.to_string().into())).await?;
+            let answer = socket.next().await.context("the bridge closed the agent connection")??;
+            let answer: serde_json::Value = serde_json::from_str(answer.to_text()?)?;
+            anyhow::ensure!(answer["type"] == "registered", "could not register step for {game}: {answer}");
+        }
         anyhow::Ok(socket)
     };
     let mut socket = match connected.await {
@@ -169,7 +184,11 @@ fn frame_message() -> Bytes {
 }
 
 /// One instance's lockstep loop: frame out, reply in, `steps` times.
-async fn play(mut stream: TcpStream, steps: usize, handshake: bool) -> anyhow::Result<Histogram<u64>> {
+pub(super) async fn play(
+    mut stream: TcpStream,
+    steps: usize,
+    handshake: bool,
+) -> anyhow::Result<Histogram<u64>> {
     stream.set_nodelay(true)?;
     if handshake {
         stream.write_all(&[0, 0]).await?;

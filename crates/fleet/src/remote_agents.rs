@@ -14,14 +14,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::{Client, HeaderMap, RequestErrorKind};
+use async_nats::{Client, RequestErrorKind};
 use gamebridge_hub::{
     AgentChannel, AgentEndpoint, DispatchFuture, ExternalFunction, ExternalRequest, Hub, StepDefaulted,
     StepFuture, StepRequest,
 };
 use gamebridge_protocol::{ErrorBody, ErrorCode};
 
-use crate::agent_queues::{ERROR_HEADER, INSTANCE_HEADER, SEQ_HEADER};
+use crate::agent_queues::{frame_message, read_reply_message};
 use crate::proxy::is_proxy;
 use crate::subjects::Subjects;
 use crate::wire::{AgentCall, FleetAnswer, Served};
@@ -187,24 +187,14 @@ impl AgentChannel for FleetAgent {
     }
 
     fn step(&self, request: StepRequest) -> StepFuture {
-        let mut headers = HeaderMap::new();
-        headers.insert(INSTANCE_HEADER, &*request.game);
-        headers.insert(SEQ_HEADER, request.seq.to_string().as_str());
+        let payload = frame_message(&request.game, request.seq, &request.frame);
         // No timeout of its own: the game's link bounds the wait with the frame's deadline.
-        let message = async_nats::Request::new().headers(headers).payload(request.frame).timeout(None);
+        let message = async_nats::Request::new().payload(payload).timeout(None);
         let agent = self.clone();
         Box::pin(async move {
             let reply = (agent.client.send_request(agent.subject.clone(), message).await)
                 .map_err(|error| agent.unreachable(error))?;
-            if reply.headers.as_ref().is_some_and(|headers| headers.get(ERROR_HEADER).is_some()) {
-                return Err(serde_json::from_slice::<ErrorBody>(&reply.payload).unwrap_or_else(|error| {
-                    ErrorBody::new(
-                        ErrorCode::SERIALIZATION_ERROR,
-                        format!("the fleet's agent failed unreadably: {error}"),
-                    )
-                }));
-            }
-            Ok(reply.payload)
+            read_reply_message(reply.payload)
         })
     }
 
