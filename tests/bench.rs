@@ -255,3 +255,21 @@ fn bench_chart_refuses_json_that_is_not_a_scale_report() {
     let stderr = String::from_utf8_lossy(&chart.stderr);
     assert!(stderr.contains("is not the JSON of `bench scale --json`"), "{stderr}");
 }
+
+#[test]
+fn bench_fleet_steps_through_nats_beside_one_bridge_and_calls_across_nodes() {
+    let report = bench(&["fleet", "--steps", "20", "--calls", "20"]);
+    let labels = |key: &str| -> Vec<String> {
+        report[key].as_array().unwrap().iter().map(|row| row["label"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(labels("floors"), ["one bridge, 4 agents", "/lua/call on the game's node"]);
+    assert_eq!(labels("results"), ["fleet: 4 bridges, 4 workers", "/lua/call through another node"]);
+    for key in ["floors", "results"] {
+        let stepped = &report[key][0];
+        assert_eq!((stepped["concurrency"].as_u64(), stepped["calls"].as_u64()), (Some(64), Some(64 * 20)));
+    }
+    let ratios = report["ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 3);
+    assert!((ratios[0]["target"].as_f64().unwrap() - 1.0 / 0.7).abs() < 1e-9, "≥ 0.7× the single bridge");
+    assert!(ratios.iter().all(|ratio| ratio["value"].as_f64().unwrap() > 0.0), "{ratios:?}");
+}
