@@ -180,6 +180,10 @@ pub struct ServeOptions {
     /// /fleet/events; the oldest leave first [default: 1073741824 (1 GiB)].
     #[arg(long, value_name = "BYTES", requires = "nats")]
     pub fleet_events_bytes: Option<u64>,
+    /// A NATS credentials file (a JWT and NKey seed, as `nsc` writes it) to join the fleet
+    /// with. A user and password, or a token, go in the URL: nats://USER:PASSWORD@HOST:4222.
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    pub nats_creds: Option<PathBuf>,
     /// Hours the fleet's JetStream stream keeps each event [default: 24].
     #[arg(long, value_name = "HOURS", requires = "nats")]
     pub fleet_events_hours: Option<u64>,
@@ -214,6 +218,7 @@ pub struct ConfigFile {
     pub node: Option<String>,
     pub fleet_events_bytes: Option<u64>,
     pub fleet_events_hours: Option<u64>,
+    pub nats_creds: Option<PathBuf>,
 }
 
 /// The fleet stream's limits, as configured.
@@ -311,6 +316,7 @@ impl BridgeConfig {
                 node: options.node.clone().or(file.node).unwrap_or_else(|| default_node(listen)),
                 prefix: gamebridge_fleet::DEFAULT_PREFIX.to_owned(),
                 allow_execute: !security.no_execute,
+                credentials: options.nats_creds.clone().or(file.nats_creds),
                 journal: fleet_journal_limits(
                     options.fleet_events_bytes.or(file.fleet_events_bytes),
                     options.fleet_events_hours.or(file.fleet_events_hours),

@@ -13,13 +13,7 @@ use support::nats::NatsServer;
 use support::{FakeGame, Harness, game_event, within};
 
 fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
-    Some(FleetOptions {
-        url: server.url.clone(),
-        node: node.into(),
-        prefix: gamebridge_fleet::DEFAULT_PREFIX.into(),
-        allow_execute: true,
-        journal: Default::default(),
-    })
+    Some(FleetOptions::new(&server.url, node))
 }
 
 /// Reads `count` `Turn` events from `/fleet/events` on `harness` after
@@ -399,4 +393,120 @@ async fn pause_controls_on_another_node_pause_the_game_on_its_own() {
     b.post("/games/civ5/external/pause", json!({})).await;
     assert_eq!(within("the pause", connection.recv_json()).await, json!({ "type": "pause_game" }));
     assert!(a.hub().game("civ5").unwrap().is_game_paused());
+}
+
+#[tokio::test]
+async fn a_bridge_may_not_join_under_a_node_name_already_taken() {
+    let server = NatsServer::start().await;
+    let _a = agent_node(&server, "box-a").await;
+    let config = gamebridge::config::BridgeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        fleet: fleet(&server, "box-a"),
+        ..Default::default()
+    };
+    let error = match gamebridge::bridge::RunningBridge::start(config).await {
+        Ok(_) => panic!("a second box-a joined"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("already called \"box-a\"") && error.contains("--node"), "{error}");
+}
+
+#[tokio::test]
+async fn a_fleet_whose_nats_server_wants_a_password_is_joined_with_it_in_the_url() {
+    let server = NatsServer::start_with(&["--user", "bridge", "--pass", "s3cret"]).await;
+    let with_password = server.url.replacen("nats://", "nats://bridge:s3cret@", 1);
+    let _a = Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| {
+        config.fleet = Some(FleetOptions::new(&with_password, "box-a"))
+    })
+    .await;
+    for (url, why) in [
+        (server.url.clone(), "without the password"),
+        (server.url.replacen("nats://", "nats://bridge:wrong-one@", 1), "with a wrong one"),
+    ] {
+        let config = gamebridge::config::BridgeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            fleet: Some(FleetOptions::new(&url, "box-b")),
+            ..Default::default()
+        };
+        let error = match gamebridge::bridge::RunningBridge::start(config).await {
+            Ok(_) => panic!("joined {why}"),
+            Err(error) => format!("{error:#}"),
+        };
+        assert!(
+            error.contains("could not reach the NATS server") && error.contains("USER:PASSWORD"),
+            "{error}"
+        );
+        assert!(!error.contains("wrong-one"), "no password in the error: {error}");
+    }
+}
+
+#[tokio::test]
+async fn while_the_nats_server_is_down_calls_fail_fast_and_events_wait_within_the_ring() {
+    let mut server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (_a, _game, mut connection) = Harness::with_one_game_configured("", |config| {
+        config.fleet = fleet_a;
+        config.event_ring = 100;
+    })
+    .await;
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+    connection.send(&game_event("Turn", json!({ "n": 0 }))).await;
+    let (_, last) = fleet_turns(&b, 0, 1).await;
+
+    server.stop();
+    // A call either fails at once (the node knows the server is away) or,
+    // once the node's games expired, finds no game: never a wait for the deadline.
+    let answer = support::within_bulk("a call to fail for the outage", async {
+        loop {
+            let body = json!({ "function": "GetTurn", "timeout_ms": 60_000 });
+            let answer: Value = b
+                .http
+                .post(b.url("/games/civ5/lua/call"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if answer["error"]["code"] != "DLL_DISCONNECTED" {
+                return answer;
+            }
+        }
+    })
+    .await;
+    assert!(["NETWORK_ERROR", "NOT_FOUND"].contains(&answer["error"]["code"].as_str().unwrap()), "{answer}");
+    // 500 events while the server is away: the node keeps the newest its ring holds.
+    for n in 1..=500 {
+        connection.send(&game_event("Turn", json!({ "n": n }))).await;
+    }
+    connection.send(&game_event("Turn", json!({ "n": 1000 }))).await;
+    server.start_again().await;
+    let mut turns = Vec::new();
+    let mut since = last;
+    while turns.last() != Some(&1000) {
+        let (more, next) = fleet_turns(&b, since, 1).await;
+        (turns, since) = ([turns, more].concat(), next);
+    }
+    // The ring's 100, and the batch of 256 the node was publishing when the server went.
+    assert!(turns.len() <= 100 + 256 + 1, "no more than the ring held: {} events", turns.len());
+    assert!(turns.len() < 501, "the ring dropped the oldest: {} events", turns.len());
+    assert!(turns.windows(2).all(|pair| pair[0] < pair[1]), "in order, each once: {turns:?}");
+}
+
+#[tokio::test]
+async fn a_fleet_events_client_that_stops_reading_holds_back_no_other() {
+    let server = NatsServer::start().await;
+    let fleet_a = fleet(&server, "box-a");
+    let (_a, _game, mut connection) =
+        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let b = agent_node(&server, "box-b").await;
+    let _stalled = b.sse_with("/fleet/events?types=Turn", Some(0)).await;
+    let payload = "x".repeat(4000);
+    for n in 0..2000 {
+        connection.send(&game_event("Turn", json!({ "n": n, "pad": payload }))).await;
+    }
+    let (turns, _) = fleet_turns(&b, 0, 2000).await;
+    assert_eq!(turns, (0..2000).collect::<Vec<u64>>());
 }

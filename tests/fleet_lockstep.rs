@@ -22,13 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
 
 fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
-    Some(FleetOptions {
-        url: server.url.clone(),
-        node: node.into(),
-        prefix: gamebridge_fleet::DEFAULT_PREFIX.into(),
-        allow_execute: true,
-        journal: Default::default(),
-    })
+    Some(FleetOptions::new(&server.url, node))
 }
 
 /// Frame `n` of instance `instance`: n in the first 4 bytes, the instance in the fifth.

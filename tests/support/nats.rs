@@ -8,31 +8,51 @@ use std::time::Duration;
 pub struct NatsServer {
     pub url: String,
     port: u16,
-    child: Child,
+    child: Option<Child>,
     store: tempfile::TempDir,
+    extra: Vec<String>,
 }
 
 impl NatsServer {
     /// Starts a server and waits until it accepts connections.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a server with `extra` arguments (`--user`, say).
+    pub async fn start_with(extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let store = tempfile::tempdir().unwrap();
-        let child = spawn(port, store.path()).await;
-        Self { url: format!("nats://127.0.0.1:{port}"), port, child, store }
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        let child = spawn(port, store.path(), &extra).await;
+        Self { url: format!("nats://127.0.0.1:{port}"), port, child: Some(child), store, extra }
     }
 
     /// Kills the server and starts it again on the same port and store.
     pub async fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = spawn(self.port, self.store.path()).await;
+        self.stop();
+        self.start_again().await;
+    }
+
+    /// Kills the server (SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the stopped server again on the same port and store.
+    pub async fn start_again(&mut self) {
+        self.child = Some(spawn(self.port, self.store.path(), &self.extra).await);
     }
 }
 
-async fn spawn(port: u16, store: &std::path::Path) -> Child {
+async fn spawn(port: u16, store: &std::path::Path, extra: &[String]) -> Child {
     let child = Command::new(program())
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(store)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -58,7 +78,6 @@ fn program() -> &'static str {
 
 impl Drop for NatsServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

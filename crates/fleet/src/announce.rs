@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::Client;
+use async_nats::{Client, RequestErrorKind, Subscriber};
+use futures::StreamExt;
 use gamebridge_hub::Hub;
 use tokio_util::sync::CancellationToken;
 
@@ -69,4 +70,35 @@ pub async fn announce(
     // Best effort: a node that cannot say goodbye expires instead.
     let _ = client.publish(subjects.bye(&node), node.clone().into()).await;
     let _ = client.flush().await;
+}
+
+/// How long a joining bridge waits for a node of its name to answer.
+const ROLL_CALL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Whether a live node of the fleet is called `node` already.
+pub async fn name_is_taken(client: &Client, subjects: &Subjects, node: &str) -> bool {
+    let request = async_nats::Request::new().payload(node.to_owned().into()).timeout(Some(ROLL_CALL_TIMEOUT));
+    match client.send_request(subjects.roll_call(node), request).await {
+        Ok(_) => true,
+        Err(error) if error.kind() == RequestErrorKind::NoResponders => false,
+        Err(error) => {
+            tracing::debug!(%error, "no answer to the roll call: the name is taken to be free");
+            false
+        }
+    }
+}
+
+/// Answers bridges asking whether this node's name is taken, until `stop`.
+pub async fn answer_roll_calls(client: Client, mut roll_calls: Subscriber, stop: CancellationToken) {
+    loop {
+        let message = tokio::select! {
+            message = roll_calls.next() => message,
+            () = stop.cancelled() => None,
+        };
+        let Some(message) = message else { return };
+        if let Some(reply) = message.reply {
+            tracing::error!("a bridge tried to join the fleet under this node's name; it was refused");
+            let _ = client.publish(reply, "taken".into()).await;
+        }
+    }
 }

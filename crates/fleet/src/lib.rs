@@ -55,14 +55,51 @@ pub struct FleetOptions {
     pub allow_execute: bool,
     /// How much of the fleet's events its JetStream stream keeps.
     pub journal: JournalLimits,
+    /// A NATS credentials file (JWT and NKey seed) to connect with; a
+    /// user and password or a token go in the URL instead
+    /// (`nats://USER:PASSWORD@HOST:4222`).
+    pub credentials: Option<std::path::PathBuf>,
+}
+
+impl FleetOptions {
+    /// Joining the fleet of the NATS server at `url` as `node`, with the
+    /// default prefix and stream limits, scripts allowed, no credentials.
+    pub fn new(url: impl Into<String>, node: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            node: node.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            allow_execute: true,
+            journal: JournalLimits::default(),
+            credentials: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    #[error("could not reach the NATS server at {url}: {source}")]
+    #[error(
+        "could not reach the NATS server at {url}: {source} (credentials go in the URL, \
+         nats://USER:PASSWORD@HOST:4222 or nats://TOKEN@HOST:4222, or in a --nats-creds file)"
+    )]
     Connect { url: String, source: async_nats::ConnectError },
     #[error("could not subscribe to {subject}: {source}")]
     Subscribe { subject: String, source: async_nats::SubscribeError },
+    #[error("could not read the NATS credentials file {path}: {source}")]
+    Credentials { path: std::path::PathBuf, source: std::io::Error },
+    #[error(
+        "another bridge of the fleet is already called {node:?} (node names must be unique): \
+         give this one its own --node NAME"
+    )]
+    NodeNameTaken { node: String },
+}
+
+/// `url` with the user, password or token in it replaced by `***`, for logs.
+pub fn without_secret(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?.1))) {
+        Some((scheme, host)) => format!("{scheme}://***@{host}"),
+        None => url.to_owned(),
+    }
 }
 
 /// A bridge's membership of a fleet; [`Fleet::leave`] ends it.
@@ -77,12 +114,27 @@ impl Fleet {
     /// fleet's games here, and says hello. NATS connections that drop
     /// later are made again by the client on its own.
     pub async fn join(hub: Arc<Hub>, options: FleetOptions) -> Result<Self, FleetError> {
-        let client = async_nats::ConnectOptions::new()
-            .name(format!("gamebridge {}", options.node))
-            .connect(&options.url)
-            .await
-            .map_err(|source| FleetError::Connect { url: options.url.clone(), source })?;
+        let mut connect = async_nats::ConnectOptions::new().name(format!("gamebridge {}", options.node));
+        // The NATS client reads no credentials from the URL: they are passed on here.
+        if let Ok(address) = options.url.parse::<async_nats::ServerAddr>() {
+            match (address.username(), address.password()) {
+                (Some(user), Some(password)) => {
+                    connect = connect.user_and_password(user.to_owned(), password.to_owned())
+                }
+                (Some(token), None) => connect = connect.token(token.to_owned()),
+                _ => {}
+            }
+        }
+        if let Some(path) = &options.credentials {
+            connect = (connect.credentials_file(path).await)
+                .map_err(|source| FleetError::Credentials { path: path.clone(), source })?;
+        }
+        let client = (connect.connect(&options.url).await)
+            .map_err(|source| FleetError::Connect { url: without_secret(&options.url), source })?;
         let subjects = Subjects::new(&options.prefix);
+        if announce::name_is_taken(&client, &subjects, &options.node).await {
+            return Err(FleetError::NodeNameTaken { node: options.node });
+        }
         let subscribe = |subject: String| {
             let client = client.clone();
             async move {
@@ -94,6 +146,7 @@ impl Fleet {
         };
         // Answering before saying hello: no node calls a game it has not heard of.
         let calls = subscribe(subjects.calls_to(&options.node)).await?;
+        let roll_calls = subscribe(subjects.roll_call(&options.node)).await?;
         let hellos = subscribe(subjects.every_hello()).await?;
         let byes = subscribe(subjects.every_bye()).await?;
         let events = subscribe(subjects.every_event()).await?;
@@ -118,6 +171,7 @@ impl Fleet {
                 options.node.clone(),
                 stop.clone(),
             )),
+            tokio::spawn(announce::answer_roll_calls(client.clone(), roll_calls, stop.clone())),
             tokio::spawn(announce::announce(
                 client,
                 hub.clone(),
@@ -126,7 +180,7 @@ impl Fleet {
                 stop.clone(),
             )),
         ];
-        tracing::info!(node = options.node, url = options.url, "joined the fleet");
+        tracing::info!(node = options.node, url = without_secret(&options.url), "joined the fleet");
         Ok(Self { hub, stop, tasks })
     }
 
@@ -174,5 +228,14 @@ impl Fleet {
             let _ = task.await;
         }
         self.hub.set_shared_journal(None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_in_the_url_stay_out_of_logs() {
+        assert_eq!(super::without_secret("nats://bridge:s3cret@10.0.0.2:4222"), "nats://***@10.0.0.2:4222");
+        assert_eq!(super::without_secret("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
     }
 }

@@ -149,6 +149,18 @@ fn forward(remote: &Remote, session: &Arc<SessionGuard>, outbound: Outbound) {
         return;
     };
     let remaining = move || deadline.saturating_duration_since(tokio::time::Instant::now());
+    // While the NATS server is away the client would hold the call until
+    // its deadline: say so at once instead (the client reconnects by itself).
+    if remote.client.connection_state() != async_nats::connection::State::Connected
+        && let Some(id) = message.call_id()
+    {
+        let error = ErrorBody::new(
+            ErrorCode::NETWORK_ERROR,
+            "the fleet's NATS server is unreachable now (this node reconnects by itself); try again",
+        );
+        session.receive(GameMessage::LuaResponse(Response::from_result(id.clone(), Err(error))));
+        return;
+    }
     let timeout_ms = remaining().as_millis().max(1) as u64;
     let (id, call) = match message {
         BridgeMessage::LuaCall { id, function, args } => (id, FleetCall::Call { function, args, timeout_ms }),

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `PREFIX.hello.NODE` | a node's games and their functions, every second and on change |
 //! | `PREFIX.bye.NODE` | a node leaving (its games leave the fleet at once) |
+//! | `PREFIX.node.NODE.here` | request/reply: answered by the node of that name (a bridge joining under a taken name is refused) |
 //! | `PREFIX.node.NODE.game.GAME.call` | a call of a game, request/reply, answered by its node |
 //! | `PREFIX.agents.GAME.FUNCTION` | a game's call of an agent function (a lockstep frame for `step`), request/reply, to one node of the queue group `agents` |
 //! | `PREFIX.events.NODE.GAME.TYPE` | an event of a game, as its node's SSE clients get it; kept in the stream `PREFIX_EVENTS` |
@@ -43,6 +44,12 @@ impl Subjects {
 
     pub fn every_bye(&self) -> String {
         format!("{}.bye.*", self.prefix)
+    }
+
+    /// Answered by the node called `node`, if there is one: a bridge
+    /// joining under a name already taken hears so.
+    pub fn roll_call(&self, node: &str) -> String {
+        format!("{}.node.{}.here", self.prefix, token(node))
     }
 
     /// Where calls of `game`, which `node` runs, go.
