@@ -2,6 +2,7 @@
 //! shared by agents connected to other nodes through a queue group of a
 //! real `nats-server`. Every frame is answered once, by one agent; the
 //! frame held by an agent whose node is killed gets the default reply.
+//! Agent Arena ticks go the same way.
 
 mod support;
 
@@ -155,10 +156,15 @@ async fn worker(
 
 /// Waits until the game node's `step` for `tempest` is served by `nodes`.
 async fn wait_for_servers(harness: &Harness, nodes: &str) {
+    wait_for_agents_of(harness, "tempest", nodes).await
+}
+
+/// Waits until the game node's agent functions of `game` are served by `nodes`.
+async fn wait_for_agents_of(harness: &Harness, game: &str, nodes: &str) {
     let wanted = format!("fleet: {nodes}");
     within_bulk("the fleet's agents to be registered", async {
         loop {
-            let (_, functions) = harness.get("/games/tempest/external/functions").await;
+            let (_, functions) = harness.get(&format!("/games/{game}/external/functions")).await;
             let served = functions["result"]["functions"]
                 .as_array()
                 .into_iter()
@@ -258,4 +264,52 @@ async fn the_frame_a_killed_worker_held_gets_the_default_and_the_others_go_on() 
     assert_eq!(got, [0; 5], "the default reply");
     let stats = game.game_stats("tempest").await;
     assert_eq!((stats["steps"].as_u64(), stats["step_misses"].as_u64()), (Some(60), Some(1)));
+}
+
+#[tokio::test]
+async fn an_arena_tick_is_decided_by_an_agent_connected_to_another_node() {
+    let server = NatsServer::start().await;
+    let fleet_game = fleet(&server, "sim-node");
+    let game = Harness::start_configured(
+        tempfile::tempdir().unwrap(),
+        &[("arena", "agent-arena".to_owned())],
+        |config| config.fleet = fleet_game,
+    )
+    .await;
+    let fleet_worker = fleet(&server, "learner");
+    let learner =
+        Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet_worker)
+            .await;
+    let mut changes = learner.hub().function_changes();
+    within("the learner's node to serve the arena", async {
+        while learner.hub().game("arena").is_none() {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+    let url = learner.url("/agent").replacen("http://", "ws://", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let register =
+        json!({"type": "register", "game": "arena", "functions": [{"name": "decide", "timeout_ms": 5000}]});
+    socket.send(Message::Text(register.to_string().into())).await.unwrap();
+    socket.next().await.unwrap().unwrap();
+    tokio::spawn(async move {
+        while let Some(Ok(Message::Text(text))) = socket.next().await {
+            let call: Value = serde_json::from_str(text.as_str()).unwrap();
+            let actions: Vec<Value> = (call["args"]["agents"].as_array().unwrap().iter())
+                .map(|agent| json!({"agent_id": agent["agent_id"], "tool": "move_to", "params": {"target_position": [9, 9, 9]}, "reasoning": "from the learner"}))
+                .collect();
+            let result =
+                json!({"type": "result", "id": call["id"], "success": true, "result": {"actions": actions}});
+            socket.send(Message::Text(result.to_string().into())).await.unwrap();
+        }
+    });
+    wait_for_agents_of(&game, "arena", "learner").await;
+
+    let perceptions: Vec<Value> =
+        (0..4).map(|n| json!({"agent_id": format!("a{n}"), "tick": 1, "position": [n, 0, 0]})).collect();
+    let answer = game.post("/tick", json!({"tick": 1, "perceptions": perceptions})).await;
+    let actions = answer["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 4, "{answer}");
+    assert!(actions.iter().all(|action| action["reasoning"] == "from the learner"), "{answer}");
 }
