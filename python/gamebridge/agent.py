@@ -310,25 +310,34 @@ class Agent:
             if game not in by_game:
                 by_game[game] = Frames(spec=self._frame_spec(game))
             by_game[game].append(frame)
-        replies = []
-        for game, batch in by_game.items():
-            handler = steppers.get(game)
-            if handler is None:
-                continue
-            try:
-                # Inline, not in a thread: a step is a hot path, and a batch
-                # is answered as a whole anyway.
-                answered = handler(batch)
-                if inspect.isawaitable(answered):
-                    answered = await answered
-                answered = _reply_bytes(answered)
-            except Exception as error:  # noqa: BLE001 - the game gets its default reply
-                print(f"gamebridge agent: the step handler failed: {error!r}", file=sys.stderr)
-                continue
-            # A frame left without a reply gets the game's default at its deadline.
-            replies.extend((frame.id, reply) for frame, reply in zip(batch, answered, strict=False))
+        if len(by_game) == 1:
+            replies = await self._step_game(steppers, *next(iter(by_game.items())))
+        else:
+            # Each game's handler on its own: one that waits for another
+            # game's frames (an environment over several games) must not
+            # keep them from it.
+            answered = await asyncio.gather(*(self._step_game(steppers, *item) for item in by_game.items()))
+            replies = [reply for part in answered for reply in part]
         if replies:
             await _send(socket, encode_replies(replies))
+
+    async def _step_game(self, steppers: dict, game: str, batch: Frames) -> list[tuple[int, bytes]]:
+        """One game's frames of a batch: ``(frame id, reply)`` for each frame answered."""
+        handler = steppers.get(game)
+        if handler is None:
+            return []
+        try:
+            # Inline, not in a thread: a step is a hot path, and a batch
+            # is answered as a whole anyway.
+            answered = handler(batch)
+            if inspect.isawaitable(answered):
+                answered = await answered
+            answered = _reply_bytes(answered)
+        except Exception as error:  # noqa: BLE001 - the game gets its default reply
+            print(f"gamebridge agent: the step handler failed: {error!r}", file=sys.stderr)
+            return []
+        # A frame left without a reply gets the game's default at its deadline.
+        return [(frame.id, reply) for frame, reply in zip(batch, answered, strict=False)]
 
     def _frame_spec(self, game: str):
         """The game's :class:`~gamebridge.frame_spec.FrameSpec`, when the bridge

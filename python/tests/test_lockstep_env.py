@@ -3,10 +3,13 @@ its built-in frame spec), against the real bridge and fake MAME clients."""
 
 from __future__ import annotations
 
+import re
 import threading
 
+import httpx
 import numpy as np
 import pytest
+from conftest import served, wait_for
 from fake_mame import Mame, Tempest, frame
 from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import VectorEnv
@@ -117,3 +120,26 @@ def test_a_silent_instance_gives_its_slot_to_a_new_one(tempest):
 def test_a_game_without_a_frame_spec_is_a_clear_error(raw_lockstep):
     with pytest.raises(ValueError, match="no frame spec"):
         LockstepEnv(raw_lockstep, "emu")
+
+
+def test_one_vector_env_steps_the_instances_of_two_games():
+    with served("left=tempest?port=0&step_timeout_ms=5000", "right=tempest?port=0&step_timeout_ms=5000") as url:
+        addresses = [wait_for(lambda name=name: listening_on(url, name), name) for name in ("left", "right")]
+        envs = LockstepVectorEnv(url, ["left", "right"], 2)
+        games = [Tempest(address, length=3) for address in addresses]
+        try:
+            observations, infos = envs.reset()
+            assert sorted(infos["instance"]) == ["left/1", "right/1"]
+            _, rewards, _, _, infos = envs.step(np.array([[1, 0, 32], [0, 0, 32]]))
+            assert rewards.tolist() == [1.0, 0.0] and not infos["defaulted"].any(), "both answered in time"
+        finally:
+            envs.close()
+            for game in games:
+                game.stop()
+
+
+def listening_on(url: str, game: str) -> str | None:
+    games = httpx.get(f"{url}/games").json()["result"]["games"]
+    detail = next((entry.get("detail") or "" for entry in games if entry["name"] == game), "")
+    found = re.search(r"listening on tcp:(\S+)", detail)
+    return found and found.group(1)

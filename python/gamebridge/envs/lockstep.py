@@ -70,27 +70,35 @@ class _Instances:
     """The bridge side: frames of every instance, as they arrive, and their
     replies. Each instance has at most one frame waiting (lockstep)."""
 
-    def __init__(self, url: str, game: str, *, token: str | None, hold: bool, connect_timeout: float):
-        self.game = game
+    def __init__(self, url: str, game: str | Sequence[str], *, token: str | None, hold: bool, connect_timeout: float):
+        games = [game] if isinstance(game, str) else list(game)
+        if not games:
+            raise ValueError("name at least one game")
+        self.game = ", ".join(games)
         self._changed = threading.Condition()
         self._waiting: dict[str, _Waiting] = {}
         self._defaulted: set[str] = set()
         self._stopped: BaseException | None = None
         self._default = b""
         agent = Agent(_ws_url(url), token=token)
-        agent.step(game, hold=hold)(self._on_frames)
+        for name in games:
+            agent.step(name, hold=hold)(self._on_frames)
         agent.on_step_default = self._on_default
         self._background = BackgroundAgent(
             agent, name=f"gamebridge-lockstep:{game}", connect_timeout=connect_timeout, on_stop=self._on_stop
         )
-        frames = agent.lockstep.get(game, {}).get("frames")
-        if not frames:
+        specs = [agent.lockstep.get(name, {}).get("frames") for name in games]
+        missing = [name for name, frames in zip(games, specs, strict=True) if not frames]
+        if missing:
             self.close()
             raise ValueError(
-                f"the game {game!r} has no frame spec: serve it with a manifest that declares frames "
+                f"the game {missing[0]!r} has no frame spec: serve it with a manifest that declares frames "
                 "(the tempest profile has one), so the environment knows its spaces"
             )
-        self.spec = FrameSpec(frames)
+        if any(frames != specs[0] for frames in specs):
+            self.close()
+            raise ValueError(f"the games {self.game} have different frame specs: one environment needs one")
+        self.spec = FrameSpec(specs[0])
         self._default = self.spec.default_reply
 
     # -- the agent's thread --
@@ -258,6 +266,9 @@ class LockstepEnv(gym.Env):
 
 class LockstepVectorEnv(VectorEnv):
     """``num_envs`` instances of a lockstep game as one Gymnasium ``VectorEnv``.
+    ``game`` may name several games of the same frame spec (the emulators of
+    several machines in a fleet, ``["tempest-1", "tempest-2"]``): their
+    instances fill the slots alike.
 
     Instances take the slots in the order their first frames arrive. Episodes
     restart in the game itself, so autoreset is ``NEXT_STEP``: after a step
@@ -275,7 +286,7 @@ class LockstepVectorEnv(VectorEnv):
     def __init__(
         self,
         url: str = "http://127.0.0.1:5000",
-        game: str = "tempest",
+        game: str | Sequence[str] = "tempest",
         num_envs: int = 1,
         *,
         token: str | None = None,
