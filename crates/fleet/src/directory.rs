@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::announce::{HEARTBEAT, HELLO_EXPIRES};
 use crate::proxy::{PROXY_LINK, Proxy};
 use crate::remote_agents::RemoteAgents;
-use crate::subjects::{Subjects, token};
+use crate::subjects::{Subjects, untoken};
 use crate::wire::{FleetEvent, Hello};
 
 /// Another node and the games of it served here.
@@ -119,11 +119,8 @@ impl Directory {
     /// Hands an event of another node's game to the game served here for it.
     fn event(&self, message: &async_nats::Message) {
         let Some((node, game)) = self.subjects.event_source(&message.subject) else { return };
-        let served = (self.nodes.iter())
-            .filter(|(name, _)| token(name) == node)
-            .flat_map(|(_, served)| served.proxies.iter())
-            .find(|(name, _)| token(name) == game);
-        let Some((_, proxy)) = served else { return };
+        let (Some(node), Some(game)) = (untoken(node), untoken(game)) else { return };
+        let Some(proxy) = self.nodes.get(&node).and_then(|served| served.proxies.get(&game)) else { return };
         match serde_json::from_slice::<FleetEvent>(&message.payload) {
             Ok(event) => proxy.game().publish_event(event.into_game_event()),
             Err(error) => tracing::debug!(subject = %message.subject, %error, "not a fleet event: ignored"),

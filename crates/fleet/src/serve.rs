@@ -14,6 +14,7 @@ use gamebridge_protocol::{ErrorBody, ErrorCode, RawValue};
 use tokio_util::sync::CancellationToken;
 
 use crate::proxy::is_proxy;
+use crate::subjects::untoken;
 use crate::wire::{Control, FleetAnswer, FleetCall};
 
 /// The longest deadline a fleet call may carry, as for calls over HTTP.
@@ -69,12 +70,7 @@ fn game_of(message: &Message) -> Option<&str> {
 }
 
 async fn run(hub: &Hub, token: Option<&str>, call: FleetCall) -> FleetAnswer {
-    let game = token.and_then(|token| {
-        hub.games()
-            .iter()
-            .find(|game| !is_proxy(game) && crate::subjects::token(game.name()) == token)
-            .cloned()
-    });
+    let game = token.and_then(untoken).and_then(|name| hub.game(&name)).filter(|game| !is_proxy(game));
     let Some(game) = game else {
         let name = token.unwrap_or("?");
         return FleetAnswer::from(Err(ErrorBody::new(
