@@ -9,12 +9,9 @@ use std::time::Duration;
 
 use gamebridge_fleet::FleetOptions;
 use serde_json::{Value, json};
+use support::fleet::{agent_node, civ5_node, fleet, wait_for_game, wait_until_served};
 use support::nats::NatsServer;
 use support::{FakeGame, Harness, game_event, within};
-
-fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
-    Some(FleetOptions::new(&server.url, node))
-}
 
 /// Reads `count` `Turn` events from `/fleet/events` on `harness` after
 /// `since`, reconnecting with `Last-Event-ID` whenever the stream ends, as
@@ -40,24 +37,6 @@ async fn fleet_turns(harness: &Harness, since: u64, count: usize) -> (Vec<u64>, 
     (turns, last)
 }
 
-/// A node serving no game of its own.
-async fn agent_node(server: &NatsServer, node: &str) -> Harness {
-    let fleet = fleet(server, node);
-    Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet).await
-}
-
-/// Waits until `harness` serves a game called `name` whose link is `link`
-/// (or, with `None`, serves none).
-async fn wait_for_game(harness: &Harness, name: &str, link: Option<&str>) {
-    let mut changes = harness.hub().function_changes();
-    within("the fleet's games to change", async {
-        while harness.hub().game(name).map(|game| game.link().to_owned()).as_deref() != link {
-            changes.changed().await.unwrap();
-        }
-    })
-    .await;
-}
-
 async fn call(harness: &Harness, game: &str, body: Value) -> Value {
     let url = harness.url(&format!("/games/{game}/lua/call"));
     let response = within("the call's answer", harness.http.post(url).json(&body).send()).await.unwrap();
@@ -77,9 +56,7 @@ fn slow_call(harness: &Harness) -> tokio::task::JoinHandle<Value> {
 #[tokio::test]
 async fn a_game_of_another_node_is_listed_and_called_through_this_one() {
     let server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (a, _game, mut connection) = civ5_node(&server).await;
     connection.register("GetTurn").await;
     connection.echo_forever();
     let b = agent_node(&server, "box-b").await;
@@ -109,9 +86,7 @@ async fn a_game_of_another_node_is_listed_and_called_through_this_one() {
 #[tokio::test]
 async fn a_node_that_leaves_takes_its_games_and_their_waiting_calls_fail_at_once() {
     let server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (a, _game, mut connection) = civ5_node(&server).await;
     let b = agent_node(&server, "box-b").await;
     wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
 
@@ -160,13 +135,7 @@ async fn a_game_name_already_served_here_is_not_taken_over_by_another_node() {
     connection_b.echo_forever();
     // A third node hears of both: the first hello it reads wins.
     let c = agent_node(&server, "box-c").await;
-    let mut changes = c.hub().function_changes();
-    within("node c to serve civ5", async {
-        while c.hub().game("civ5").is_none() {
-            changes.changed().await.unwrap();
-        }
-    })
-    .await;
+    wait_until_served(&c, "civ5").await;
 
     // Node b keeps its own civ5: calls on b go to b's game.
     assert!(!b.hub().game("civ5").unwrap().link().starts_with("fleet:"));
@@ -177,9 +146,7 @@ async fn a_game_name_already_served_here_is_not_taken_over_by_another_node() {
 #[tokio::test]
 async fn events_of_a_game_on_another_node_stream_from_this_one() {
     let server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (_a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (_a, _game, mut connection) = civ5_node(&server).await;
     let b = agent_node(&server, "box-b").await;
     wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
     let mut stream = b.sse("/events?game=civ5&types=UnitMoved").await;
@@ -238,9 +205,7 @@ async fn a_node_killed_with_sigkill_leaves_the_fleet_and_the_calls_waiting_for_i
 #[tokio::test]
 async fn the_fleet_carries_calls_and_events_again_once_the_nats_server_is_back() {
     let mut server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (_a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (_a, _game, mut connection) = civ5_node(&server).await;
     let (events_tx, mut to_send) = tokio::sync::mpsc::channel::<Value>(4);
     // The game answers every call and sends the events it is handed.
     tokio::spawn(async move {
@@ -284,9 +249,7 @@ async fn the_fleet_carries_calls_and_events_again_once_the_nats_server_is_back()
 #[tokio::test]
 async fn the_fleets_events_replay_on_a_node_that_restarted_from_the_last_id_it_gave() {
     let server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (_a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (_a, _game, mut connection) = civ5_node(&server).await;
     for n in 0..3 {
         connection.send(&game_event("Turn", json!({ "n": n }))).await;
     }
@@ -306,9 +269,7 @@ async fn the_fleets_events_replay_on_a_node_that_restarted_from_the_last_id_it_g
 #[tokio::test]
 async fn no_event_is_lost_when_the_nats_server_restarts() {
     let mut server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (_a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (_a, _game, mut connection) = civ5_node(&server).await;
     let b = agent_node(&server, "box-b").await;
     connection.send(&game_event("Turn", json!({ "n": 0 }))).await;
     let (_, last) = fleet_turns(&b, 0, 1).await;
@@ -334,9 +295,7 @@ async fn a_node_without_a_fleet_says_where_the_fleets_events_come_from() {
 #[tokio::test]
 async fn an_agent_function_registered_on_another_node_answers_the_game() {
     let server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (a, _game, mut connection) = civ5_node(&server).await;
     let b = agent_node(&server, "box-b").await;
     wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
     // A webhook agent beside node b, registered there.
@@ -378,9 +337,7 @@ async fn an_agent_function_registered_on_another_node_answers_the_game() {
 #[tokio::test]
 async fn pause_controls_on_another_node_pause_the_game_on_its_own() {
     let server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (a, _game, mut connection) = civ5_node(&server).await;
     let b = agent_node(&server, "box-b").await;
     wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
 
@@ -498,9 +455,7 @@ async fn while_the_nats_server_is_down_calls_fail_fast_and_events_wait_within_th
 #[tokio::test]
 async fn a_fleet_events_client_that_stops_reading_holds_back_no_other() {
     let server = NatsServer::start().await;
-    let fleet_a = fleet(&server, "box-a");
-    let (_a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (_a, _game, mut connection) = civ5_node(&server).await;
     let b = agent_node(&server, "box-b").await;
     let _stalled = b.sse_with("/fleet/events?types=Turn", Some(0)).await;
     let payload = "x".repeat(4000);

@@ -13,18 +13,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
-use gamebridge_fleet::FleetOptions;
 use serde_json::{Value, json};
+use support::fleet::{agent_node, fleet, wait_until_served};
 use support::mame::{Instance, PAYLOAD};
 use support::nats::NatsServer;
 use support::{Harness, within, within_bulk};
 use tokio_tungstenite::tungstenite::Message;
 
 const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
-
-fn fleet(server: &NatsServer, node: &str) -> Option<FleetOptions> {
-    Some(FleetOptions::new(&server.url, node))
-}
 
 /// Frame `n` of instance `instance`: n in the first 4 bytes, the instance in the fifth.
 fn frame(instance: u8, n: u32) -> Vec<u8> {
@@ -187,16 +183,8 @@ async fn three_workers_share_sixteen_instances_and_every_frame_is_answered_once(
     let mut counts = Vec::new();
     let mut nodes = Vec::new();
     for name in ["worker-1", "worker-2", "worker-3"] {
-        let fleet = fleet(&server, name);
-        let node =
-            Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet).await;
-        let mut changes = node.hub().function_changes();
-        within("the worker's node to serve tempest", async {
-            while node.hub().game("tempest").is_none() {
-                changes.changed().await.unwrap();
-            }
-        })
-        .await;
+        let node = agent_node(&server, name).await;
+        wait_until_served(&node, "tempest").await;
         counts.push(worker(&node.url(""), Answers::Every, None).await);
         nodes.push(node);
     }
@@ -229,17 +217,8 @@ async fn three_workers_share_sixteen_instances_and_every_frame_is_answered_once(
 async fn the_frame_a_killed_worker_held_gets_the_default_and_the_others_go_on() {
     let server = NatsServer::start().await;
     let (game, address) = game_node(&server, "&step_timeout_ms=2000").await;
-    let steady = {
-        let fleet = fleet(&server, "steady");
-        Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet).await
-    };
-    let mut changes = steady.hub().function_changes();
-    within("the steady node to serve tempest", async {
-        while steady.hub().game("tempest").is_none() {
-            changes.changed().await.unwrap();
-        }
-    })
-    .await;
+    let steady = agent_node(&server, "steady").await;
+    wait_until_served(&steady, "tempest").await;
     let mut doomed = NodeProcess::start(&server, "doomed").await;
     let (held_tx, held) = tokio::sync::oneshot::channel();
     worker(&doomed.url, Answers::HoldsTheFirst, Some(held_tx)).await;
@@ -276,17 +255,8 @@ async fn an_arena_tick_is_decided_by_an_agent_connected_to_another_node() {
         |config| config.fleet = fleet_game,
     )
     .await;
-    let fleet_worker = fleet(&server, "learner");
-    let learner =
-        Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet_worker)
-            .await;
-    let mut changes = learner.hub().function_changes();
-    within("the learner's node to serve the arena", async {
-        while learner.hub().game("arena").is_none() {
-            changes.changed().await.unwrap();
-        }
-    })
-    .await;
+    let learner = agent_node(&server, "learner").await;
+    wait_until_served(&learner, "arena").await;
     let url = learner.url("/agent").replacen("http://", "ws://", 1);
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let register =

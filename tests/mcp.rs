@@ -497,14 +497,10 @@ async fn the_stdio_server_says_plainly_when_the_bridge_is_down() {
 #[tokio::test]
 async fn the_tools_of_a_game_on_another_fleet_node_are_listed_and_called_here() {
     let server = support::nats::NatsServer::start().await;
-    let fleet_a = Some(gamebridge_fleet::FleetOptions::new(&server.url, "box-a"));
-    let (_a, _game, mut connection) =
-        Harness::with_one_game_configured("", |config| config.fleet = fleet_a).await;
+    let (_a, _game, mut connection) = support::fleet::civ5_node(&server).await;
     register(&mut connection, "GetCity", None).await;
     game_answering(connection);
-    let fleet_b = Some(gamebridge_fleet::FleetOptions::new(&server.url, "box-b"));
-    let b =
-        Harness::start_configured(tempfile::tempdir().unwrap(), &[], |config| config.fleet = fleet_b).await;
+    let b = support::fleet::agent_node(&server, "box-b").await;
     let (client, mut notices) = over_http(&b).await;
     // The tool arrives with the game's hello; the list says when it changed.
     while !tool_names(&client).await.contains(&"GetCity".to_owned()) {

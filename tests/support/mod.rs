@@ -3,6 +3,7 @@
 //! bridge on an ephemeral port with real HTTP in front of it.
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod godot;
 pub mod mame;
 pub mod nats;

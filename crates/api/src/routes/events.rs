@@ -145,13 +145,17 @@ pub async fn events(
     let reset = since.filter(|&since| since > latest).map(|unknown| (unknown, latest));
     let cursor = state.hub.events().subscribe(if reset.is_some() { Some(0) } else { since });
     tracing::debug!(since, position = cursor.position(), "event stream client connected");
-    let body = Body::from_stream(sse_stream(state, cursor, filter, reset));
-    Ok(Response::builder()
+    Ok(sse_response(Body::from_stream(sse_stream(state, cursor, filter, reset))))
+}
+
+/// An event stream's response: not cached, not buffered by proxies.
+pub(crate) fn sse_response(body: Body) -> Response {
+    Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
         .header("x-accel-buffering", "no")
         .body(body)
-        .expect("static headers are valid"))
+        .expect("static headers are valid")
 }
 
 /// One client's stream: its position, what it wants, and its ping timer.

@@ -6,7 +6,7 @@
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
@@ -14,7 +14,7 @@ use gamebridge_hub::{SharedEvents, SharedFrom};
 use gamebridge_protocol::{ErrorBody, ErrorCode};
 use serde_json::json;
 
-use super::events::{EventFilter, EventsQuery, next_client_id, now_iso, put_event};
+use super::events::{EventFilter, EventsQuery, next_client_id, now_iso, put_event, sse_response};
 use crate::{ApiError, ApiState};
 
 /// How often an idle stream says it is alive, as `/events` does.
@@ -62,13 +62,7 @@ pub async fn fleet_events(
     let from = last_event_id.or(query.since).map_or(SharedFrom::Now, SharedFrom::After);
     let filter = EventFilter::new(query.types.as_deref(), None);
     let events = journal.follow(from, query.game);
-    let body = Body::from_stream(sse_stream(events, filter, state.shutdown.clone()));
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .header("x-accel-buffering", "no")
-        .body(body)
-        .expect("static headers are valid"))
+    Ok(sse_response(Body::from_stream(sse_stream(events, filter, state.shutdown.clone()))))
 }
 
 /// Where a follower's stream is.
