@@ -176,14 +176,14 @@ pub struct ServeOptions {
     /// This bridge's name in the fleet, unique per bridge [default: HOSTNAME-PORT].
     #[arg(long, value_name = "NAME", requires = "nats")]
     pub node: Option<String>,
-    /// Bytes of the fleet's events its JetStream stream keeps, for replay from
-    /// /fleet/events; the oldest leave first [default: 1073741824 (1 GiB)].
-    #[arg(long, value_name = "BYTES", requires = "nats")]
-    pub fleet_events_bytes: Option<u64>,
     /// A NATS credentials file (a JWT and NKey seed, as `nsc` writes it) to join the fleet
     /// with. A user and password, or a token, go in the URL: nats://USER:PASSWORD@HOST:4222.
     #[arg(long, value_name = "FILE", requires = "nats")]
     pub nats_creds: Option<PathBuf>,
+    /// Bytes of the fleet's events its JetStream stream keeps, for replay from
+    /// /fleet/events; the oldest leave first [default: 1073741824 (1 GiB)].
+    #[arg(long, value_name = "BYTES", requires = "nats")]
+    pub fleet_events_bytes: Option<u64>,
     /// Hours the fleet's JetStream stream keeps each event [default: 24].
     #[arg(long, value_name = "HOURS", requires = "nats")]
     pub fleet_events_hours: Option<u64>,

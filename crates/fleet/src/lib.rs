@@ -78,20 +78,29 @@ impl FleetOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    #[error(
-        "could not reach the NATS server at {url}: {source} (credentials go in the URL, \
-         nats://USER:PASSWORD@HOST:4222 or nats://TOKEN@HOST:4222, or in a --nats-creds file)"
-    )]
-    Connect { url: String, source: async_nats::ConnectError },
-    #[error("could not subscribe to {subject}: {source}")]
-    Subscribe { subject: String, source: async_nats::SubscribeError },
-    #[error("could not read the NATS credentials file {path}: {source}")]
-    Credentials { path: std::path::PathBuf, source: std::io::Error },
+    /// `why` names the NATS client's error, with a hint for a refused login.
+    #[error("could not reach the NATS server at {url}: {why}")]
+    Connect { url: String, why: String },
+    #[error("could not subscribe to {subject}: {error}")]
+    Subscribe { subject: String, error: async_nats::SubscribeError },
+    #[error("could not read the NATS credentials file {path}: {error}")]
+    Credentials { path: std::path::PathBuf, error: std::io::Error },
     #[error(
         "another bridge of the fleet is already called {node:?} (node names must be unique): \
          give this one its own --node NAME"
     )]
     NodeNameTaken { node: String },
+}
+
+/// Why connecting failed; for a refused login, where credentials go.
+fn connect_failure(error: &async_nats::ConnectError) -> String {
+    match error.kind() {
+        async_nats::ConnectErrorKind::AuthorizationViolation => format!(
+            "{error} (credentials go in the URL, nats://USER:PASSWORD@HOST:4222 or \
+             nats://TOKEN@HOST:4222, or in a --nats-creds file)"
+        ),
+        _ => error.to_string(),
+    }
 }
 
 /// `url` with the user, password or token in it replaced by `***`, for logs.
@@ -127,10 +136,12 @@ impl Fleet {
         }
         if let Some(path) = &options.credentials {
             connect = (connect.credentials_file(path).await)
-                .map_err(|source| FleetError::Credentials { path: path.clone(), source })?;
+                .map_err(|error| FleetError::Credentials { path: path.clone(), error })?;
         }
-        let client = (connect.connect(&options.url).await)
-            .map_err(|source| FleetError::Connect { url: without_secret(&options.url), source })?;
+        let client = (connect.connect(&options.url).await).map_err(|error| FleetError::Connect {
+            url: without_secret(&options.url),
+            why: connect_failure(&error),
+        })?;
         let subjects = Subjects::new(&options.prefix);
         if announce::name_is_taken(&client, &subjects, &options.node).await {
             return Err(FleetError::NodeNameTaken { node: options.node });
@@ -141,7 +152,7 @@ impl Fleet {
                 client
                     .subscribe(subject.clone())
                     .await
-                    .map_err(|source| FleetError::Subscribe { subject, source })
+                    .map_err(|error| FleetError::Subscribe { subject, error })
             }
         };
         // Answering before saying hello: no node calls a game it has not heard of.
