@@ -84,6 +84,22 @@ async fn a_game_of_another_node_is_listed_and_called_through_this_one() {
 }
 
 #[tokio::test]
+async fn a_batch_of_calls_crosses_the_fleet_and_each_is_answered() {
+    let server = NatsServer::start().await;
+    let (_a, _game, connection) = civ5_node(&server).await;
+    connection.echo_forever();
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+
+    let calls = json!({ "calls": [{ "function": "A", "args": [1] }, { "function": "B" }, { "function": "C", "args": { "x": 3 } }] });
+    let envelope = b.post("/games/civ5/lua/batch", calls).await;
+    let results = envelope["result"]["results"].as_array().unwrap();
+    let functions: Vec<&Value> = results.iter().map(|result| &result["result"]["function"]).collect();
+    assert_eq!(functions, [&json!("A"), &json!("B"), &json!("C")], "in order, each answered: {envelope}");
+    assert_eq!(results[2]["result"]["args"], json!({ "x": 3 }));
+}
+
+#[tokio::test]
 async fn a_node_that_leaves_takes_its_games_and_their_waiting_calls_fail_at_once() {
     let server = NatsServer::start().await;
     let (a, _game, mut connection) = civ5_node(&server).await;

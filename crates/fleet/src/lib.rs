@@ -9,11 +9,19 @@
 //! its deadline; it travels as a NATS request to the game's node, which
 //! calls the game and answers ([`serve`]). A node that leaves, or is
 //! silent for three seconds, takes its games with it, and the calls
-//! waiting for them fail at once with `DLL_DISCONNECTED`. Each node
-//! publishes its games' events, and the others add them to their own
-//! event logs ([`events`]), so `/events` on any node streams the fleet's.
+//! waiting for them fail at once with `DLL_DISCONNECTED`.
 //!
-//! Subjects are listed in [`subjects`]; what is carried, in [`wire`].
+//! Agents registering functions for another node's game do so on their own
+//! node, which joins a queue group for them ([`agent_queues`]); the game's
+//! node registers them for the fleet ([`remote_agents`]), so several nodes'
+//! agents share a lockstep game's frames or an arena's ticks, each going to
+//! one of them. Each node publishes its games' events into a JetStream
+//! stream ([`events`], [`journal`]): the others add them to their own event
+//! logs, so `/events` on any node streams the fleet's, and `/fleet/events`
+//! replays the stream itself, numbered by it.
+//!
+//! Subjects are listed in [`subjects`]; what is carried, in [`wire`];
+//! the guarantees, in docs/FLEET.md.
 
 pub mod agent_queues;
 pub mod announce;
