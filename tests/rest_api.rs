@@ -235,6 +235,35 @@ async fn health_stats_games_and_discovery() {
         Some("POST")
     );
     assert_eq!(discovery["result"]["games"], json!(["civ5"]));
+    // Every route, from the OpenAPI document, and those it leaves out.
+    let routes: Vec<&str> = discovery["result"]["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|route| route.as_str().unwrap())
+        .collect();
+    let (_, document) = harness.get("/openapi.json").await;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|key| ["get", "post", "put", "delete"].contains(&key.as_str()))
+        {
+            let route = format!("{} {path}", method.to_uppercase());
+            assert!(
+                routes.iter().any(|listed| listed.split(':').next() == Some(&route)),
+                "{route} in {routes:?}"
+            );
+        }
+    }
+    for route in ["GET /agent", "POST /mcp", "GET /ui", "GET /fleet/events", "POST /tick"] {
+        assert!(
+            routes.iter().any(|listed| listed.starts_with(&format!("{route}:"))),
+            "{route} in {routes:?}"
+        );
+    }
+    assert!(routes.iter().all(|route| !route.contains('\n')), "one line each");
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@ pub mod arena;
 pub mod shapes;
 mod wire;
 
+use std::sync::Arc;
+
 use axum::Extension;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -187,18 +189,52 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-/// The finished document as JSON, rendered once when the router is built.
+/// The finished document as JSON, rendered once when the router is built,
+/// and its routes one per line for `GET /`.
 #[derive(Clone)]
-pub struct Document(Bytes);
+pub struct Document {
+    json: Bytes,
+    pub routes: Arc<Vec<String>>,
+}
+
+/// Routes the document leaves out: not REST.
+const NOT_IN_THE_DOCUMENT: [&str; 3] = [
+    "GET /agent: WebSocket agents: register functions, answer calls and frames, subscribe to events (docs/WEBSOCKET.md)",
+    "POST /mcp: MCP over streamable HTTP: game functions as tools, events as resources",
+    "GET /ui: the dashboard",
+];
 
 impl Document {
     pub fn new(mut document: OpenApi) -> Self {
         add_refusals(&mut document);
-        Self(Bytes::from(document.to_json().expect("an OpenAPI document serializes")))
+        let json = Bytes::from(document.to_json().expect("an OpenAPI document serializes"));
+        Self { json, routes: Arc::new(route_list(&document)) }
     }
 }
 
-/// This document.
+/// `METHOD PATH: summary` for every operation of `document`, then the
+/// routes it leaves out.
+fn route_list(document: &OpenApi) -> Vec<String> {
+    let mut routes = Vec::new();
+    for (path, item) in &document.paths.paths {
+        let operations =
+            [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete)];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            match operation.summary.as_deref() {
+                Some(summary) => {
+                    let summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+                    routes.push(format!("{method} {path}: {}", summary.trim_end_matches('.')))
+                }
+                None => routes.push(format!("{method} {path}")),
+            }
+        }
+    }
+    routes.extend(NOT_IN_THE_DOCUMENT.map(str::to_owned));
+    routes
+}
+
+/// The OpenAPI 3.1 document of this API.
 ///
 /// Needs no token, even on a bridge that has one: it holds no secrets.
 /// Generate a client from it with any OpenAPI 3.1 generator.
@@ -210,7 +246,7 @@ impl Document {
     responses((status = 200, description = "The OpenAPI 3.1 document of this API.", content_type = "application/json", body = Object)),
 )]
 pub async fn serve_document(Extension(document): Extension<Document>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], document.0).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], document.json).into_response()
 }
 
 #[cfg(test)]
@@ -249,7 +285,7 @@ pub(crate) mod tests {
     #[test]
     fn tokenless_routes_say_so_and_the_others_can_answer_401() {
         let (_, document) = crate::routes::router().split_for_parts();
-        let Document(json) = Document::new(document);
+        let Document { json, .. } = Document::new(document);
         let document: Value = serde_json::from_slice(&json).unwrap();
         let path = DOCUMENT_PATH;
         let item = document["paths"][path].as_object().unwrap_or_else(|| panic!("{path} is documented"));

@@ -27,6 +27,9 @@ pub struct Discovery {
     games: Vec<String>,
     /// The main routes, for people.
     endpoints: BTreeMap<String, Value>,
+    /// Every route, `METHOD PATH: what it does`, from the OpenAPI document
+    /// (`/openapi.json`), and the WebSocket, MCP and dashboard routes.
+    routes: Vec<String>,
     documentation: String,
 }
 

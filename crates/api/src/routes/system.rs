@@ -27,7 +27,10 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
     operation_id = "discovery",
     responses((status = 200, description = "The bridge.", body = Envelope<Discovery>)),
 )]
-pub async fn discovery(State(state): State<ApiState>) -> Response {
+pub async fn discovery(
+    State(state): State<ApiState>,
+    axum::Extension(document): axum::Extension<crate::openapi::Document>,
+) -> Response {
     let games: Vec<String> = state.hub.games().iter().map(|game| game.name().to_owned()).collect();
     let result = json!({
         "service": "gamebridge",
@@ -46,6 +49,7 @@ pub async fn discovery(State(state): State<ApiState>) -> Response {
                 "functions": "GET /lua/functions",
             },
         },
+        "routes": *document.routes,
         "documentation": "See README.md; deadlines: timeout_ms body field or X-Timeout-Ms header (default 300000)",
     });
     match &state.arena {
