@@ -58,6 +58,7 @@ pub enum Command {
     Serve(Box<ServeOptions>),
     /// Run a bridge with a simulated turn-based game, to try the API without a real game.
     Demo {
+        /// The address the agent API listens on (IP:PORT; port 0 picks a free one, printed at start).
         #[arg(long, value_name = "ADDR", default_value = crate::config::DEFAULT_LISTEN)]
         listen: String,
     },

@@ -453,7 +453,7 @@ impl FromStr for LinkSpec {
         } else {
             let (scheme, address) = target.split_once(':').ok_or_else(|| {
                 fail(format!(
-                    "expected SCHEME:ADDRESS (pipe:ID, unix:PATH, tcp:HOST:PORT, mailbox:DIR) or a profile ({})",
+                    "expected SCHEME:ADDRESS (pipe:ID, unix:PATH, tcp:HOST:PORT, fifo:PREFIX, mailbox:DIR), http, or a profile ({})",
                     PROFILES.join(", ")
                 ))
             })?;
@@ -464,7 +464,11 @@ impl FromStr for LinkSpec {
                 "pipe" | "unix" | "tcp" | "fifo" => stream_transport(scheme, address, &query),
                 "mailbox" => mailbox_transport(address, &query),
                 other => {
-                    Err(format!("unknown link scheme {other:?}; expected pipe, unix, tcp, fifo or mailbox"))
+                    Err(format!(
+                        "unknown link scheme {other:?}; expected pipe, unix, tcp, fifo or mailbox (SCHEME:ADDRESS), \
+                         http, or a profile ({})",
+                        PROFILES.join(", ")
+                    ))
                 }
             }
         }
@@ -640,6 +644,10 @@ mod tests {
         assert!(error("tcp:localhost").contains("HOST:PORT"));
         assert!(error("tcp:localhost:0").contains("HOST:PORT"));
         assert!(error("smoke:signals").contains("unknown link scheme"));
+        for named in ["http", "tempest", "vox-deorum", "agent-arena", "tf2", "fifo"] {
+            assert!(error("smoke:signals").contains(named), "{named} is named");
+            assert!(error("civ5").contains(named), "{named} is named");
+        }
         assert!(error("pipe:x?framing=morse").contains("unknown framing"));
         assert!(error("pipe:x?colour=red").contains("unknown option"));
         assert!(error("pipe:").contains("needs an address"));
