@@ -81,7 +81,9 @@ pub fn read_reply_message(message: Bytes) -> Result<Bytes, ErrorBody> {
 pub struct AgentQueues {
     client: Client,
     subjects: Subjects,
-    joined: HashMap<(String, String), DropGuard>,
+    /// With the game served here whose agent answers: a game that left and
+    /// came back is a new game, and its queue is joined again.
+    joined: HashMap<(String, String), (Arc<Game>, DropGuard)>,
 }
 
 impl AgentQueues {
@@ -110,7 +112,7 @@ impl AgentQueues {
                 wanted.insert(key, game.clone());
             }
         }
-        self.joined.retain(|key, _| wanted.contains_key(key));
+        self.joined.retain(|key, (game, _)| wanted.get(key).is_some_and(|wanted| Arc::ptr_eq(wanted, game)));
         for (key, game) in wanted {
             if self.joined.contains_key(&key) {
                 continue;
@@ -119,8 +121,14 @@ impl AgentQueues {
             match self.client.queue_subscribe(subject.clone(), AGENT_QUEUE.to_owned()).await {
                 Ok(requests) => {
                     let stop = CancellationToken::new();
-                    tokio::spawn(answer(self.client.clone(), game, key.1.clone(), requests, stop.clone()));
-                    self.joined.insert(key, stop.drop_guard());
+                    tokio::spawn(answer(
+                        self.client.clone(),
+                        game.clone(),
+                        key.1.clone(),
+                        requests,
+                        stop.clone(),
+                    ));
+                    self.joined.insert(key, (game, stop.drop_guard()));
                 }
                 Err(error) => {
                     tracing::warn!(subject, %error, "could not serve an agent function to the fleet")
