@@ -15,7 +15,7 @@ use browser::{Browser, text};
 use fantoccini::Locator;
 use gamebridge_protocol::{BridgeMessage, GameMessage};
 use serde_json::{Value, json};
-use support::{GameConnection, Harness, game_event};
+use support::{GameConnection, Harness, game_event, within};
 use tokio::sync::mpsc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,9 +24,15 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     connection.register("Echo").await;
     connection.register("EndTurn").await;
     let game = FakeGame::serve(connection);
+    // An event from before the page opened: the page starts with the recent past.
+    let mut cursor = harness.hub().events().subscribe(None);
+    game.send(game_event("Prelude", json!({ "turn": 6 }))).await;
+    within("the bridge to log the event", cursor.next(1)).await;
     let browser = Browser::start().await;
 
     browser.client.goto(&harness.url("/ui")).await.expect("open /ui");
+    let prelude = text(&browser.find(r#"tr.event[data-type="Prelude"]"#).await).await;
+    assert!(prelude.contains("civ5") && prelude.contains(r#"{"turn":6}"#), "history, with its game: {prelude}");
     let card = browser.find(r#".game[data-game="civ5"]"#).await;
     assert!(text(&card).await.contains("connected"), "the game's state is shown");
     let chips = browser.texts(r#".game[data-game="civ5"] .functions .chip"#, 2).await;
@@ -35,8 +41,9 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     // The live stream is open before the game sends: a new client starts at the live end.
     browser.wait_for_text("#live", "live").await;
     game.send(game_event("TurnStarted", json!({ "turn": 7 }))).await;
-    let row = browser.find(r#"tr.event[data-type="TurnStarted"]"#).await;
-    assert!(text(&row).await.contains(r#"{"turn":7}"#), "the event's payload is shown");
+    let row = text(&browser.find(r#"tr.event[data-type="TurnStarted"]"#).await).await;
+    assert!(row.contains(r#"{"turn":7}"#), "the event's payload is shown");
+    assert!(row.contains("civ5"), "the game column is filled for the only game too: {row}");
 
     // A failing call shows the error code and message.
     browser.fill("#console-function", "Missing").await;

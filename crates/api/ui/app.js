@@ -170,7 +170,7 @@ function renderPending(calls) {
 function renderLatency(slots) {
   const box = el("div", { class: "latency" });
   if (!slots.length) {
-    box.append(el("span", { class: "muted", text: "no calls yet" }));
+    box.append(el("span", { class: "muted", text: "no calls in the last 5 minutes" }));
     return box;
   }
   const width = 300, height = 60, count = 10, step = width / count, bar = step * 0.6;
@@ -276,9 +276,35 @@ document.getElementById("console").addEventListener("submit", async (event) => {
 
 // ---------- the live event stream ----------
 
-function connectEvents() {
+// Events shown when the page opens: the last HISTORY the bridge keeps.
+const HISTORY = 100;
+
+// The recent past first (`/events/history`), then the live stream from
+// right after it, so nothing falls between the two; a reconnecting
+// EventSource resumes by itself with Last-Event-ID.
+async function connectEvents() {
   if (state.stream) state.stream.close();
-  const query = state.token ? `?token=${encodeURIComponent(state.token)}` : "";
+  let since = null;
+  try {
+    const latest = await api("/events/history?limit=1");
+    if (latest.success) {
+      since = latest.result.latest;
+      const from = Math.max(0, since - HISTORY);
+      const past = await api(`/events/history?since=${from}&limit=${HISTORY}`);
+      for (const event of past.success ? past.result.events : []) {
+        const data = event.data || {};
+        show({ seq: String(event.seq), game: event.game, type: event.type, payload: data.payload ?? data,
+          time: new Date(event.time) });
+      }
+      updateCount();
+    }
+  } catch (error) {
+    if (error instanceof Unauthorized) return;
+  }
+  const params = new URLSearchParams();
+  if (state.token) params.set("token", state.token);
+  if (since !== null) params.set("since", since);
+  const query = params.toString() ? `?${params}` : "";
   const stream = new EventSource(`/events${query}`);
   const live = document.getElementById("live");
   stream.addEventListener("open", () => setLive(live));
@@ -288,7 +314,7 @@ function connectEvents() {
   });
   stream.addEventListener("message", (message) => {
     const data = JSON.parse(message.data);
-    receive({ seq: message.lastEventId, game: data.game || "", type: data.type || "message", payload: data.payload ?? data });
+    receive({ seq: message.lastEventId, game: data.game || onlyGame(), type: data.type || "message", payload: data.payload ?? data });
     if (data.type === "dll_status") refresh();
   });
   stream.addEventListener("lagged", (message) => {
@@ -297,9 +323,17 @@ function connectEvents() {
   state.stream = stream;
 }
 
+// The game of an event whose data names none: the bridge's only game.
+function onlyGame() {
+  return state.games && state.games.length === 1 ? state.games[0].name : "";
+}
+
 function setLive(live) {
   live.className = state.paused ? "badge paused" : "badge";
-  live.textContent = state.paused ? "paused" : "live";
+  live.textContent = state.paused ? "view paused" : "live";
+  live.title = state.paused
+    ? "this page holds new events back; the game and the bridge go on"
+    : "the live event stream";
 }
 
 function receive(event) {
@@ -322,7 +356,7 @@ function show(event) {
   const rows = document.getElementById("events");
   const row = el("tr", { class: "event", "data-type": event.type },
     el("td", { text: event.seq }),
-    el("td", { text: new Date().toLocaleTimeString() }),
+    el("td", { text: (event.time || new Date()).toLocaleTimeString() }),
     el("td", { text: event.game }),
     el("td", { text: event.type }),
     el("td", { title: JSON.stringify(event.payload), text: JSON.stringify(event.payload) }));
