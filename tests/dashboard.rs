@@ -23,6 +23,14 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;
     connection.register("Echo").await;
     connection.register("EndTurn").await;
+    let schema = json!({"type": "object", "properties": {"city": {"type": "integer"}, "name": {"type": "string"}}, "required": ["city"]});
+    connection
+        .send(&GameMessage::LuaRegister {
+            function: "GetCity".into(),
+            description: Some("A city's state".into()),
+            parameters: Some(gamebridge_protocol::RawValue::from_string(schema.to_string()).unwrap()),
+        })
+        .await;
     let game = FakeGame::serve(connection);
     // An event from before the page opened: the page starts with the recent past.
     let mut cursor = harness.hub().events().subscribe(None);
@@ -32,11 +40,14 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
 
     browser.client.goto(&harness.url("/ui")).await.expect("open /ui");
     let prelude = text(&browser.find(r#"tr.event[data-type="Prelude"]"#).await).await;
-    assert!(prelude.contains("civ5") && prelude.contains(r#"{"turn":6}"#), "history, with its game: {prelude}");
+    assert!(
+        prelude.contains("civ5") && prelude.contains(r#"{"turn":6}"#),
+        "history, with its game: {prelude}"
+    );
     let card = browser.find(r#".game[data-game="civ5"]"#).await;
     assert!(text(&card).await.contains("connected"), "the game's state is shown");
-    let chips = browser.texts(r#".game[data-game="civ5"] .functions .chip"#, 2).await;
-    assert_eq!(chips, ["Echo", "EndTurn"], "the game's registered functions");
+    let chips = browser.texts(r#".game[data-game="civ5"] .functions .chip"#, 3).await;
+    assert_eq!(chips, ["Echo", "EndTurn", "GetCity"], "the game's registered functions");
 
     // The live stream is open before the game sends: a new client starts at the live end.
     browser.wait_for_text("#live", "live").await;
@@ -93,6 +104,24 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     let turn_row = browser.find(r#"tr.event[data-type="TurnStarted"]"#).await;
     assert!(!turn_row.is_displayed().await.unwrap(), "filtered out");
     assert!(browser.find(r#"tr.event[data-type="UnitMoved"]"#).await.is_displayed().await.unwrap());
+
+    // A function with a schema: its description shows, its arguments start
+    // from a template, and arguments missing a required one are not sent.
+    browser
+        .find(r#".game[data-game="civ5"] .functions .chip[data-function="GetCity"]"#)
+        .await
+        .click()
+        .await
+        .expect("click GetCity");
+    browser.wait_for_text("#console-about", "A city's state").await;
+    let template: Value =
+        serde_json::from_str(&browser.find("#console-args").await.prop("value").await.unwrap().unwrap())
+            .unwrap();
+    assert_eq!(template, json!({"city": 0, "name": ""}), "required first, each of its type");
+    browser.fill("#console-args", r#"{"name": "Rome"}"#).await;
+    browser.find("#console-run").await.click().await.expect("click Run");
+    browser.wait_for_text("#console-result.failed", "missing required argument(s): city").await;
+    assert_eq!(text(&browser.find("#console-rtt").await).await, "not sent");
 
     browser.stop().await;
     harness.bridge.stop().await.unwrap();

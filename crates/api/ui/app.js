@@ -102,13 +102,14 @@ async function refresh() {
 
 async function loadDetails(game) {
   const [functions, external, paused, pending] = await Promise.all([
-    api(gamePath(game.name, "/lua/functions")),
+    api(gamePath(game.name, "/lua/functions?detail=true")),
     api(gamePath(game.name, "/external/functions")),
     api(gamePath(game.name, "/external/paused-players")),
     api(gamePath(game.name, "/lua/pending")),
   ]);
   state.details.set(game.name, {
     functions: functions.success ? functions.result.functions : [],
+    described: new Map((functions.success ? functions.result.details || [] : []).map((info) => [info.name, info])),
     external: external.success ? external.result.functions : [],
     paused: paused.success ? paused : { isGamePaused: false, pausedPlayers: [] },
     pending: pending.success ? pending.result.calls : [],
@@ -140,7 +141,8 @@ function renderGame(game) {
       calls.steps ? el("span", { text: `${calls.steps} steps (${calls.step_misses} missed)` }) : null),
     el("h4", { text: `Game functions (${details.functions.length})` }),
     el("div", { class: "chips functions" }, ...details.functions.map((name) =>
-      el("span", { class: "chip", title: "use in the call console", text: name, onclick: () => pickFunction(game.name, name) }))),
+      el("span", { class: "chip", "data-function": name, title: details.described?.get(name)?.description || "use in the call console",
+        text: name, onclick: () => pickFunction(game.name, name) }))),
     el("h4", { text: `Agent functions (${details.external.length})` }),
     details.external.length
       ? el("div", { class: "chips external" }, ...details.external.map((fn) =>
@@ -224,12 +226,49 @@ function renderFunctionChoices() {
   document.getElementById("console-functions").replaceChildren(...names.map((name) => el("option", { value: name })));
 }
 
+// A function's description and parameter schema, as its game gave them.
+function describedFunction(game, name) {
+  return state.details.get(game)?.described?.get(name);
+}
+
+// Arguments to start from, after a parameter schema: each property with a
+// value of its type (required ones first), or [] without a schema.
+function argumentTemplate(schema) {
+  if (!schema || schema.type !== "object" || !schema.properties) return [];
+  const example = (property) => ({ string: "", integer: 0, number: 0, boolean: false, array: [], object: {} })[property.type] ?? null;
+  const required = schema.required || [];
+  const names = [...required, ...Object.keys(schema.properties).filter((name) => !required.includes(name))];
+  return Object.fromEntries(names.map((name) => [name, example(schema.properties[name] || {})]));
+}
+
+// Why `args` do not fit `schema`, or null: the required properties only.
+function argumentProblem(schema, args) {
+  if (!schema || schema.type !== "object" || !Array.isArray(schema.required)) return null;
+  if (args === null || typeof args !== "object" || Array.isArray(args)) return "the arguments must be a JSON object";
+  const missing = schema.required.filter((name) => !(name in args));
+  return missing.length ? `missing required argument(s): ${missing.join(", ")}` : null;
+}
+
+function describeChosen() {
+  const info = describedFunction(document.getElementById("console-game").value,
+    document.getElementById("console-function").value.trim());
+  const about = document.getElementById("console-about");
+  about.textContent = info ? [info.description, info.parameters && `parameters: ${JSON.stringify(info.parameters)}`]
+    .filter(Boolean).join(" · ") : "";
+  about.hidden = !about.textContent;
+}
+
 function pickFunction(game, name) {
   document.getElementById("console-game").value = game;
   document.getElementById("console-function").value = name;
   renderFunctionChoices();
+  const info = describedFunction(game, name);
+  document.getElementById("console-args").value = JSON.stringify(argumentTemplate(info?.parameters), null, 1);
+  describeChosen();
   document.getElementById("console-args").focus();
 }
+
+document.getElementById("console-function").addEventListener("change", describeChosen);
 
 document.getElementById("console-game").addEventListener("change", renderFunctionChoices);
 
@@ -251,6 +290,12 @@ document.getElementById("console").addEventListener("submit", async (event) => {
     return;
   }
   const game = document.getElementById("console-game").value;
+  const problem = argumentProblem(describedFunction(game, document.getElementById("console-function").value.trim())?.parameters, args);
+  if (problem) {
+    rtt.textContent = "not sent";
+    display(`The arguments do not fit the function's parameters: ${problem}`, false);
+    return;
+  }
   const body = {
     function: document.getElementById("console-function").value.trim(),
     timeout_ms: Number(document.getElementById("console-timeout").value) || undefined,

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use bytes::Bytes;
 use gamebridge_hub::Answered;
@@ -224,6 +224,19 @@ pub async fn batch(
 #[derive(Serialize, ToSchema)]
 pub struct Functions {
     functions: Vec<String>,
+    /// With `?detail=true`: each function's `{name, description?,
+    /// parameters?}` (its arguments' JSON Schema), as the game or its
+    /// manifest described it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    details: Option<Vec<gamebridge_hub::FunctionInfo>>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FunctionsQuery {
+    /// Also describe each function (`details`).
+    detail: Option<bool>,
 }
 
 /// The functions agents can call, as the game registered them.
@@ -232,10 +245,12 @@ pub struct Functions {
     path = "/lua/functions",
     tag = "lua",
     operation_id = "lua_functions",
+    params(FunctionsQuery),
     responses((status = 200, description = "The game's functions.", body = openapi::Envelope<Functions>)),
 )]
-pub async fn functions(TargetGame(game): TargetGame) -> Response {
-    envelope::success(Functions { functions: game.functions().names() })
+pub async fn functions(TargetGame(game): TargetGame, Query(query): Query<FunctionsQuery>) -> Response {
+    let details = query.detail.unwrap_or(false).then(|| game.functions().list());
+    envelope::success(Functions { functions: game.functions().names(), details })
 }
 
 /// How many pending calls `/lua/pending` lists at most.
