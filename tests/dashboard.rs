@@ -61,6 +61,7 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     browser.find("#console-run").await.click().await.expect("click Run");
     let failed = text(&browser.find("#console-result.failed").await).await;
     assert!(failed.starts_with("LUA_EXECUTION_ERROR: "), "{failed}");
+    browser.wait_for_text(r#".game[data-game="civ5"] .failures"#, "LUA_EXECUTION_ERROR 1").await;
 
     // A call from the console, answered by the game once.
     browser.fill("#console-function", "Echo").await;
@@ -104,6 +105,23 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     let turn_row = browser.find(r#"tr.event[data-type="TurnStarted"]"#).await;
     assert!(!turn_row.is_displayed().await.unwrap(), "filtered out");
     assert!(browser.find(r#"tr.event[data-type="UnitMoved"]"#).await.is_displayed().await.unwrap());
+
+    // The game is paused from its card, and resumed.
+    browser
+        .find(r#".game[data-game="civ5"] button.pause-game"#)
+        .await
+        .click()
+        .await
+        .expect("click Pause game");
+    browser.wait_for_text(r#".game[data-game="civ5"] .pause-state"#, "game paused").await;
+    assert!(harness.hub().game("civ5").unwrap().is_game_paused(), "the bridge paused the game");
+    browser
+        .find(r#".game[data-game="civ5"] button.pause-game"#)
+        .await
+        .click()
+        .await
+        .expect("click Resume game");
+    browser.wait_for_text(r#".game[data-game="civ5"] .pause-state"#, "game running").await;
 
     // A function with a schema: its description shows, its arguments start
     // from a template, and arguments missing a required one are not sent.

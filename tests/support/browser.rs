@@ -85,11 +85,17 @@ impl Browser {
     }
 
     /// Waits until the element at `css` contains `expected`. WebDriver
-    /// offers no change notifications, so this re-reads the DOM.
+    /// offers no change notifications, so this re-reads the DOM, finding
+    /// the element again each time (the dashboard redraws its game cards).
     pub async fn wait_for_text(&self, css: &str, expected: &str) {
-        let element = self.find(css).await;
         within(&format!("{css} to show {expected:?}"), async {
-            while !text(&element).await.contains(expected) {
+            loop {
+                if let Ok(element) = self.client.find(Locator::Css(css)).await
+                    && let Ok(shown) = element.text().await
+                    && shown.contains(expected)
+                {
+                    return;
+                }
                 tokio::task::yield_now().await;
             }
         })

@@ -135,10 +135,11 @@ function renderGame(game) {
     el("div", { class: "link", text: game.link }),
     el("div", { class: "facts" },
       el("span", { text: `${calls.calls} calls` }),
-      el("span", { text: `${calls.failed} failed` }),
+      el("span", { class: "failed", title: failuresByCode(calls.errors), text: `${calls.failed} failed` }),
       el("span", { class: "pending", text: `${game.pending_calls} pending` }),
       el("span", { text: `${calls.events} events` }),
       calls.steps ? el("span", { text: `${calls.steps} steps (${calls.step_misses} missed)` }) : null),
+    calls.failed ? el("div", { class: "failures muted", text: `failures: ${failuresByCode(calls.errors)}` }) : null,
     el("h4", { text: `Game functions (${details.functions.length})` }),
     el("div", { class: "chips functions" }, ...details.functions.map((name) =>
       el("span", { class: "chip", "data-function": name, title: details.described?.get(name)?.description || "use in the call console",
@@ -150,15 +151,32 @@ function renderGame(game) {
       : el("div", { class: "muted", text: "none registered" }),
     el("h4", { text: `Pending calls (${game.pending_calls})` }),
     renderPending(details.pending),
-    el("h4", { text: "Paused players" }),
-    el("div", { class: "paused", text: pausedPlayers.length
-      ? `${pausedPlayers.join(", ")}${details.paused.isGamePaused ? " (the game is paused)" : ""}`
-      : "none" }),
+    el("h4", { text: "Pause" }),
+    el("div", { class: "pause-state" },
+      el("span", { class: "paused", text: `game ${details.paused.isGamePaused ? "paused" : "running"} · paused players: ${
+        pausedPlayers.length ? pausedPlayers.join(", ") : "none"}` }),
+      el("button", { type: "button", class: "pause-game", text: details.paused.isGamePaused ? "Resume game" : "Pause game",
+        onclick: () => setGamePaused(game.name, !details.paused.isGamePaused) })),
     el("h4", { text: "Latency, last 5 minutes" }),
     renderLatency(calls.latency || []));
 }
 
 // The oldest calls still waiting for the game, so a stuck one stands out.
+// `CODE n, CODE m`: a game's failed calls by error code, most first.
+function failuresByCode(errors) {
+  const entries = Object.entries(errors || {}).sort((a, b) => b[1] - a[1]);
+  return entries.length ? entries.map(([code, count]) => `${code} ${count}`).join(", ") : "none";
+}
+
+// Pauses or resumes the game itself (`POST /external/pause` or `/resume`).
+async function setGamePaused(game, paused) {
+  try {
+    await api(gamePath(game, paused ? "/external/pause" : "/external/resume"), { method: "POST", body: "{}" });
+  } finally {
+    refresh();
+  }
+}
+
 function renderPending(calls) {
   if (!calls.length) return el("div", { class: "muted pending-calls", text: "none" });
   const shown = calls.slice(0, 5).map((call) => el("li", { "data-function": call.function, text:
