@@ -15,25 +15,12 @@ use futures::{SinkExt, StreamExt};
 use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
 use serde_json::{Value, json};
 use support::fleet::{agent_node, fleet, wait_until_served};
-use support::mame::{Instance, PAYLOAD};
+use support::mame::{Instance, expected_reply, frame};
 use support::nats::NatsServer;
 use support::{Harness, within, within_bulk};
 use tokio_tungstenite::tungstenite::Message;
 
 const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
-
-/// Frame `n` of instance `instance`: n in the first 4 bytes, the instance in the fifth.
-fn frame(instance: u8, n: u32) -> Vec<u8> {
-    let mut frame = vec![0u8; PAYLOAD];
-    frame[..4].copy_from_slice(&n.to_be_bytes());
-    frame[4] = instance;
-    frame
-}
-
-/// What the agents answer: the frame's first five bytes.
-fn reply(instance: u8, n: u32) -> [u8; 5] {
-    frame(instance, n)[..5].try_into().unwrap()
-}
 
 /// The node running `tempest` and the address its instances connect to.
 async fn game_node(server: &NatsServer, options: &str) -> (Harness, String) {
@@ -197,7 +184,7 @@ async fn three_workers_share_sixteen_instances_and_every_frame_is_answered_once(
             for n in 1..=100u32 {
                 assert_eq!(
                     game.step(&frame(instance, n)).await,
-                    reply(instance, n),
+                    expected_reply(instance, n),
                     "instance {instance}, frame {n}"
                 );
             }
@@ -237,7 +224,7 @@ async fn the_frame_a_killed_worker_held_gets_the_default_and_the_others_go_on() 
     doomed.child.kill().await.unwrap(); // SIGKILL, holding a frame
     let replies = within_bulk("the instance's frames", stepping).await.unwrap();
     let defaulted: Vec<u32> =
-        replies.iter().filter(|(n, got)| *got != reply(1, *n)).map(|(n, _)| *n).collect();
+        replies.iter().filter(|(n, got)| *got != expected_reply(1, *n)).map(|(n, _)| *n).collect();
     assert_eq!(defaulted.len(), 1, "only the held frame missed: {defaulted:?}");
     let (_, got) = replies[defaulted[0] as usize - 1];
     assert_eq!(got, [0; 5], "the default reply");

@@ -14,30 +14,13 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
 use serde_json::{Value, json};
-use support::mame::{Instance, PAYLOAD, tempest_frame};
+use support::mame::{Instance, PAYLOAD, expected_reply, frame, tempest_frame};
 use support::{Harness, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
-
-/// Frame `n` of instance `instance`: n in the first 4 bytes, the instance
-/// in the fifth, padded to Tempest's 819-byte payload.
-fn frame(instance: u8, n: u32) -> Vec<u8> {
-    let mut frame = vec![0u8; PAYLOAD];
-    frame[..4].copy_from_slice(&n.to_be_bytes());
-    frame[4] = instance;
-    frame
-}
-
-/// What the test agents answer: the frame's first five bytes.
-fn expected_reply(instance: u8, n: u32) -> [u8; 5] {
-    let mut reply = [0u8; 5];
-    reply[..4].copy_from_slice(&n.to_be_bytes());
-    reply[4] = instance;
-    reply
-}
 
 async fn tempest(options: &str) -> (Harness, String) {
     let spec = format!("{TEMPEST}{options}");

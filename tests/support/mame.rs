@@ -37,3 +37,17 @@ pub fn tempest_frame(n: u32) -> Vec<u8> {
     frame[2..10].copy_from_slice(&f64::from(n).to_be_bytes());
     frame
 }
+
+/// Frame `n` of instance `instance` for tests whose agents echo: n in the
+/// first 4 bytes, the instance in the fifth, padded to the 819-byte payload.
+pub fn frame(instance: u8, n: u32) -> Vec<u8> {
+    let mut frame = vec![0u8; PAYLOAD];
+    frame[..4].copy_from_slice(&n.to_be_bytes());
+    frame[4] = instance;
+    frame
+}
+
+/// What an echoing agent answers to [`frame`]: its first five bytes.
+pub fn expected_reply(instance: u8, n: u32) -> [u8; 5] {
+    frame(instance, n)[..5].try_into().unwrap()
+}
