@@ -7,11 +7,11 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use crate::support::mame::{PAYLOAD, expected_reply, frame};
 use crate::support::{Harness, within};
 use crate::ws_agent::WsAgent;
 
 const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
-pub const PAYLOAD: usize = 819;
 /// Far beyond any test: a reply that comes must come from the agent or a
 /// fault being handled, never from the step deadline running out.
 pub const NO_DEADLINE: &str = "&step_timeout_ms=600000";
@@ -29,20 +29,6 @@ pub async fn step_agent(harness: &Harness) -> WsAgent {
     let mut agent = WsAgent::connect(harness).await;
     agent.register(json!({"type": "register", "game": "tempest", "functions": ["step"]})).await;
     agent
-}
-
-/// Frame `n` of instance `instance`: n in the first 4 bytes, the instance
-/// in the fifth, padded to Tempest's payload.
-pub fn frame(instance: u8, n: u32) -> Vec<u8> {
-    let mut frame = vec![0u8; PAYLOAD];
-    frame[..4].copy_from_slice(&n.to_be_bytes());
-    frame[4] = instance;
-    frame
-}
-
-/// What an echoing agent answers to `frame(instance, n)`.
-pub fn echoed(instance: u8, n: u32) -> [u8; 5] {
-    frame(instance, n)[..5].try_into().unwrap()
 }
 
 /// One emulator running the Tempest script's wire protocol.
@@ -99,7 +85,7 @@ async fn a_game_that_dies_mid_frame_is_removed_and_its_successor_served() {
     assert_eq!((held.game.as_str(), held.seq), ("tempest/1", 1));
     drop(dying);
     // The agent answers after the game died: the reply goes nowhere.
-    agent.reply(&[(held.id, &echoed(1, 1))]).await;
+    agent.reply(&[(held.id, &expected_reply(1, 1))]).await;
     wait_for_game(&harness, "tempest/1", false).await;
 
     let mut restarted = Instance::connect(&address).await;
@@ -111,8 +97,8 @@ async fn a_game_that_dies_mid_frame_is_removed_and_its_successor_served() {
         "the number is reused, the count starts again"
     );
     assert_eq!(&next.bytes[..], &frame(1, 2)[..], "the new game's frame, and no other, reaches the agent");
-    agent.reply(&[(next.id, &echoed(1, 2))]).await;
-    assert_eq!(restarted.reply().await, echoed(1, 2));
+    agent.reply(&[(next.id, &expected_reply(1, 2))]).await;
+    assert_eq!(restarted.reply().await, expected_reply(1, 2));
     let stats = harness.game_stats("tempest/1").await;
     assert_eq!((stats["steps"].as_u64(), stats["step_misses"].as_u64()), (Some(1), Some(0)));
 }
@@ -138,8 +124,8 @@ async fn a_frame_cut_short_never_reaches_the_agent() {
     whole.send(&frame(3, 1)).await;
     let [first] = <[_; 1]>::try_from(agent.next_frames().await).unwrap();
     assert_eq!(&first.bytes[..], &frame(3, 1)[..], "the agent's first frame is the first whole one");
-    agent.reply(&[(first.id, &echoed(3, 1))]).await;
-    assert_eq!(whole.reply().await, echoed(3, 1));
+    agent.reply(&[(first.id, &expected_reply(3, 1))]).await;
+    assert_eq!(whole.reply().await, expected_reply(3, 1));
 }
 
 #[tokio::test]
@@ -152,8 +138,8 @@ async fn an_oversized_frame_gets_the_default_reply_at_once_and_the_stream_goes_o
     game.send(&frame(1, 2)).await;
     let [next] = <[_; 1]>::try_from(agent.next_frames().await).unwrap();
     assert_eq!(&next.bytes[..], &frame(1, 2)[..], "the skipped frame never reached the agent");
-    agent.reply(&[(next.id, &echoed(1, 2))]).await;
-    assert_eq!(game.reply().await, echoed(1, 2));
+    agent.reply(&[(next.id, &expected_reply(1, 2))]).await;
+    assert_eq!(game.reply().await, expected_reply(1, 2));
     let stats = harness.game_stats("tempest/1").await;
     assert_eq!(
         (stats["steps"].as_u64(), stats["step_misses"].as_u64(), stats["bad_frames"].as_u64()),
@@ -182,9 +168,9 @@ async fn garbage_replies_from_the_agent_cost_one_default_reply_and_nothing_else(
         (error["type"].as_str(), error["code"].as_str()),
         (Some("error"), Some("SERIALIZATION_ERROR"))
     );
-    agent.reply(&[(second.id + 1000, &echoed(9, 9))]).await; // no such frame: ignored
-    agent.reply(&[(second.id, &echoed(1, 2))]).await;
-    assert_eq!(game.reply().await, echoed(1, 2), "the frame still got the agent's reply");
+    agent.reply(&[(second.id + 1000, &expected_reply(9, 9))]).await; // no such frame: ignored
+    agent.reply(&[(second.id, &expected_reply(1, 2))]).await;
+    assert_eq!(game.reply().await, expected_reply(1, 2), "the frame still got the agent's reply");
     let stats = harness.game_stats("tempest/1").await;
     assert_eq!((stats["steps"].as_u64(), stats["step_misses"].as_u64()), (Some(2), Some(1)));
 }
@@ -201,7 +187,11 @@ async fn ten_thousand_frames_from_five_hundred_instances_each_get_their_own_repl
             let mut game = Instance::connect(&address).await;
             let tag = (number % 251) as u8;
             for n in 1..=20 {
-                assert_eq!(game.step(&frame(tag, n)).await, echoed(tag, n), "emulator {number}, frame {n}");
+                assert_eq!(
+                    game.step(&frame(tag, n)).await,
+                    expected_reply(tag, n),
+                    "emulator {number}, frame {n}"
+                );
             }
             game
         }
