@@ -17,6 +17,11 @@ use serde_json::Value;
 
 pub const DEFAULT_URL: &str = "http://127.0.0.1:5000";
 
+/// The environment variable the clients take the bridge's URL from, so a
+/// shell (or a test) pointed at a bridge on another port once can run the
+/// commands as they are written, without `--url` on each.
+pub const URL_VARIABLE: &str = "GAMEBRIDGE_URL";
+
 /// The environment variable `serve` takes its token from; the clients read
 /// the same one, so one `export` serves both ends.
 pub const TOKEN_VARIABLE: &str = "GAMEBRIDGE_TOKEN";
@@ -25,7 +30,7 @@ pub const TOKEN_VARIABLE: &str = "GAMEBRIDGE_TOKEN";
 #[derive(Clone, Debug, clap::Args)]
 pub struct BridgeOptions {
     /// The bridge's agent API.
-    #[arg(long, default_value = DEFAULT_URL)]
+    #[arg(long, env = URL_VARIABLE, default_value = DEFAULT_URL)]
     pub url: String,
     /// The token the bridge was started with (`serve --token`), sent as
     /// Authorization: Bearer.

@@ -35,7 +35,8 @@ Examples:
   gamebridge call GetGameTurn
   gamebridge call MoveUnit '[5, 10, 12]' --game civ5
   gamebridge events --types TurnStart
-  GAMEBRIDGE_TOKEN=… gamebridge status   (a bridge started with --token; or pass --token)";
+  GAMEBRIDGE_TOKEN=… gamebridge status   (a bridge started with --token; or pass --token)
+  GAMEBRIDGE_URL=http://127.0.0.1:5001 gamebridge status   (a bridge on another port; or pass --url)";
 
 /// gamebridge: one fast, reliable bridge between running games and AI agents.
 #[derive(Debug, Parser)]

@@ -13,8 +13,8 @@ use tokio::io::AsyncBufReadExt;
 
 fn gamebridge() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gamebridge"));
-    // Neither the developer's log filter nor their token may leak into a test.
-    command.env_remove("RUST_LOG").env_remove("GAMEBRIDGE_TOKEN");
+    // Neither the developer's log filter nor their token or bridge URL may leak into a test.
+    command.env_remove("RUST_LOG").env_remove("GAMEBRIDGE_TOKEN").env_remove("GAMEBRIDGE_URL");
     command
 }
 
