@@ -15,12 +15,10 @@ use futures::{SinkExt, StreamExt};
 use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
 use serde_json::{Value, json};
 use support::fleet::{agent_node, fleet, wait_until_served};
-use support::mame::{Instance, expected_reply, frame};
+use support::mame::{Instance, TEMPEST, expected_reply, frame};
 use support::nats::NatsServer;
 use support::{Harness, within, within_bulk};
 use tokio_tungstenite::tungstenite::Message;
-
-const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
 
 /// The node running `tempest` and the address its instances connect to.
 async fn game_node(server: &NatsServer, options: &str) -> (Harness, String) {

@@ -4,23 +4,19 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
 use serde_json::{Value, json};
-use support::mame::{Instance, PAYLOAD, expected_reply, frame, tempest_frame};
+use support::mame::{Instance, PAYLOAD, TEMPEST, expected_reply, frame, stepping_agent, tempest_frame};
 use support::{Harness, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-
-const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
 
 async fn tempest(options: &str) -> (Harness, String) {
     let spec = format!("{TEMPEST}{options}");
@@ -29,51 +25,10 @@ async fn tempest(options: &str) -> (Harness, String) {
     (harness, address)
 }
 
-/// A WebSocket agent that registers `step` for `tempest` and answers every
-/// frame (or none, when `silent`); it records the largest batch it got.
-async fn websocket_agent(harness: &Harness, silent: bool) -> Arc<AtomicUsize> {
-    let url = harness.url("/agent").replacen("http://", "ws://", 1);
-    let (mut socket, _) =
-        within("the agent to connect", tokio_tungstenite::connect_async_with_config(url, None, true))
-            .await
-            .unwrap();
-    let register = json!({"type": "register", "game": "tempest", "functions": ["step"], "batch": {"max": 32, "wait_ms": 5}});
-    socket.send(Message::Text(register.to_string().into())).await.unwrap();
-    let registered = within("registration", socket.next()).await.unwrap().unwrap();
-    let registered: Value = serde_json::from_str(registered.to_text().unwrap()).unwrap();
-    assert_eq!(
-        (&registered["type"], &registered["game"], &registered["functions"]),
-        (&json!("registered"), &json!("tempest"), &json!(["step"]))
-    );
-    assert!(
-        registered["lockstep"]["deadline_ms"].is_u64(),
-        "a stepping agent learns its deadline: {registered}"
-    );
-    let largest_batch = Arc::new(AtomicUsize::new(0));
-    let largest = largest_batch.clone();
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = socket.next().await {
-            let Message::Binary(bytes) = message else { continue };
-            let frames = decode_frames(bytes).unwrap();
-            largest.fetch_max(frames.len(), Ordering::Relaxed);
-            if silent {
-                continue;
-            }
-            let replies: Vec<(u64, Bytes)> =
-                frames.iter().map(|(id, _, _, frame)| (*id, frame.slice(..frame.len().min(5)))).collect();
-            let refs: Vec<(u64, &[u8])> = replies.iter().map(|(id, reply)| (*id, &reply[..])).collect();
-            if socket.send(Message::Binary(encode_replies(&refs))).await.is_err() {
-                return;
-            }
-        }
-    });
-    largest_batch
-}
-
 #[tokio::test]
 async fn sixteen_instances_with_a_websocket_agent_every_frame_answered_in_order() {
     let (harness, address) = tempest("").await;
-    let largest_batch = websocket_agent(&harness, false).await;
+    let largest_batch = stepping_agent(&harness, false).await;
     let instances = (1..=16u8).map(|instance| {
         let address = address.clone();
         async move {
@@ -138,7 +93,7 @@ async fn a_webhook_agent_answers_frames_in_base64() {
 #[tokio::test]
 async fn frames_split_across_writes_are_put_back_together() {
     let (harness, address) = tempest("").await;
-    websocket_agent(&harness, false).await;
+    stepping_agent(&harness, false).await;
     let mut stream = TcpStream::connect(&address).await.unwrap();
     stream.set_nodelay(true).unwrap();
     let mut bytes = vec![0, 0]; // handshake
@@ -179,7 +134,7 @@ async fn without_an_agent_the_game_gets_the_default_reply_in_time() {
 #[tokio::test]
 async fn an_agent_that_misses_the_deadline_costs_the_game_one_default_reply() {
     let (harness, address) = tempest("&step_timeout_ms=100").await;
-    websocket_agent(&harness, true).await;
+    stepping_agent(&harness, true).await;
     let mut game = Instance::connect(&address).await;
     assert_eq!(game.step(&frame(1, 1)).await, [0; 5], "zeros, as the Tempest server answers on errors");
     assert_eq!(harness.game_stats("tempest/1").await["step_misses"], 1);
@@ -188,7 +143,7 @@ async fn an_agent_that_misses_the_deadline_costs_the_game_one_default_reply() {
 #[tokio::test]
 async fn a_killed_instance_is_removed_and_its_number_reused() {
     let (harness, address) = tempest("").await;
-    websocket_agent(&harness, false).await;
+    stepping_agent(&harness, false).await;
     let mut first = Instance::connect(&address).await;
     assert_eq!(first.step(&frame(1, 1)).await, expected_reply(1, 1));
     let mut second = Instance::connect(&address).await;
@@ -287,7 +242,7 @@ async fn a_fifo_pair_serves_a_game_and_reopens_after_it_restarts() {
     let prefix = dir.path().join("tempest");
     let spec = format!("fifo:{}?framing=u16be&protocol=step&handshake=2&reply=5", prefix.display());
     let harness = Harness::start(&[("tempest", spec)]).await;
-    websocket_agent(&harness, false).await;
+    stepping_agent(&harness, false).await;
     let output = std::path::PathBuf::from(format!("{}_output", prefix.display()));
     within("the FIFOs to be made", async {
         while !output.exists() || !std::path::Path::new(&format!("{}_input", prefix.display())).exists() {
@@ -331,7 +286,7 @@ fn expected_lua_output(frames: u32) -> String {
 #[tokio::test]
 async fn the_lua_mame_transport_under_sim_emu() {
     let (harness, address) = tempest("").await;
-    websocket_agent(&harness, false).await;
+    stepping_agent(&harness, false).await;
     let out = harness.dir.path().join("mame.out");
     let target = std::path::PathBuf::from(format!("socket.{address}"));
     let game = support::SimProcess::start_with(
@@ -349,7 +304,7 @@ async fn the_lua_fifo_transport_under_sim() {
     let prefix = dir.path().join("tempest");
     let spec = format!("fifo:{}?framing=u16be&protocol=step&handshake=2&reply=5", prefix.display());
     let harness = Harness::start_in(dir, &[("tempest", spec)]).await;
-    websocket_agent(&harness, false).await;
+    stepping_agent(&harness, false).await;
     let out = harness.dir.path().join("fifo.out");
     let game = support::SimProcess::start(
         "step_fifo.lua",

@@ -7,11 +7,10 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use crate::support::mame::{PAYLOAD, expected_reply, frame};
+pub use crate::support::mame::{PAYLOAD, TEMPEST, expected_reply, frame};
 use crate::support::{Harness, within};
 use crate::ws_agent::WsAgent;
 
-const TEMPEST: &str = "tcp:127.0.0.1:0?listen&framing=u16be&handshake=2&reply=5&protocol=step";
 /// Far beyond any test: a reply that comes must come from the agent or a
 /// fault being handled, never from the step deadline running out.
 pub const NO_DEADLINE: &str = "&step_timeout_ms=600000";

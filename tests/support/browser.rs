@@ -88,24 +88,55 @@ impl Browser {
     /// offers no change notifications, so this re-reads the DOM, finding
     /// the element again each time (the dashboard redraws its game cards).
     pub async fn wait_for_text(&self, css: &str, expected: &str) {
-        within(&format!("{css} to show {expected:?}"), async {
+        self.wait_until(css, &format!("show {expected:?}"), |shown| shown.contains(expected)).await;
+    }
+
+    /// Waits until the text of the element at `css` satisfies `test`
+    /// (`what` says how, for the timeout's message); returns that text.
+    pub async fn wait_until(&self, css: &str, what: &str, test: impl Fn(&str) -> bool) -> String {
+        within(&format!("{css} to {what}"), async {
             loop {
                 if let Ok(element) = self.client.find(Locator::Css(css)).await
                     && let Ok(shown) = element.text().await
-                    && shown.contains(expected)
+                    && test(&shown)
                 {
-                    return;
+                    return shown;
                 }
                 tokio::task::yield_now().await;
             }
         })
-        .await;
+        .await
     }
 
+    /// Types `value` into the field at `css`, replacing its text; starts
+    /// over on a field that a redraw replaced meanwhile.
     pub async fn fill(&self, css: &str, value: &str) {
-        let field = self.find(css).await;
-        field.clear().await.expect("clear the field");
-        field.send_keys(value).await.expect("type into the field");
+        within(&format!("filling {css}"), async {
+            loop {
+                let field = self.find(css).await;
+                match field.clear().await.and(field.send_keys(value).await) {
+                    Ok(()) => return,
+                    Err(error) if error.is_stale_element_reference() => continue,
+                    Err(error) => panic!("cannot type into {css}: {error}"),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Clicks the element at `css`, finding it again when a redraw replaced
+    /// it between finding and clicking (the dashboard redraws game cards).
+    pub async fn click(&self, css: &str) {
+        within(&format!("a click on {css}"), async {
+            loop {
+                match self.find(css).await.click().await {
+                    Ok(()) => return,
+                    Err(error) if error.is_stale_element_reference() => continue,
+                    Err(error) => panic!("cannot click {css}: {error}"),
+                }
+            }
+        })
+        .await
     }
 
     pub async fn stop(self) {

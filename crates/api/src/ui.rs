@@ -8,12 +8,28 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 
-/// Paths of the page and its assets: served without the token.
-pub const PATHS: &[&str] = &["/ui", "/ui/", "/ui/app.js", "/ui/style.css"];
+/// The page's assets: path, content type, body. The scripts are classic
+/// scripts sharing one scope, loaded in this order (`defer`), one concern
+/// each, so no bundler is needed.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("/ui", HTML, include_str!("../ui/index.html")),
+    ("/ui/style.css", CSS, include_str!("../ui/style.css")),
+    ("/ui/common.js", SCRIPT, include_str!("../ui/common.js")),
+    ("/ui/chart.js", SCRIPT, include_str!("../ui/chart.js")),
+    ("/ui/games.js", SCRIPT, include_str!("../ui/games.js")),
+    ("/ui/console.js", SCRIPT, include_str!("../ui/console.js")),
+    ("/ui/events.js", SCRIPT, include_str!("../ui/events.js")),
+    ("/ui/app.js", SCRIPT, include_str!("../ui/app.js")),
+];
 
-const INDEX: &str = include_str!("../ui/index.html");
-const SCRIPT: &str = include_str!("../ui/app.js");
-const STYLE: &str = include_str!("../ui/style.css");
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const SCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// Whether `path` is the page or one of its assets: served without the token.
+pub fn is_page(path: &str) -> bool {
+    path == "/ui/" || ASSETS.iter().any(|(asset, ..)| *asset == path)
+}
 
 /// Scripts and styles from this bridge only, no inline script, no framing:
 /// game-provided text cannot run as code here.
@@ -21,11 +37,10 @@ const POLICY: &str =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
 
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/ui", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
-        .route("/ui/", get(|| async { Redirect::permanent("/ui") }))
-        .route("/ui/app.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
-        .route("/ui/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
+    ASSETS.iter().fold(
+        Router::new().route("/ui/", get(|| async { Redirect::permanent("/ui") })),
+        |router, &(path, kind, body)| router.route(path, get(move || async move { asset(kind, body) })),
+    )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

@@ -46,6 +46,15 @@ impl ExternalFunction {
             AgentEndpoint::Channel(_) => None,
         }
     }
+
+    /// Who answers it: the webhook URL, or the connected agent as it
+    /// describes itself (`websocket agent #3`, `fleet: node-2`).
+    pub fn served_by(&self) -> String {
+        match &self.endpoint {
+            AgentEndpoint::Webhook { url } => url.clone(),
+            AgentEndpoint::Channel(channel) => channel.describe(),
+        }
+    }
 }
 
 impl fmt::Debug for ExternalFunction {

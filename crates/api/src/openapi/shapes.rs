@@ -46,6 +46,8 @@ pub struct Stats {
     event_pipe: EventPipeStats,
     memory: MemoryStats,
     sse: SseStats,
+    /// Present when an Agent Arena game is served.
+    arena: Option<ArenaStats>,
     /// Every game: its status and call counters.
     games: Vec<crate::routes::system::GameStats>,
 }
@@ -107,6 +109,17 @@ pub struct SseStats {
 pub struct LuaStats {
     /// Functions the default game registered.
     registered_functions: u64,
+    /// Whether `POST /lua/execute` runs scripts (off with `--no-execute`).
+    execute_enabled: bool,
+}
+
+/// The Agent Arena game, when one is served.
+#[derive(ToSchema)]
+pub struct ArenaStats {
+    game: String,
+    /// Agents registered with `/agents/register`.
+    agents: u64,
+    metrics: gamebridge_agents::arena::MetricsSnapshot,
 }
 
 /// `GET /games`.

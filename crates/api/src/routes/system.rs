@@ -152,7 +152,10 @@ pub async fn stats(State(state): State<ApiState>) -> Response {
             "reconnectAttempts": default.map_or(0, |game| game.calls.reconnect_attempts),
             "connects": default.map_or(0, |game| game.calls.connects),
         },
-        "lua": { "registeredFunctions": default.map_or(0, |game| game.status.functions) },
+        "lua": {
+            "registeredFunctions": default.map_or(0, |game| game.status.functions),
+            "executeEnabled": !state.security.no_execute,
+        },
         "external": { "registeredFunctions": external.len(), "functionNames": external },
         "eventPipe": event_pipe,
         "memory": { "used": resident, "total": resident, "heapUsed": resident, "heapTotal": resident },
@@ -160,6 +163,9 @@ pub async fn stats(State(state): State<ApiState>) -> Response {
             "activeClients": state.sse_clients.load(std::sync::atomic::Ordering::Relaxed),
             "eventPipeStats": event_pipe,
         },
+        "arena": state.arena.as_ref().map(|arena| json!({
+            "game": arena.game().name(), "agents": arena.agent_count(), "metrics": arena.metrics().snapshot(),
+        })),
         "games": games,
     }))
 }

@@ -59,7 +59,7 @@ pub struct Security {
 /// They hold no data and no secrets, like any static page. The document
 /// marks these same routes as needing no token.
 pub(crate) fn is_static(path: &str) -> bool {
-    path == crate::openapi::DOCUMENT_PATH || crate::ui::PATHS.contains(&path)
+    path == crate::openapi::DOCUMENT_PATH || crate::ui::is_page(path)
 }
 
 /// The codes of the guard's refusals, besides the protocol's own.

@@ -66,6 +66,13 @@ pub struct GameStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "utoipa", schema(value_type = Option<Lockstep>))]
     pub lockstep: Option<Arc<Lockstep>>,
+    /// For an instance of a listening game (`tempest/3`): that game.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_of: Option<String>,
+    /// For a lockstep game: who answers its frames (the agent function
+    /// `step`, its own or its listening game's), if anyone does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_agent: Option<String>,
 }
 
 pub struct Game {
@@ -228,6 +235,9 @@ impl Game {
     pub fn status(&self) -> GameStatus {
         let status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let pending_calls = self.pending_count();
+        let lockstep = self.lockstep();
+        let step_agent =
+            lockstep.as_ref().and_then(|_| self.find_external("step")).map(|step| step.served_by());
         GameStatus {
             name: self.name.to_string(),
             link: self.link.clone(),
@@ -237,7 +247,9 @@ impl Game {
             detail: status.detail.clone(),
             functions: self.functions.len(),
             pending_calls,
-            lockstep: self.lockstep(),
+            lockstep,
+            instance_of: self.parent.as_ref().map(|parent| parent.name.to_string()),
+            step_agent,
         }
     }
 
