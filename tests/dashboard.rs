@@ -1,8 +1,10 @@
 //! The dashboard at `/ui` in a real browser: headless Chromium driven over
 //! WebDriver (chromedriver), against a real bridge with a fake game.
 //!
-//! Set `GAMEBRIDGE_SCREENSHOT=PATH` to save a PNG of the page once it shows
-//! a game, a call and an event (the README's screenshot is made this way).
+//! Set `GAMEBRIDGE_SCREENSHOTS=DIR` to save PNGs of the page there once it
+//! shows what a test checks: `dashboard.png` (a game, calls and events) and
+//! `dashboard-lockstep.png` (emulators and a simulation running); the
+//! README's screenshots are made this way.
 
 #[path = "support/browser.rs"]
 mod browser;
@@ -102,10 +104,7 @@ async fn the_dashboard_shows_the_game_runs_a_call_and_follows_events() {
     browser.click("#events-pause").await;
     browser.find(r#"tr.event[data-type="UnitMoved"]"#).await;
 
-    if let Ok(path) = std::env::var("GAMEBRIDGE_SCREENSHOT") {
-        let png = browser.client.screenshot().await.expect("screenshot");
-        std::fs::write(&path, png).expect("write the screenshot");
-    }
+    browser.screenshot_if_asked("dashboard.png").await;
 
     // The type filter hides other events.
     browser.fill("#filter-type", "unitmoved").await;
@@ -270,6 +269,7 @@ async fn the_dashboard_shows_lockstep_instances_and_agent_arena_ticks() {
     browser.wait_until(&format!("{arena} .rate"), "count ticks per second", positive).await;
     browser.wait_for_text(&format!("{arena} .agents"), "2.0 agents per tick").await;
     browser.wait_until(&format!("{arena} .fallbacks"), "count fallbacks", positive).await;
+    browser.screenshot_if_asked("dashboard-lockstep.png").await;
 
     running.store(false, Ordering::Relaxed);
     for game in games {

@@ -139,6 +139,15 @@ impl Browser {
         .await
     }
 
+    /// Saves a PNG of the page as `name` in `$GAMEBRIDGE_SCREENSHOTS`, when
+    /// that is set (the README's screenshots are made so).
+    pub async fn screenshot_if_asked(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("GAMEBRIDGE_SCREENSHOTS") {
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(std::path::Path::new(&dir).join(name), png).expect("write the screenshot");
+        }
+    }
+
     pub async fn stop(self) {
         let _ = self.client.close().await;
         drop(self.driver);
