@@ -323,6 +323,32 @@ async fn connections_beyond_the_cap_wait_for_one_to_close() {
     assert_eq!(&answer, b"HTTP/1.1 200");
 }
 
+/// A WebSocket leaves hyper's connection once upgraded; it still holds its
+/// place under the cap until it closes.
+#[tokio::test]
+async fn websocket_agents_count_toward_the_connection_cap() {
+    let limits = ConnectionLimits { max_connections: 2, ..ConnectionLimits::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let harness = Harness::start_configured(dir, &[], |config| config.limits = limits).await;
+    let url = harness.url("/agent").replacen("http://", "ws://", 1);
+    let mut agents = Vec::new();
+    for _ in 0..2 {
+        let (socket, _) =
+            within("an agent to connect", tokio_tungstenite::connect_async(&url)).await.unwrap();
+        agents.push(socket);
+    }
+    let request = b"GET /games HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut third = TcpStream::connect(harness.bridge.addr).await.unwrap();
+    third.write_all(request).await.unwrap();
+    let mut answer = [0; 12];
+    let early = tokio::time::timeout(Duration::from_millis(300), third.read_exact(&mut answer)).await;
+    assert!(early.is_err(), "the third connection waits while two agents are connected");
+    let mut agent = agents.pop().unwrap();
+    agent.close(None).await.unwrap();
+    within("the third connection to be served", third.read_exact(&mut answer)).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+}
+
 #[tokio::test]
 async fn an_event_id_past_the_end_is_reset_not_wrapped() {
     let (harness, _game, mut connection) = Harness::with_one_game().await;

@@ -8,7 +8,9 @@
 //! bridge stops accepting (the kernel's backlog holds the rest) and says so
 //! in the log, so a local process cannot exhaust the bridge's descriptors.
 //! Long-lived streams (SSE, WebSocket) are not affected: the timer only runs
-//! while a request head is awaited.
+//! while a request head is awaited. A WebSocket leaves hyper's connection
+//! once upgraded, so its slot under the cap travels with it
+//! ([`ConnectionSlot`]) and is freed when the socket closes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -34,6 +36,14 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// How long shutdown waits for open connections to finish their requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection's place under the cap, in each of its requests' extensions:
+/// a handler that takes the connection over (a WebSocket upgrade) keeps a
+/// clone for as long as it uses it, so the connection stays counted.
+#[derive(Clone)]
+pub struct ConnectionSlot {
+    _permit: Arc<OwnedSemaphorePermit>,
+}
 
 /// The connection limits of the agent API's listener.
 #[derive(Clone, Copy, Debug)]
@@ -87,8 +97,11 @@ pub async fn run(
             () = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
+        let slot = ConnectionSlot { _permit: Arc::new(permit) };
+        let request_slot = slot.clone();
         let service = router.clone().map_request(move |mut request: axum::http::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(request_slot.clone());
             request
         });
         let connection =
@@ -107,7 +120,7 @@ pub async fn run(
             if let Err(error) = ended {
                 tracing::debug!(%peer, %error, "connection ended");
             }
-            drop(permit);
+            drop(slot);
         });
     }
     connections.close();

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -27,13 +28,23 @@ use self::connection::{AgentConnection, ConnectionChannel, Out};
 use self::sender::Batching;
 use crate::ApiState;
 use crate::routes::events::EventFilter;
+use crate::server::ConnectionSlot;
 
 /// Messages waiting for the agent's socket; a full queue makes the hub wait
 /// (within each call's deadline) rather than grow without bound.
 const QUEUE: usize = 4096;
 
-pub async fn upgrade(State(state): State<ApiState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.max_message_size(crate::BODY_LIMIT).on_upgrade(move |socket| serve(state, socket))
+/// The connection's slot under the cap (absent in tests that route without
+/// the server loop) is held until the socket closes.
+pub async fn upgrade(
+    State(state): State<ApiState>,
+    slot: Option<Extension<ConnectionSlot>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade.max_message_size(crate::BODY_LIMIT).on_upgrade(move |socket| async move {
+        serve(state, socket).await;
+        drop(slot);
+    })
 }
 
 /// What one connection has set up.
