@@ -41,6 +41,11 @@ class _Routes:
             body["timeout_ms"] = timeout_ms
         return "POST", self.path("/lua/call"), body
 
+    def call_with(self, function: str, args: Sequence[Any] | dict, timeout_ms: int | None) -> Request:
+        if isinstance(args, dict):
+            return self.call(function, (), args, timeout_ms)
+        return self.call(function, tuple(args), {}, timeout_ms)
+
     def batch(self, calls: Iterable[Sequence[Any] | dict], timeout_ms: int | None) -> Request:
         items = []
         for call in calls:
@@ -103,9 +108,15 @@ class Client(_Base):
         response = self.http.request(method, path, json=body)
         return unwrap(response.status_code, response.json())
 
-    def call(self, function: str, *args: Any, timeout_ms: int | None = None, **kwargs: Any) -> Any:
-        """Calls a game function: positional arguments as a list, named ones as an object."""
+    def call(self, function: str, /, *args: Any, timeout_ms: int | None = None, **kwargs: Any) -> Any:
+        """Calls a game function: positional arguments as a list, named ones as an object
+        (an argument named ``timeout_ms`` needs :meth:`call_with`)."""
         return self.send(self.routes.call(function, args, kwargs, timeout_ms))
+
+    def call_with(self, function: str, args: Sequence[Any] | dict, /, *, timeout_ms: int | None = None) -> Any:
+        """Calls a game function with its arguments as one list (positional) or
+        dict (named), whatever their names."""
+        return self.send(self.routes.call_with(function, args, timeout_ms))
 
     def batch(self, calls: Iterable[Sequence[Any] | dict], *, timeout_ms: int | None = None) -> list[dict]:
         """Several calls in one write: ``[(function, *args) | {function, args}]``; each result envelope in order."""
@@ -184,8 +195,11 @@ class AsyncClient(_Base):
         response = await self.http.request(method, path, json=body)
         return unwrap(response.status_code, response.json())
 
-    async def call(self, function: str, *args: Any, timeout_ms: int | None = None, **kwargs: Any) -> Any:
+    async def call(self, function: str, /, *args: Any, timeout_ms: int | None = None, **kwargs: Any) -> Any:
         return await self.send(self.routes.call(function, args, kwargs, timeout_ms))
+
+    async def call_with(self, function: str, args: Sequence[Any] | dict, /, *, timeout_ms: int | None = None) -> Any:
+        return await self.send(self.routes.call_with(function, args, timeout_ms))
 
     async def batch(self, calls: Iterable[Sequence[Any] | dict], *, timeout_ms: int | None = None) -> list[dict]:
         return (await self.send(self.routes.batch(calls, timeout_ms)))["results"]

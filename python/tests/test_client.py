@@ -13,6 +13,9 @@ def test_calls_batches_and_errors(demo):
         assert bridge.call("GetGameTurn") == 1
         assert bridge.call("Echo", 1, "two", [3]) == [1, "two", [3]]
         assert bridge.call("Echo", unit=5) == {"unit": 5}
+        assert bridge.call("Echo", function="named so") == {"function": "named so"}
+        assert bridge.call_with("Echo", {"timeout_ms": 5}) == {"timeout_ms": 5}
+        assert bridge.call_with("Echo", [1, 2], timeout_ms=5000) == [1, 2]
         results = bridge.batch([("GetGameTurn",), ("Echo", "x")])
         assert [result["result"] for result in results] == [1, ["x"]]
         with pytest.raises(BridgeError) as failure:
@@ -39,6 +42,7 @@ def test_the_async_client_and_one_game_of_several(demo):
     async def run():
         async with AsyncClient(demo, game="demo") as bridge:
             assert await bridge.call("Echo", 7) == [7]
+            assert await bridge.call_with("Echo", {"timeout_ms": 1}) == {"timeout_ms": 1}
             assert await bridge.pause_player(2) == [2]
             assert (await bridge.paused_players())["pausedPlayers"] == [2]
             return (await bridge.health())["game"]
