@@ -235,6 +235,13 @@ async fn health_stats_games_and_discovery() {
         Some("POST")
     );
     assert_eq!(discovery["result"]["games"], json!(["civ5"]));
+    assert_eq!(discovery["result"]["endpoints"]["dashboard"], "GET /ui");
+    let (configured, _game, _connection) = Harness::with_one_game_configured("", |config| {
+        config.default_timeout = std::time::Duration::from_millis(1234)
+    })
+    .await;
+    let (_, told) = configured.get("/").await;
+    assert!(told["result"]["documentation"].as_str().unwrap().contains("(default 1234 ms)"), "{told}");
     // Every route, from the OpenAPI document, and those it leaves out.
     let routes: Vec<&str> = discovery["result"]["routes"]
         .as_array()

@@ -48,9 +48,18 @@ pub async fn discovery(
                 "execute": "POST /lua/execute {script, timeout_ms?}",
                 "functions": "GET /lua/functions",
             },
+            "events": "GET /events (Server-Sent Events; ?since=, ?types=, ?game=)",
+            "agents": "GET /agent (WebSocket: register agent functions, step frames, events)",
+            "mcp": "POST /mcp (Model Context Protocol: the game's functions as tools)",
+            "dashboard": "GET /ui",
+            "openapi": "GET /openapi.json",
         },
         "routes": *document.routes,
-        "documentation": "See README.md; deadlines: timeout_ms body field or X-Timeout-Ms header (default 300000)",
+        "documentation": format!(
+            "Every route is in GET /openapi.json and the repository's README.md; deadlines: \
+             timeout_ms body field or X-Timeout-Ms header (default {} ms)",
+            state.default_timeout.as_millis()
+        ),
     });
     match &state.arena {
         // One answer for both kinds of client: Agent Arena's {status, agents, metrics}
