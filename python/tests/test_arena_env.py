@@ -357,3 +357,24 @@ def test_the_default_observation_survives_odd_data():
     assert perception_space().contains(vector) and np.isfinite(vector).all()
     assert vector[1:4].tolist() == [0, 0, 0], "null, missing and NaN numbers are 0"
     assert vector[20] == 1 and not vector[25:].any(), "one hazard has a position, the others are left out"
+
+
+def test_an_environment_started_while_the_scene_ticks_decides_from_its_first_tick(arena):
+    """The scene usually runs before the learner: a tick comes while the
+    environment is still registering, and is decided as any other."""
+    game = FakeGame(arena, numbered(lambda tick: v1(tick, IDLER)))
+    try:
+        game.answer()  # ticking, on the rules, before any environment
+        for _ in range(5):
+            env = ArenaParallelEnv(arena)
+            try:
+                env.reset()
+                env.step({"b": MOVE})
+            finally:
+                env.close()
+        answers = [game.answers.get_nowait() for _ in range(game.answers.qsize())]
+        reasons = [action.get("reasoning", "") for _, answer in answers for action in answer["actions"]]
+        assert not [reason for reason in reasons if "Error" in reason], reasons
+    finally:
+        game.stop()
+        game.thread.join(WAIT)

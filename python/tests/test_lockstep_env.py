@@ -143,3 +143,22 @@ def listening_on(url: str, game: str) -> str | None:
     detail = next((entry.get("detail") or "" for entry in games if entry["name"] == game), "")
     found = re.search(r"listening on tcp:(\S+)", detail)
     return found and found.group(1)
+
+
+def test_an_environment_started_while_the_game_runs_handles_its_frames_from_the_first(tempest, capsys):
+    """MAME usually runs before the agent: frames come while the environment is
+    still registering, and are taken as any other, none left to its deadline."""
+    url, address = tempest
+    game = Tempest(address, length=1000)
+    wait_for(lambda: len(game.replies) >= 3, "the game to step on default replies")
+    for _ in range(5):
+        env = LockstepEnv(url, "tempest")
+        try:
+            _, info = env.reset(options={"wait_episode": False})
+            for _ in range(3):
+                _, _, _, _, info = env.step(FIRE)
+                assert not info["defaulted"], info
+        finally:
+            env.close()
+    game.stop()
+    assert "handler failed" not in capsys.readouterr().err

@@ -16,15 +16,18 @@ from ..agent import Agent
 
 
 class BackgroundAgent:
-    """Runs ``agent`` in a daemon thread until :meth:`close`; the constructor
-    returns once every function is registered, or raises ``ConnectionError``."""
+    """Runs ``agent`` in a daemon thread from :meth:`start` until :meth:`close`.
+
+    Made first and started second, so its owner can hold it before any call
+    arrives: with the game already running, the first frame or tick comes
+    as soon as the function is registered, before :meth:`start` returns,
+    and its handler calls :meth:`track`."""
 
     def __init__(
         self,
         agent: Agent,
         *,
         name: str,
-        connect_timeout: float,
         on_stop: Callable[[BaseException | None], None] = lambda failure: None,
     ) -> None:
         self.agent = agent
@@ -37,12 +40,15 @@ class BackgroundAgent:
         self._serving: asyncio.Task | None = None
         self._handlers: set[asyncio.Task] = set()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self, connect_timeout: float) -> None:
+        """Returns once every function is registered, or raises ``ConnectionError``."""
         self._thread.start()
         if not self._connected.wait(connect_timeout) or self.failure is not None:
             failure = self.failure
             self.close()
             why = f": {failure}" if failure is not None else f" within {connect_timeout:g} s"
-            raise ConnectionError(f"could not register with the bridge at {agent.url}{why}") from failure
+            raise ConnectionError(f"could not register with the bridge at {self.agent.url}{why}") from failure
 
     def track(self) -> None:
         """Called from a handler: :meth:`close` lets its answer reach the bridge."""
@@ -65,6 +71,8 @@ class BackgroundAgent:
         if self.closed:
             return
         self.closed = True
+        if not self._thread.is_alive() and self.loop is None:
+            return  # never started
         loop = self.loop if self._loop_ready.wait(10) else None
         if loop is not None and self._thread.is_alive():
             try:

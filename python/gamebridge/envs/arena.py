@@ -528,9 +528,9 @@ class ArenaParallelEnv(ParallelEnv[str, Any, Any]):
             self._background = BackgroundAgent(
                 self._agent,
                 name=f"gamebridge-arena-env:{game}",
-                connect_timeout=connect_timeout,
                 on_stop=lambda failure: self._ticks.put(_Stopped(failure)),
             )
+            self._background.start(connect_timeout)
         except ConnectionError as error:
             self._closed = True
             raise ConnectionError(f"could not register decide for {game!r}: {error}") from error

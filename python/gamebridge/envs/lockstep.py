@@ -84,9 +84,8 @@ class _Instances:
         for name in games:
             agent.step(name, hold=hold)(self._on_frames)
         agent.on_step_default = self._on_default
-        self._background = BackgroundAgent(
-            agent, name=f"gamebridge-lockstep:{game}", connect_timeout=connect_timeout, on_stop=self._on_stop
-        )
+        self._background = BackgroundAgent(agent, name=f"gamebridge-lockstep:{game}", on_stop=self._on_stop)
+        self._background.start(connect_timeout)
         specs = [agent.lockstep.get(name, {}).get("frames") for name in games]
         missing = [name for name, frames in zip(games, specs, strict=True) if not frames]
         if missing:
