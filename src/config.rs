@@ -180,6 +180,10 @@ pub struct ServeOptions {
     /// with. A user and password, or a token, go in the URL: nats://USER:PASSWORD@HOST:4222.
     #[arg(long, value_name = "FILE", requires = "nats")]
     pub nats_creds: Option<PathBuf>,
+    /// Seconds to keep trying a NATS server that cannot be reached yet when the bridge
+    /// starts (machines of a fleet start in any order); 0 fails at once [default: 30].
+    #[arg(long, value_name = "SECONDS", requires = "nats")]
+    pub nats_wait: Option<u64>,
     /// Bytes of the fleet's events its JetStream stream keeps, for replay from
     /// /fleet/events; the oldest leave first [default: 1073741824 (1 GiB)].
     #[arg(long, value_name = "BYTES", requires = "nats")]
@@ -219,6 +223,7 @@ pub struct ConfigFile {
     pub fleet_events_bytes: Option<u64>,
     pub fleet_events_hours: Option<u64>,
     pub nats_creds: Option<PathBuf>,
+    pub nats_wait: Option<u64>,
 }
 
 /// The fleet stream's limits, as configured.
@@ -317,6 +322,10 @@ impl BridgeConfig {
                 prefix: gamebridge_fleet::DEFAULT_PREFIX.to_owned(),
                 allow_execute: !security.no_execute,
                 credentials: options.nats_creds.clone().or(file.nats_creds),
+                start_wait: options
+                    .nats_wait
+                    .or(file.nats_wait)
+                    .map_or(gamebridge_fleet::DEFAULT_START_WAIT, Duration::from_secs),
                 journal: fleet_journal_limits(
                     options.fleet_events_bytes.or(file.fleet_events_bytes),
                     options.fleet_events_hours.or(file.fleet_events_hours),

@@ -413,6 +413,38 @@ async fn a_fleet_whose_nats_server_wants_a_password_is_joined_with_it_in_the_url
     }
 }
 
+/// Machines of a fleet start in any order: a bridge whose NATS server is
+/// not up yet keeps trying (for `--nats-wait`), and joins once it is up;
+/// with no wait at all it fails at once, saying so.
+#[tokio::test]
+async fn a_bridge_started_before_its_nats_server_joins_once_the_server_is_up() {
+    let mut server = NatsServer::start().await;
+    server.stop();
+    let mut impatient = FleetOptions::new(&server.url, "box-a");
+    impatient.start_wait = Duration::ZERO;
+    let config = gamebridge::config::BridgeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        fleet: Some(impatient),
+        ..Default::default()
+    };
+    let error = match gamebridge::bridge::RunningBridge::start(config).await {
+        Ok(_) => panic!("joined a fleet with no NATS server"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("could not reach the NATS server"), "{error}");
+
+    // Where the server will listen, a stand-in takes the bridge's first attempt and hangs up.
+    let stand_in = tokio::net::TcpListener::bind(server.url.trim_start_matches("nats://")).await.unwrap();
+    let fleet_a = fleet(&server, "box-a");
+    let starting = tokio::spawn(Harness::with_one_game_configured("", move |config| config.fleet = fleet_a));
+    let (attempt, _) = within("the bridge's first attempt", stand_in.accept()).await.unwrap();
+    drop((attempt, stand_in));
+    server.start_again().await;
+    let (_a, _game, _connection) = within("the bridge to join", starting).await.unwrap();
+    let b = agent_node(&server, "box-b").await;
+    wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
+}
+
 #[tokio::test]
 async fn while_the_nats_server_is_down_calls_fail_fast_and_events_wait_within_the_ring() {
     let mut server = NatsServer::start().await;

@@ -35,6 +35,7 @@ pub mod subjects;
 pub mod wire;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gamebridge_hub::Hub;
 use tokio::task::JoinHandle;
@@ -67,7 +68,13 @@ pub struct FleetOptions {
     /// user and password or a token go in the URL instead
     /// (`nats://USER:PASSWORD@HOST:4222`).
     pub credentials: Option<std::path::PathBuf>,
+    /// How long joining waits for a NATS server that is not reachable yet
+    /// (fleet machines start in any order); a refused login fails at once.
+    pub start_wait: Duration,
 }
+
+/// [`FleetOptions::start_wait`] unless set.
+pub const DEFAULT_START_WAIT: Duration = Duration::from_secs(30);
 
 impl FleetOptions {
     /// Joining the fleet of the NATS server at `url` as `node`, with the
@@ -80,6 +87,7 @@ impl FleetOptions {
             allow_execute: true,
             journal: JournalLimits::default(),
             credentials: None,
+            start_wait: DEFAULT_START_WAIT,
         }
     }
 }
@@ -108,6 +116,34 @@ fn connect_failure(error: &async_nats::ConnectError) -> String {
              nats://TOKEN@HOST:4222, or in a --nats-creds file)"
         ),
         _ => error.to_string(),
+    }
+}
+
+/// Connects to the server, trying again while it cannot be reached (not up
+/// yet) for up to `options.start_wait`, with a warning each time. A bad
+/// address, a refused login or a TLS failure is reported at once: waiting
+/// would not change them.
+async fn connect_when_reachable(
+    connect: async_nats::ConnectOptions,
+    options: &FleetOptions,
+) -> Result<async_nats::Client, FleetError> {
+    use async_nats::ConnectErrorKind::{Io, TimedOut};
+    let give_up = tokio::time::Instant::now() + options.start_wait;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let error = match connect.clone().connect(&options.url).await {
+            Ok(client) => return Ok(client),
+            Err(error) => error,
+        };
+        let url = without_secret(&options.url);
+        let now = tokio::time::Instant::now();
+        if !matches!(error.kind(), Io | TimedOut) || now + pause > give_up {
+            return Err(FleetError::Connect { url, why: connect_failure(&error) });
+        }
+        tracing::warn!(%url, %error, retry_in_ms = pause.as_millis() as u64, left_s = (give_up - now).as_secs(),
+            "the NATS server cannot be reached yet; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 
@@ -146,10 +182,7 @@ impl Fleet {
             connect = (connect.credentials_file(path).await)
                 .map_err(|error| FleetError::Credentials { path: path.clone(), error })?;
         }
-        let client = (connect.connect(&options.url).await).map_err(|error| FleetError::Connect {
-            url: without_secret(&options.url),
-            why: connect_failure(&error),
-        })?;
+        let client = connect_when_reachable(connect, &options).await?;
         let subjects = Subjects::new(&options.prefix);
         if announce::name_is_taken(&client, &subjects, &options.node).await {
             return Err(FleetError::NodeNameTaken { node: options.node });
