@@ -17,12 +17,12 @@ use std::sync::Arc;
 
 use async_nats::{Client, Message};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use futures::StreamExt;
 use gamebridge_hub::{Game, Hub};
 use gamebridge_protocol::{ErrorBody, ErrorCode};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::proxy::is_proxy;
+use crate::receive;
 use crate::subjects::{AGENT_QUEUE, Subjects};
 use crate::wire::{AgentCall, FleetAnswer, Served};
 
@@ -148,12 +148,7 @@ async fn answer(
     mut requests: async_nats::Subscriber,
     stop: CancellationToken,
 ) {
-    loop {
-        let request = tokio::select! {
-            request = requests.next() => request,
-            () = stop.cancelled() => None,
-        };
-        let Some(request) = request else { return };
+    while let Some(request) = receive::next(&mut requests, &stop).await {
         let (client, game, function) = (client.clone(), game.clone(), function.clone());
         tokio::spawn(async move {
             let Some(reply_to) = request.reply.clone() else { return };

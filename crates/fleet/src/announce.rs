@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{Client, RequestErrorKind, Subscriber};
-use futures::StreamExt;
 use gamebridge_hub::Hub;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent_queues::AgentQueues;
 use crate::proxy::is_proxy;
+use crate::receive;
 use crate::subjects::Subjects;
 use crate::wire::{GameCard, Hello, Served};
 
@@ -90,12 +90,7 @@ pub async fn name_is_taken(client: &Client, subjects: &Subjects, node: &str) -> 
 
 /// Answers bridges asking whether this node's name is taken, until `stop`.
 pub async fn answer_roll_calls(client: Client, mut roll_calls: Subscriber, stop: CancellationToken) {
-    loop {
-        let message = tokio::select! {
-            message = roll_calls.next() => message,
-            () = stop.cancelled() => None,
-        };
-        let Some(message) = message else { return };
+    while let Some(message) = receive::next(&mut roll_calls, &stop).await {
         if let Some(reply) = message.reply {
             tracing::error!("a bridge tried to join the fleet under this node's name; it was refused");
             let _ = client.publish(reply, "taken".into()).await;

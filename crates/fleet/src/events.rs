@@ -11,6 +11,7 @@
 //! `--journal`. Without JetStream, events go out once, as core NATS
 //! messages: a node that is away misses them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,8 +73,13 @@ pub async fn publish_events(
             }
         };
         // A game served for another node: its own node publishes its events.
+        // Looked up once per game and batch (a batch is mostly a few games).
+        let mut served_here: HashMap<Arc<str>, bool> = HashMap::new();
         let own = |event: &&Arc<StoredEvent>| {
-            event.event_type != LINK_STATUS && hub.game(&event.game).is_some_and(|game| !is_proxy(&game))
+            event.event_type != LINK_STATUS
+                && *served_here
+                    .entry(event.game.clone())
+                    .or_insert_with(|| hub.game(&event.game).is_some_and(|game| !is_proxy(&game)))
         };
         let batch: Vec<(String, &Arc<StoredEvent>)> = (events.iter().filter(own))
             .map(|event| (subjects.event(&node, &event.game, &event.event_type), event))

@@ -29,6 +29,7 @@ mod directory;
 mod events;
 pub mod journal;
 pub mod proxy;
+mod receive;
 mod remote_agents;
 mod serve;
 pub mod subjects;

@@ -90,7 +90,7 @@ impl RemoteAgents {
         let timeout = Duration::from_millis(served.timeout_ms.max(1));
         let channel: Arc<dyn AgentChannel> = Arc::new(FleetAgent {
             client: self.client.clone(),
-            subject: self.subjects.agents(&served.game, &served.function),
+            subject: self.subjects.agents(&served.game, &served.function).into(),
             timeout,
             nodes: nodes.clone(),
         });
@@ -136,7 +136,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone)]
 struct FleetAgent {
     client: Client,
-    subject: String,
+    /// Cloned for every call and frame: a `Subject` clones without allocating.
+    subject: async_nats::Subject,
     timeout: Duration,
     nodes: Arc<Mutex<BTreeSet<String>>>,
 }

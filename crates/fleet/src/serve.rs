@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{Client, Message, Subscriber};
-use futures::StreamExt;
 use gamebridge_hub::Game;
 use gamebridge_hub::Hub;
 use gamebridge_protocol::{ErrorBody, ErrorCode, RawValue};
 use tokio_util::sync::CancellationToken;
 
 use crate::proxy::is_proxy;
+use crate::receive;
 use crate::subjects::untoken;
 use crate::wire::{Control, FleetAnswer, FleetCall};
 
@@ -29,12 +29,7 @@ pub async fn answer_calls(
     allow_execute: bool,
     stop: CancellationToken,
 ) {
-    loop {
-        let message = tokio::select! {
-            message = calls.next() => message,
-            () = stop.cancelled() => None,
-        };
-        let Some(message) = message else { return };
+    while let Some(message) = receive::next(&mut calls, &stop).await {
         let (client, hub) = (client.clone(), hub.clone());
         tokio::spawn(async move { answer(client, hub, message, allow_execute).await });
     }
