@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use gamebridge_api::agent_ws::wire::{decode_frames, encode_replies};
 use serde_json::{Value, json};
-use support::fleet::{agent_node, fleet, wait_until_served};
+use support::fleet::{agent_node, fleet, wait_for_game, wait_until_served};
 use support::mame::{Instance, TEMPEST, expected_reply, frame};
 use support::nats::NatsServer;
 use support::{Harness, within, within_bulk};
@@ -196,6 +196,37 @@ async fn three_workers_share_sixteen_instances_and_every_frame_is_answered_once(
     assert_eq!(got.iter().sum::<usize>(), 1600, "each frame went to one worker: {got:?}");
     assert!(got.iter().all(|&frames| frames > 0), "every worker got a share: {got:?}");
     drop(games);
+}
+
+/// Steps `frames` frames of instance 1 at `address`, each answered by the agent.
+async fn step_answered(address: &str, frames: u32) {
+    let mut instance = Instance::connect(address).await;
+    for n in 1..=frames {
+        assert_eq!(instance.step(&frame(1, n)).await, expected_reply(1, n), "frame {n}");
+    }
+}
+
+/// The emulator machine restarts: its bridge leaves the fleet and comes
+/// back. The worker's agent, which registered `step` once, answers the new
+/// instance's frames as before, without registering again.
+#[tokio::test]
+async fn after_the_game_node_restarts_the_agents_of_other_nodes_answer_its_frames_again() {
+    let server = NatsServer::start().await;
+    let (game, address) = game_node(&server, "").await;
+    let node = agent_node(&server, "worker-1").await;
+    wait_until_served(&node, "tempest").await;
+    let frames = worker(&node.url(""), Answers::Every, None).await;
+    wait_for_servers(&game, "worker-1").await;
+    within_bulk("10 frames before the restart", step_answered(&address, 10)).await;
+
+    game.bridge.stop().await.unwrap();
+    wait_for_game(&node, "tempest", None).await;
+    let (game, address) = game_node(&server, "").await;
+    wait_for_servers(&game, "worker-1").await;
+    within_bulk("10 frames after the restart", step_answered(&address, 10)).await;
+    assert_eq!(frames.load(Ordering::Relaxed), 20, "the worker's agent answered them all");
+    let stats = game.game_stats("tempest").await;
+    assert_eq!((stats["steps"].as_u64(), stats["step_misses"].as_u64()), (Some(10), Some(0)));
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The fleet as this node sees it: every other node's games, from their
 //! hellos, each served here by a [`Proxy`]. A node that says goodbye, or
-//! whose hellos stop for [`HELLO_EXPIRES`], leaves with its games.
+//! whose hellos stop for [`HELLO_EXPIRES`], leaves with its games; the agent
+//! functions registered here for them wait for their return ([`Orphans`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use gamebridge_hub::Hub;
 use tokio_util::sync::CancellationToken;
 
 use crate::announce::{HEARTBEAT, HELLO_EXPIRES};
+use crate::orphans::Orphans;
 use crate::proxy::{PROXY_LINK, Proxy};
 use crate::remote_agents::RemoteAgents;
 use crate::subjects::{Subjects, untoken};
@@ -34,12 +36,14 @@ pub struct Directory {
     nodes: HashMap<String, Node>,
     /// Other nodes' agents serving this node's games.
     agents: RemoteAgents,
+    /// This node's agents of other nodes' games that are away.
+    orphans: Orphans,
 }
 
 impl Directory {
     pub fn new(client: Client, hub: Arc<Hub>, subjects: Subjects, own: String) -> Self {
         let agents = RemoteAgents::new(client.clone(), hub.clone(), subjects.clone());
-        Self { client, hub, subjects, own, nodes: HashMap::new(), agents }
+        Self { client, hub, subjects, own, nodes: HashMap::new(), agents, orphans: Orphans::default() }
     }
 
     /// Follows hellos and goodbyes until `stop`; then the fleet's games leave this node.
@@ -88,7 +92,7 @@ impl Directory {
             node.proxies.keys().filter(|name| !named.contains(name.as_str())).cloned().collect();
         for name in gone {
             node.proxies.remove(&name);
-            self.hub.remove_game(&name);
+            leave(&self.hub, &mut self.orphans, &name);
         }
         for card in hello.games {
             if let Some(proxy) = node.proxies.get(&card.name) {
@@ -98,8 +102,10 @@ impl Directory {
             match self.hub.add_game(&card.name, &format!("{PROXY_LINK}{}", hello.node)) {
                 Ok(game) => {
                     let name = card.name.clone();
-                    let proxy = Proxy::spawn(self.client.clone(), &self.subjects, &hello.node, game, card);
+                    let proxy =
+                        Proxy::spawn(self.client.clone(), &self.subjects, &hello.node, game.clone(), card);
                     node.proxies.insert(name, proxy);
+                    self.orphans.restore(&game);
                 }
                 Err(_) => {
                     if node.refused.insert(card.name.clone()) {
@@ -128,6 +134,7 @@ impl Directory {
     }
 
     fn expire(&mut self) {
+        self.orphans.expire();
         let expired: Vec<String> = (self.nodes.iter())
             .filter(|(_, node)| node.last_hello.elapsed() > HELLO_EXPIRES)
             .map(|(name, _)| name.clone())
@@ -143,8 +150,16 @@ impl Directory {
         self.agents.update(node, &[]);
         if let Some(node) = self.nodes.remove(node) {
             for name in node.proxies.into_keys() {
-                self.hub.remove_game(&name);
+                leave(&self.hub, &mut self.orphans, &name);
             }
         }
     }
+}
+
+/// Another node's game leaves this node, its agent functions kept for its return.
+fn leave(hub: &Hub, orphans: &mut Orphans, name: &str) {
+    if let Some(game) = hub.game(name) {
+        orphans.keep(&game);
+    }
+    hub.remove_game(name);
 }

@@ -28,6 +28,7 @@ pub mod announce;
 mod directory;
 mod events;
 pub mod journal;
+mod orphans;
 pub mod proxy;
 mod receive;
 mod remote_agents;

@@ -47,6 +47,15 @@ impl ExternalFunction {
         }
     }
 
+    /// Whether whoever answers it is still there: a webhook always is, a
+    /// connected agent until its connection closes.
+    pub fn is_reachable(&self) -> bool {
+        match &self.endpoint {
+            AgentEndpoint::Webhook { .. } => true,
+            AgentEndpoint::Channel(channel) => !channel.is_closed(),
+        }
+    }
+
     /// Who answers it: the webhook URL, or the connected agent as it
     /// describes itself (`websocket agent #3`, `fleet: node-2`).
     pub fn served_by(&self) -> String {
@@ -135,6 +144,11 @@ pub trait AgentChannel: Send + Sync + 'static {
     fn step_defaulted(&self, notice: StepDefaulted);
     /// How the agent is shown in `/external/functions`.
     fn describe(&self) -> String;
+    /// Whether the agent is gone for good (its connection closed), so its
+    /// registrations are not worth keeping for a game that comes back.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// For hubs built without a way to reach webhook agents.

@@ -138,4 +138,8 @@ impl AgentChannel for ConnectionChannel {
     fn describe(&self) -> String {
         format!("websocket agent #{}", self.0.number)
     }
+
+    fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::SeqCst)
+    }
 }
