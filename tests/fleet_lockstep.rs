@@ -229,6 +229,47 @@ async fn after_the_game_node_restarts_the_agents_of_other_nodes_answer_its_frame
     assert_eq!((stats["steps"].as_u64(), stats["step_misses"].as_u64()), (Some(10), Some(0)));
 }
 
+/// A frame that the agent of another node answers too late gets the
+/// default reply, and that agent hears so (`step_default`), as it would
+/// from its own bridge: what it records is what the game applied.
+#[tokio::test]
+async fn an_agent_on_another_node_hears_of_the_frame_it_answered_too_late() {
+    let server = NatsServer::start().await;
+    let (game, address) = game_node(&server, "&step_timeout_ms=300").await;
+    let node = agent_node(&server, "worker-1").await;
+    wait_until_served(&node, "tempest").await;
+    let url = node.url("/agent").replacen("http://", "ws://", 1);
+    let (mut socket, _) =
+        within("the agent to connect", tokio_tungstenite::connect_async(url)).await.unwrap();
+    let register = json!({"type": "register", "game": "tempest", "functions": ["step"]});
+    socket.send(Message::Text(register.to_string().into())).await.unwrap();
+    within("registration", socket.next()).await.unwrap().unwrap();
+    wait_for_servers(&game, "worker-1").await;
+
+    let stepping = tokio::spawn(async move { Instance::connect(&address).await.step(&frame(1, 1)).await });
+    let mut held = None;
+    let notice = within_bulk("the frame, then its notice", async {
+        loop {
+            match socket.next().await.unwrap().unwrap() {
+                // Never answered: the game's deadline passes.
+                Message::Binary(bytes) => held = decode_frames(bytes).unwrap().first().map(|frame| frame.2),
+                Message::Text(text) => {
+                    let message: Value = serde_json::from_str(text.as_str()).unwrap();
+                    if message["type"] == "step_default" {
+                        return message;
+                    }
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(within_bulk("the game's reply", stepping).await.unwrap(), [0; 5], "the default");
+    assert_eq!((&notice["game"], &notice["code"]), (&json!("tempest/1"), &json!("CALL_TIMEOUT")), "{notice}");
+    assert_eq!(notice["seq"].as_u64(), held, "the frame the agent held: {notice}");
+    assert_eq!(notice["reply"], "0000000000", "what the game got");
+}
+
 #[tokio::test]
 async fn the_frame_a_killed_worker_held_gets_the_default_and_the_others_go_on() {
     let server = NatsServer::start().await;

@@ -6,14 +6,18 @@
 //! ([`crate::remote_agents`]) and sends each call or frame to the group, so
 //! N nodes' agents share a game's frames, each frame going to one of them.
 //!
+//! When a frame gets the default reply instead of the answer (the agent was
+//! late), the game's node tells every node serving `step`; the one whose
+//! agent was handed that frame passes the `step_default` notice on to it.
+//!
 //! A frame travels as its instance and number, then its bytes
 //! ([`frame_message`]); the reply as one status byte, then the reply's
 //! bytes or the error the agent's side gave ([`reply_message`]). Headers
 //! would say the same at a greater cost per frame, on both nodes and on
 //! the NATS server.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use async_nats::{Client, Message};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -24,7 +28,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::proxy::is_proxy;
 use crate::receive;
 use crate::subjects::{AGENT_QUEUE, Subjects};
-use crate::wire::{AgentCall, FleetAnswer, Served};
+use crate::wire::{AgentCall, FleetAnswer, Served, StepDefault};
 
 /// A frame for the fleet: `u16` instance name length (big-endian), the
 /// name, `u64` frame number, the frame.
@@ -121,11 +125,16 @@ impl AgentQueues {
             match self.client.queue_subscribe(subject.clone(), AGENT_QUEUE.to_owned()).await {
                 Ok(requests) => {
                     let stop = CancellationToken::new();
+                    let handed = Arc::new(HandedFrames::default());
+                    if key.1 == "step" {
+                        self.follow_defaults(&game, handed.clone(), stop.clone()).await;
+                    }
                     tokio::spawn(answer(
                         self.client.clone(),
                         game.clone(),
                         key.1.clone(),
                         requests,
+                        handed,
                         stop.clone(),
                     ));
                     self.joined.insert(key, (game, stop.drop_guard()));
@@ -137,6 +146,58 @@ impl AgentQueues {
         }
         served
     }
+
+    /// Passes on to the agent stepping `game` here the fleet's notices of
+    /// frames that got the default, those it was handed, until `stop`.
+    async fn follow_defaults(&self, game: &Arc<Game>, handed: Arc<HandedFrames>, stop: CancellationToken) {
+        let subject = self.subjects.step_defaults(game.name());
+        let mut notices = match self.client.subscribe(subject.clone()).await {
+            Ok(notices) => notices,
+            Err(error) => {
+                tracing::warn!(subject, %error, "the agent will not hear of frames that got the default");
+                return;
+            }
+        };
+        let game = game.clone();
+        tokio::spawn(async move {
+            while let Some(message) = receive::next(&mut notices, &stop).await {
+                let Ok(notice) = serde_json::from_slice::<StepDefault>(&message.payload) else { continue };
+                if handed.take(&notice.instance, notice.seq) {
+                    game.step_defaulted_for(
+                        notice.instance.into(),
+                        notice.seq,
+                        notice.error,
+                        notice.reply.into(),
+                    );
+                }
+            }
+        });
+    }
+}
+
+/// The frames this node's agent was handed lately, so that of the fleet's
+/// notices of defaulted frames it passes on its own only.
+#[derive(Default)]
+struct HandedFrames(Mutex<VecDeque<(String, u64)>>);
+
+/// Frames [`HandedFrames`] remembers: far more than are ever in flight.
+const HANDED_KEPT: usize = 4096;
+
+impl HandedFrames {
+    fn record(&self, instance: &str, seq: u64) {
+        let mut handed = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if handed.len() == HANDED_KEPT {
+            handed.pop_front();
+        }
+        handed.push_back((instance.to_owned(), seq));
+    }
+
+    /// Whether frame `seq` of `instance` was handed here; forgets it.
+    fn take(&self, instance: &str, seq: u64) -> bool {
+        let mut handed = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let found = handed.iter().rposition(|(name, number)| name == instance && *number == seq);
+        found.map(|index| handed.remove(index)).is_some()
+    }
 }
 
 /// Answers the calls of `function` of `game` (served here) with the agent
@@ -146,14 +207,16 @@ async fn answer(
     game: Arc<Game>,
     function: String,
     mut requests: async_nats::Subscriber,
+    handed: Arc<HandedFrames>,
     stop: CancellationToken,
 ) {
     while let Some(request) = receive::next(&mut requests, &stop).await {
-        let (client, game, function) = (client.clone(), game.clone(), function.clone());
+        let (client, game, function, handed) =
+            (client.clone(), game.clone(), function.clone(), handed.clone());
         tokio::spawn(async move {
             let Some(reply_to) = request.reply.clone() else { return };
             let payload = if function == "step" {
-                reply_message(&step(&game, request.payload).await)
+                reply_message(&step(&game, request.payload, &handed).await)
             } else {
                 call(&game, &function, &request).await
             };
@@ -165,10 +228,11 @@ async fn answer(
 }
 
 /// One frame for the agent stepping `game`: its reply, or why not.
-async fn step(game: &Game, message: Bytes) -> Result<Bytes, ErrorBody> {
+async fn step(game: &Game, message: Bytes, handed: &HandedFrames) -> Result<Bytes, ErrorBody> {
     let Some((instance, seq, frame)) = read_frame_message(message) else {
         return Err(ErrorBody::new(ErrorCode::INVALID_ARGUMENTS, "not a fleet frame"));
     };
+    handed.record(&instance, seq);
     game.step_for(instance.into(), seq, frame).await
 }
 
@@ -203,5 +267,20 @@ mod tests {
         let error = ErrorBody::new(ErrorCode::CALL_TIMEOUT, "late");
         assert_eq!(read_reply_message(reply_message(&Err(error))).unwrap_err().code, ErrorCode::CALL_TIMEOUT);
         assert!(read_reply_message(Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn a_handed_frame_is_found_once_and_the_oldest_are_forgotten() {
+        let handed = HandedFrames::default();
+        handed.record("tempest/1", 7);
+        handed.record("tempest/2", 7);
+        assert!(handed.take("tempest/1", 7));
+        assert!(!handed.take("tempest/1", 7), "forgotten once found");
+        assert!(!handed.take("tempest/3", 7), "never handed");
+        for seq in 0..HANDED_KEPT as u64 {
+            handed.record("tempest/4", seq);
+        }
+        assert!(!handed.take("tempest/2", 7), "pushed out by newer frames");
+        assert!(handed.take("tempest/4", 0) && handed.take("tempest/4", HANDED_KEPT as u64 - 1));
     }
 }

@@ -24,7 +24,7 @@ use gamebridge_protocol::{ErrorBody, ErrorCode};
 use crate::agent_queues::{frame_message, read_reply_message};
 use crate::proxy::is_proxy;
 use crate::subjects::Subjects;
-use crate::wire::{AgentCall, FleetAnswer, Served};
+use crate::wire::{AgentCall, FleetAnswer, Served, StepDefault};
 
 /// One function of a game of this node registered for the fleet.
 struct Registration {
@@ -91,6 +91,7 @@ impl RemoteAgents {
         let channel: Arc<dyn AgentChannel> = Arc::new(FleetAgent {
             client: self.client.clone(),
             subject: self.subjects.agents(&served.game, &served.function).into(),
+            defaults: self.subjects.step_defaults(&served.game).into(),
             timeout,
             nodes: nodes.clone(),
         });
@@ -138,6 +139,8 @@ struct FleetAgent {
     client: Client,
     /// Cloned for every call and frame: a `Subject` clones without allocating.
     subject: async_nats::Subject,
+    /// Where frames of the game that got the default reply are told of.
+    defaults: async_nats::Subject,
     timeout: Duration,
     nodes: Arc<Mutex<BTreeSet<String>>>,
 }
@@ -199,8 +202,25 @@ impl AgentChannel for FleetAgent {
         })
     }
 
-    /// Not carried: which node's agent held the frame is not known here.
-    fn step_defaulted(&self, _notice: StepDefaulted) {}
+    /// Which node's agent held the frame is not known here: every node
+    /// serving the game hears of it, and the one that held it tells its
+    /// agent ([`crate::agent_queues`]). Sent without waiting, as the game's
+    /// loop calls it.
+    fn step_defaulted(&self, notice: StepDefaulted) {
+        let notice = StepDefault {
+            instance: notice.game.to_string(),
+            seq: notice.seq,
+            error: notice.error,
+            reply: notice.reply.to_vec(),
+        };
+        let payload = serde_json::to_vec(&notice).expect("a notice serialises");
+        let (client, subject) = (self.client.clone(), self.defaults.clone());
+        tokio::spawn(async move {
+            if let Err(error) = client.publish(subject, payload.into()).await {
+                tracing::debug!(%error, "could not tell the fleet of a defaulted frame");
+            }
+        });
+    }
 
     fn describe(&self) -> String {
         let nodes: Vec<String> = lock(&self.nodes).iter().cloned().collect();

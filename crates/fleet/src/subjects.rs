@@ -94,6 +94,13 @@ impl Subjects {
 }
 
 impl Subjects {
+    /// Where a game's node says that a frame of the game got the default
+    /// reply: to every node serving its `step`, as only the one that held
+    /// the frame knows it did.
+    pub fn step_defaults(&self, game: &str) -> String {
+        format!("{}.defaulted.{}", self.prefix, token(game))
+    }
+
     /// Where a game's calls of the agent function `function` go, to the
     /// queue group [`AGENT_QUEUE`] of every node whose agents serve it.
     pub fn agents(&self, game: &str, function: &str) -> String {

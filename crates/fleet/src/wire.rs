@@ -32,6 +32,17 @@ pub struct Served {
     pub description: Option<String>,
 }
 
+/// A frame of another node's game that got the default reply instead of
+/// the answer of this node's agent (sent to [`crate::subjects::Subjects::step_defaults`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepDefault {
+    pub instance: String,
+    pub seq: u64,
+    pub error: ErrorBody,
+    /// What the game got.
+    pub reply: Vec<u8>,
+}
+
 /// One game of a node, as the rest of the fleet sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GameCard {

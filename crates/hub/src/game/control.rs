@@ -95,10 +95,16 @@ impl Game {
     /// `reply`, the default, instead of its answer (a webhook agent has no
     /// connection to hear it on).
     pub fn step_defaulted(&self, seq: u64, error: ErrorBody, reply: Bytes) {
+        self.step_defaulted_for(self.name.clone(), seq, error, reply);
+    }
+
+    /// [`step_defaulted`](Self::step_defaulted) for a frame of `instance`,
+    /// which this game's agent serves (see [`step_for`](Self::step_for)).
+    pub fn step_defaulted_for(&self, instance: Arc<str>, seq: u64, error: ErrorBody, reply: Bytes) {
         if let Some(function) = self.find_external("step")
             && let AgentEndpoint::Channel(channel) = &function.endpoint
         {
-            channel.step_defaulted(StepDefaulted { game: self.name.clone(), seq, error, reply });
+            channel.step_defaulted(StepDefaulted { game: instance, seq, error, reply });
         }
     }
 
