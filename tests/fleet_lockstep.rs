@@ -198,6 +198,16 @@ async fn three_workers_share_sixteen_instances_and_every_frame_is_answered_once(
     drop(games);
 }
 
+/// A NATS server, the node running `tempest` (with `options`), the address
+/// its instances connect to, and node `worker-1`, serving it.
+async fn game_and_worker(options: &str) -> (NatsServer, Harness, String, Harness) {
+    let server = NatsServer::start().await;
+    let (game, address) = game_node(&server, options).await;
+    let worker_node = agent_node(&server, "worker-1").await;
+    wait_until_served(&worker_node, "tempest").await;
+    (server, game, address, worker_node)
+}
+
 /// Steps `frames` frames of instance 1 at `address`, each answered by the agent.
 async fn step_answered(address: &str, frames: u32) {
     let mut instance = Instance::connect(address).await;
@@ -211,10 +221,7 @@ async fn step_answered(address: &str, frames: u32) {
 /// instance's frames as before, without registering again.
 #[tokio::test]
 async fn after_the_game_node_restarts_the_agents_of_other_nodes_answer_its_frames_again() {
-    let server = NatsServer::start().await;
-    let (game, address) = game_node(&server, "").await;
-    let node = agent_node(&server, "worker-1").await;
-    wait_until_served(&node, "tempest").await;
+    let (server, game, address, node) = game_and_worker("").await;
     let frames = worker(&node.url(""), Answers::Every, None).await;
     wait_for_servers(&game, "worker-1").await;
     within_bulk("10 frames before the restart", step_answered(&address, 10)).await;
@@ -234,10 +241,7 @@ async fn after_the_game_node_restarts_the_agents_of_other_nodes_answer_its_frame
 /// from its own bridge: what it records is what the game applied.
 #[tokio::test]
 async fn an_agent_on_another_node_hears_of_the_frame_it_answered_too_late() {
-    let server = NatsServer::start().await;
-    let (game, address) = game_node(&server, "&step_timeout_ms=300").await;
-    let node = agent_node(&server, "worker-1").await;
-    wait_until_served(&node, "tempest").await;
+    let (_server, game, address, node) = game_and_worker("&step_timeout_ms=300").await;
     let url = node.url("/agent").replacen("http://", "ws://", 1);
     let (mut socket, _) =
         within("the agent to connect", tokio_tungstenite::connect_async(url)).await.unwrap();
