@@ -256,6 +256,15 @@ async fn the_dashboard_shows_lockstep_instances_and_agent_arena_ticks() {
         "instances are rows of their game's card, not cards of their own"
     );
     browser.wait_for_text(r#".game[data-game="tempest"] tr.instance .agent"#, "websocket agent #").await;
+    assert!(
+        browser
+            .client
+            .find_all(Locator::Css(r#".game[data-game="tempest"] .pause-state"#))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no pause controls for a game whose protocol carries none"
+    );
     let positive =
         |shown: &str| shown.split(' ').next().and_then(|n| n.parse::<f64>().ok()).is_some_and(|n| n > 0.0);
     let lockstep = r#".game[data-game="tempest"] .lockstep .facts"#;

@@ -77,8 +77,9 @@ function renderGame(game) {
       : el("div", { class: "muted", text: "none registered" }),
     el("h4", { text: `Pending calls (${game.pending_calls})` }),
     renderPending(details.pending),
-    el("h4", { text: "Pause" }),
-    renderPause(game.name, details.paused),
+    // A lockstep game has no pause controls: its step protocol carries none.
+    game.lockstep ? null : el("h4", { text: "Pause" }),
+    game.lockstep ? null : renderPause(game.name, details.paused),
     el("h4", { text: "Latency, last 5 minutes" }),
     renderLatency(calls.latency || []));
 }
