@@ -6,13 +6,17 @@ gap it can no longer fill (``lagged``) and for a position it does not know
 
     for event in events("http://127.0.0.1:5000", types=["TurnStart"]):
         print(event.seq, event.type, event.data)
+
+:meth:`EventStream.close` ends an iteration from any thread (or leave a
+``with events(...) as stream:`` block).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
+import socket
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -140,6 +144,76 @@ def latest(url: str, token: str | None = None) -> int:
     return _latest(httpx.get(f"{url.rstrip('/')}/events/history", params={"limit": "1"}, headers=_headers(token, None)))
 
 
+class EventStream(Iterator[Event]):
+    """The events of :func:`events`, for ever. :meth:`close`, from any
+    thread, ends the iteration: a read waiting for the next event is woken
+    (its socket shut down), and the wait before a reconnection cut short."""
+
+    def __init__(self, position: _Position) -> None:
+        self._position = position
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._response: httpx.Response | None = None
+        self._iterator = self._events()
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> Event:
+        return next(self._iterator)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            response = self._response
+        if response is not None:
+            _wake(response)
+        try:
+            self._iterator.close()
+        except ValueError:
+            pass  # it is running in another thread, which now sees the stream closed
+
+    def _events(self) -> Iterator[Event]:
+        position = self._position
+        with httpx.Client(timeout=httpx.Timeout(10.0, read=30.0)) as http:
+            while not self._closed.is_set():
+                url, query, headers = position.connecting()
+                try:
+                    with http.stream("GET", url, params=query, headers=headers) as response:
+                        with self._lock:
+                            self._response = response
+                        response.raise_for_status()
+                        for line in response.iter_lines():
+                            if self._closed.is_set():
+                                return
+                            if (event := position.feed(line)) is not None:
+                                yield event
+                except (httpx.TransportError, httpx.HTTPStatusError):
+                    pass
+                finally:
+                    with self._lock:
+                        self._response = None
+                self._closed.wait(position.wait())
+
+
+def _wake(response: httpx.Response) -> None:
+    """Unblocks a read of ``response`` in another thread. Shutting its socket
+    down does; closing it would not (on Linux the blocked read goes on)."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+
 def events(
     url: str,
     *,
@@ -148,31 +222,17 @@ def events(
     since: int | None = None,
     token: str | None = None,
     pings: bool = False,
-) -> Iterator[Event]:
+) -> EventStream:
     """Every event after sequence number ``since`` (by default: after the
     newest when this is called), for ever; reconnects by itself, asking for
-    what came after the last event it saw.
+    what came after the last event it saw. ``close()`` ends it, from any
+    thread.
 
     ``types`` and ``game`` filter on the bridge. ``connected`` and ``ping``
     events are left out unless ``pings``.
     """
     position = _Position(url, types, game, token, latest(url, token) if since is None else since, pings)
-    return _events(position)
-
-
-def _events(position: _Position) -> Iterator[Event]:
-    with httpx.Client(timeout=httpx.Timeout(10.0, read=30.0)) as http:
-        while True:
-            url, query, headers = position.connecting()
-            try:
-                with http.stream("GET", url, params=query, headers=headers) as response:
-                    response.raise_for_status()
-                    for line in response.iter_lines():
-                        if (event := position.feed(line)) is not None:
-                            yield event
-            except (httpx.TransportError, httpx.HTTPStatusError):
-                pass
-            time.sleep(position.wait())
+    return EventStream(position)
 
 
 async def aevents(

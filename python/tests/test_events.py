@@ -1,7 +1,9 @@
 """The event iterator: filters, and resuming from a sequence number."""
 
+import threading
+
 import pytest
-from conftest import served
+from conftest import served, wait_for
 
 from gamebridge import BridgeError, Client, events
 from gamebridge.event_stream import latest
@@ -25,6 +27,21 @@ def test_events_arrive_filtered_and_resume_from_a_sequence_number(demo):
         again = next(resumed)
         resumed.close()
         assert (again.seq, again.data) == (second.seq, second.data)
+
+
+def test_a_stream_read_in_one_thread_is_closed_from_another(demo):
+    stream = events(demo, pings=True)
+    seen = []
+    reading = threading.Thread(target=lambda: seen.extend(stream), daemon=True)
+    reading.start()
+    wait_for(lambda: seen, "the stream's greeting")
+    stream.close()
+    reading.join(30)
+    assert not reading.is_alive(), "close() ended the iteration"
+    assert seen[0].name == "connected"
+    with events(demo) as scoped:
+        assert isinstance(iter(scoped), type(scoped))
+    assert list(scoped) == [], "a closed stream yields nothing more"
 
 
 def test_a_refused_history_is_a_bridge_error_not_a_key_error():
