@@ -306,18 +306,25 @@ async fn the_frame_a_killed_worker_held_gets_the_default_and_the_others_go_on() 
     assert_eq!((stats["steps"].as_u64(), stats["step_misses"].as_u64()), (Some(60), Some(1)));
 }
 
-#[tokio::test]
-async fn an_arena_tick_is_decided_by_an_agent_connected_to_another_node() {
-    let server = NatsServer::start().await;
-    let fleet_game = fleet(&server, "sim-node");
+/// Node `sim-node` serving an Agent Arena game `arena`, and node `learner`,
+/// serving none, once it serves `arena` too.
+async fn arena_and_learner(server: &NatsServer) -> (Harness, Harness) {
+    let fleet_game = fleet(server, "sim-node");
     let game = Harness::start_configured(
         tempfile::tempdir().unwrap(),
         &[("arena", "agent-arena".to_owned())],
         |config| config.fleet = fleet_game,
     )
     .await;
-    let learner = agent_node(&server, "learner").await;
+    let learner = agent_node(server, "learner").await;
     wait_until_served(&learner, "arena").await;
+    (game, learner)
+}
+
+#[tokio::test]
+async fn an_arena_tick_is_decided_by_an_agent_connected_to_another_node() {
+    let server = NatsServer::start().await;
+    let (game, learner) = arena_and_learner(&server).await;
     let url = learner.url("/agent").replacen("http://", "ws://", 1);
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let register =
@@ -343,4 +350,58 @@ async fn an_arena_tick_is_decided_by_an_agent_connected_to_another_node() {
     let actions = answer["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 4, "{answer}");
     assert!(actions.iter().all(|action| action["reasoning"] == "from the learner"), "{answer}");
+}
+
+/// A webhook registered on another node to decide the arena's ticks gets
+/// one POST per agent, as on the game's own node (the tick is split on the
+/// webhook's node); an agent whose POST fails gets the game's fallback.
+#[tokio::test]
+async fn an_arena_tick_decided_by_a_webhook_on_another_node_is_one_post_per_agent() {
+    let server = NatsServer::start().await;
+    let (game, learner) = arena_and_learner(&server).await;
+    let asked = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let recorded = asked.clone();
+    let webhook = axum::Router::new().route(
+        "/decide",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let recorded = recorded.clone();
+            async move {
+                let agent = body["args"]["agent_id"].as_str().unwrap_or_default().to_owned();
+                recorded.lock().unwrap().push(body["args"].clone());
+                if agent == "a3" {
+                    return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"success": false})));
+                }
+                let decision = json!({"tool": "move_to", "params": {"target_position": [9, 9, 9]}, "reasoning": format!("webhook for {agent}")});
+                (axum::http::StatusCode::OK, axum::Json(json!({"success": true, "result": decision})))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/decide", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, webhook).await.unwrap() });
+    let registered = learner
+        .post(
+            "/games/arena/external/register",
+            json!({"name": "decide", "url": url, "async": false, "timeout": 5000}),
+        )
+        .await;
+    assert_eq!(registered["success"], true, "{registered}");
+    wait_for_agents_of(&game, "arena", "learner").await;
+
+    let perceptions: Vec<Value> =
+        (0..4).map(|n| json!({"agent_id": format!("a{n}"), "position": [n, 0, 0]})).collect();
+    let answer = game.post("/tick", json!({"tick": 1, "perceptions": perceptions})).await;
+    let actions = answer["actions"].as_array().unwrap();
+    let reasons: Vec<&str> = actions.iter().map(|action| action["reasoning"].as_str().unwrap()).collect();
+    assert_eq!(&reasons[..3], ["webhook for a0", "webhook for a1", "webhook for a2"], "{answer}");
+    assert_eq!(actions[3]["tool"], "idle", "the failed agent's fallback: {answer}");
+    let mut asked = asked.lock().unwrap().clone();
+    asked.sort_by_key(|args| args["agent_id"].as_str().unwrap().to_owned());
+    assert_eq!(asked.len(), 4, "one POST per agent: {asked:?}");
+    for (n, args) in asked.iter().enumerate() {
+        assert_eq!((&args["agent_id"], &args["tick"]), (&json!(format!("a{n}")), &json!(1)), "{args}");
+        assert_eq!(args["observation"]["position"], json!([n, 0, 0]), "{args}");
+    }
+    let (_, metrics) = game.get("/metrics").await;
+    assert_eq!(metrics["total_fallbacks"], 1, "{metrics}");
 }

@@ -28,6 +28,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::proxy::is_proxy;
 use crate::receive;
 use crate::subjects::{AGENT_QUEUE, Subjects};
+use crate::webhook_decide;
 use crate::wire::{AgentCall, FleetAnswer, Served, StepDefault};
 
 /// A frame for the fleet: `u16` instance name length (big-endian), the
@@ -239,6 +240,9 @@ async fn step(game: &Game, message: Bytes, handed: &HandedFrames) -> Result<Byte
 /// One call of an agent function: the [`FleetAnswer`] to send back.
 async fn call(game: &Game, function: &str, request: &Message) -> Bytes {
     let answer = match serde_json::from_slice::<AgentCall>(&request.payload) {
+        Ok(AgentCall { args, .. }) if webhook_decide::applies(game, function) => {
+            FleetAnswer::from(webhook_decide::decide_each(game, &args).await)
+        }
         Ok(AgentCall { id, args }) => FleetAnswer::from(game.call_agent(function, id, args).await),
         Err(error) => FleetAnswer::from(Err(ErrorBody::new(
             ErrorCode::INVALID_ARGUMENTS,

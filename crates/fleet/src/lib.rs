@@ -34,6 +34,7 @@ mod receive;
 mod remote_agents;
 mod serve;
 pub mod subjects;
+mod webhook_decide;
 pub mod wire;
 
 use std::sync::Arc;
