@@ -366,6 +366,22 @@ async fn pause_controls_on_another_node_pause_the_game_on_its_own() {
     b.post("/games/civ5/external/pause", json!({})).await;
     assert_eq!(within("the pause", connection.recv_json()).await, json!({ "type": "pause_game" }));
     assert!(a.hub().game("civ5").unwrap().is_game_paused());
+
+    // Resumed on the game's own node: the other node shows that too (its hellos carry it).
+    let civ5 = a.hub().game("civ5").unwrap();
+    civ5.set_game_paused(false);
+    civ5.set_player_paused(3, false);
+    within("the other node to show the game's pause state", async {
+        loop {
+            let (_, paused) = b.get("/games/civ5/external/paused-players").await;
+            if paused["isGamePaused"] == false && paused["pausedPlayers"] == json!([]) {
+                return;
+            }
+            // Hellos come every second; poll what the node made of them.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

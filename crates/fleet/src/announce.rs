@@ -14,7 +14,7 @@ use crate::agent_queues::AgentQueues;
 use crate::proxy::is_proxy;
 use crate::receive;
 use crate::subjects::Subjects;
-use crate::wire::{GameCard, Hello, Served};
+use crate::wire::{GameCard, Hello, Paused, Served};
 
 /// How often a node says hello.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -35,6 +35,7 @@ pub fn hello(hub: &Hub, node: &str, serves: Vec<Served>) -> Hello {
             connected: game.is_connected(),
             functions: game.functions().list(),
             lockstep: game.lockstep().as_deref().cloned(),
+            paused: Paused { game: game.is_game_paused(), players: game.paused_players() },
         })
         .collect();
     Hello { node: node.to_owned(), games, serves }

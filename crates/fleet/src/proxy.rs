@@ -43,6 +43,7 @@ impl Proxy {
         let remote = Remote { client, subject, node: node.to_owned(), stop: stop.clone() };
         // Attached now, not on the task's first turn: a game its node says
         // is connected does not answer `DLL_DISCONNECTED` here meanwhile.
+        game.mirror_pause(watched.borrow().paused.game, &watched.borrow().paused.players);
         let link = mirror(&game, &watched.borrow(), None);
         tokio::spawn(serve(remote, game.clone(), watched, link, stop.clone()));
         Self { game, card: cards, _stop: stop.drop_guard() }
@@ -53,8 +54,11 @@ impl Proxy {
         &self.game
     }
 
-    /// What the game's node says of it now.
+    /// What the game's node says of it now. Its pause state is taken from
+    /// every hello, changed or not: a pause set through this node shows
+    /// here at once, and what the game's node made of it a hello later.
     pub fn update(&self, card: GameCard) {
+        self.game.mirror_pause(card.paused.game, &card.paused.players);
         self.card.send_if_modified(|current| {
             let changed = *current != card;
             *current = card;

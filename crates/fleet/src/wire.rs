@@ -54,6 +54,16 @@ pub struct GameCard {
     /// A lockstep game's frame layout and deadlines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lockstep: Option<Lockstep>,
+    /// Its pause state, as its node knows it.
+    #[serde(default)]
+    pub paused: Paused,
+}
+
+/// Whether a game is paused, and its paused players.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Paused {
+    pub game: bool,
+    pub players: Vec<i64>,
 }
 
 /// A call of a game on another node, with what is left of its caller's

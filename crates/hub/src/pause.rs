@@ -64,6 +64,15 @@ impl PauseState {
         });
     }
 
+    /// What another bridge reports: paused or not, and the paused players.
+    /// No turn mutex is held for it (that bridge's machine runs the game).
+    pub fn mirror(&self, paused: bool, players: &[i64]) {
+        self.with(|inner| {
+            inner.manual = paused;
+            inner.players = players.iter().copied().collect();
+        });
+    }
+
     pub fn set_active_player(&self, player: i64) {
         self.with(|inner| inner.active_player = Some(player));
     }

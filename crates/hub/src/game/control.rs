@@ -206,6 +206,12 @@ impl Game {
         self.pause.is_game_paused()
     }
 
+    /// Takes the pause state another bridge reports for this game (a fleet
+    /// node's game served here), telling the game nothing: that bridge has.
+    pub fn mirror_pause(&self, paused: bool, players: &[i64]) {
+        self.pause.mirror(paused, players);
+    }
+
     /// Pauses (`pause_game`) or resumes (`resume_game`) the game by hand.
     pub fn set_game_paused(&self, paused: bool) {
         self.pause.set_manual(paused);
