@@ -32,13 +32,6 @@ fn perceptions(tick: u64) -> Value {
     ])
 }
 
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
 #[tokio::test]
 async fn both_tick_shapes_are_answered_by_the_rules() {
     let harness = arena("").await;
@@ -150,7 +143,7 @@ async fn every_route_answers_as_the_reference_and_counts() {
 #[tokio::test]
 async fn a_hundred_agents_and_one_too_slow_the_tick_still_answers_in_time() {
     let harness = arena("?decide_timeout_ms=300").await;
-    let agent = serve(axum::Router::new().route(
+    let agent = support::serve_http(axum::Router::new().route(
         "/",
         post(|Json(body): Json<Value>| async move {
             let agent = body["args"]["agent_id"].as_str().unwrap().to_owned();
@@ -239,7 +232,7 @@ async fn fake_model(answer: Value) -> (String, Arc<Mutex<Vec<Value>>>) {
             async move { Json(answer) }
         }),
     );
-    (serve(app).await + "/v1", requests)
+    (support::serve_http(app).await + "/v1", requests)
 }
 
 #[tokio::test]

@@ -198,9 +198,7 @@ async fn recording_agent(harness: &Harness) -> Arc<Mutex<Vec<Value>>> {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("{}/", support::serve_http(app).await);
     let registered = harness
         .post(
             "/games/arena/external/register",

@@ -161,9 +161,7 @@ async fn recording_server(answer: axum::response::Response<String>) -> (String, 
         let answer = answer.lock().unwrap().take();
         async move { answer.unwrap_or_default() }
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("{}/", support::serve_http(app).await);
     (url, hits)
 }
 

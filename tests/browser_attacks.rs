@@ -102,10 +102,7 @@ async fn attacker_site() -> String {
     let site = axum::Router::new()
         .route("/attack.html", get(|_: Query<Value>| async { Html(ATTACK) }))
         .route("/sandboxed.html", get(|_: Query<Value>| async { Html(SANDBOXED) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, site).await });
-    format!("http://{address}")
+    support::serve_http(site).await
 }
 
 /// Every message the bridge sends the game, in order.

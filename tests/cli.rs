@@ -393,12 +393,9 @@ async fn without_the_right_token_every_client_command_says_so() {
 
 /// An HTTP server that is not a bridge: every request gets `status` and `body`.
 async fn not_a_bridge(status: u16, body: &'static str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let status = axum::http::StatusCode::from_u16(status).unwrap();
     let router = axum::Router::new().fallback(move || async move { (status, body) });
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
+    support::serve_http(router).await
 }
 
 #[tokio::test]

@@ -27,9 +27,7 @@ async fn fake_agent(reply: Value) -> (String, Arc<Mutex<Vec<Value>>>) {
 }
 
 async fn serve_agent(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("{}/", support::serve_http(app).await);
     url
 }
 

@@ -315,15 +315,13 @@ async fn an_agent_function_registered_on_another_node_answers_the_game() {
     let b = agent_node(&server, "box-b").await;
     wait_for_game(&b, "civ5", Some("fleet:box-a")).await;
     // A webhook agent beside node b, registered there.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let agent_url = format!("http://{}/", listener.local_addr().unwrap());
     let app = axum::Router::new().route(
         "/",
         axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
             axum::Json(json!({ "success": true, "result": { "seen": body["args"] } }))
         }),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let agent_url = format!("{}/", support::serve_http(app).await);
     let body = json!({ "name": "AnalyzeThreat", "url": agent_url, "async": false });
     let registered = b.post("/games/civ5/external/register", body).await;
     assert_eq!(registered["success"], true, "{registered}");

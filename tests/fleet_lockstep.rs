@@ -376,9 +376,7 @@ async fn an_arena_tick_decided_by_a_webhook_on_another_node_is_one_post_per_agen
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/decide", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, webhook).await.unwrap() });
+    let url = format!("{}/decide", support::serve_http(webhook).await);
     let registered = learner
         .post(
             "/games/arena/external/register",

@@ -124,8 +124,6 @@ async fn webhook_agents_get_the_frame_decoded() {
     let (harness, address) = tempest("").await;
     let (seen, mut heard) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let agent = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
         let app = axum::Router::new().route(
             "/",
             axum::routing::post(move |axum::Json(body): axum::Json<Value>| async move {
@@ -133,7 +131,7 @@ async fn webhook_agents_get_the_frame_decoded() {
                 axum::Json(json!({"success": true, "result": {"reply": BASE64.encode([0, 1, 0, 1, 13])}}))
             }),
         );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let url = format!("{}/", support::serve_http(app).await);
         url
     };
     harness

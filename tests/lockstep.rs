@@ -66,8 +66,6 @@ async fn sixteen_instances_with_a_websocket_agent_every_frame_answered_in_order(
 async fn a_webhook_agent_answers_frames_in_base64() {
     let (harness, address) = tempest("").await;
     let agent = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
         let app = axum::Router::new().route(
             "/",
             axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
@@ -77,7 +75,7 @@ async fn a_webhook_agent_answers_frames_in_base64() {
                 axum::Json(json!({"success": true, "result": {"reply": BASE64.encode(&frame[..5])}}))
             }),
         );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let url = format!("{}/", support::serve_http(app).await);
         url
     };
     let registered = harness

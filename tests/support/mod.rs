@@ -172,6 +172,15 @@ impl GameConnection {
 }
 
 /// A successful `lua_response`.
+/// Serves `app` on a free loopback port for the rest of the test (a webhook
+/// agent, a web page, a model server); its base URL, `http://127.0.0.1:PORT`.
+pub async fn serve_http(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 pub fn response(id: WireId, result: Value) -> GameMessage {
     let raw = RawValue::from_string(result.to_string()).unwrap();
     GameMessage::LuaResponse(Response::from_result(id, Ok(raw)))
